@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+/**
+ * Every command group of `remora`. Each lives in its own file under
+ * `commands/` and adds itself to the program; add new groups here.
+ */
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [];
