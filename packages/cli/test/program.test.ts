@@ -1,24 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ExitCode } from '../src';
-
-const execFileAsync = promisify(execFile);
-const remora = path.resolve(__dirname, '../../../node_modules/.bin/remora');
-
-/** Run the installed `remora` binary (built by setup) and capture everything. */
-async function runRemora(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(remora, args);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+import { runRemora } from './run-remora';
 
 describe('the remora binary', () => {
   it('is linked at node_modules/.bin/remora and prints its version', async () => {

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { registerAgentCommands } from './agent';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
  * `commands/` and adds itself to the program; add new groups here.
  */
-export const commandGroups: ReadonlyArray<(program: Command) => void> = [];
+export const commandGroups: ReadonlyArray<(program: Command) => void> = [registerAgentCommands];
