@@ -3,12 +3,15 @@
  * AgentRunner on a real OCF agent (ocf:heartbeat:Dummy monitor), against the
  * reference measured in the same run: Pacemaker's own execution library, as
  * used by its executor, through `crm_resource --force-check` (one process per
- * operation, which is also what `remora agent run` costs).
+ * operation, which is also what `remora agent run` costs) and a plain
+ * fork/exec of the same script with node:child_process. Then 100 resources
+ * monitored concurrently, and memory / open descriptors over --leak-ops
+ * operations.
  *
- *   npm run bench:agents [-- --ops 200 --parallel 32]
+ *   npm run bench:agents [-- --ops 200 --parallel 16 --leak-ops 10000]
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -61,12 +64,24 @@ async function throughput(
   return n / ((performance.now() - t) / 1000);
 }
 
+/** A plain fork/exec of a script with the same stdio setup, waiting for exit: the floor. */
+function plainSpawn(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolveP, reject) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('error', reject);
+    child.on('close', () => resolveP());
+  });
+}
+
 const fmt = (s: Stats): string =>
   `p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  mean ${s.mean.toFixed(2)} ms`;
 
 async function main(): Promise<void> {
   const ops = flag('--ops', 200);
   const parallel = flag('--parallel', 16);
+  const leakOps = flag('--leak-ops', 10_000);
   const dir = await mkdtemp(join(tmpdir(), 'remora-bench-agents-'));
   const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
   const state = (i: number): string => join(dir, `d${i % parallel}.state`);
@@ -118,6 +133,78 @@ async function main(): Promise<void> {
     );
     console.log(`  remora agent run (CLI)       ${fmt(ourCli)}`);
     console.log(`  ratio reference/AgentRunner p50: ${(ref.p50 / ours.p50).toFixed(2)}x`);
+
+    const ocfRoot = join(dir, 'ocf');
+    await mkdir(join(ocfRoot, 'resource.d', 'bench'), { recursive: true });
+    const trivial = join(ocfRoot, 'resource.d', 'bench', 'trivial');
+    await writeFile(trivial, '#!/bin/sh\nexit 0\n');
+    await chmod(trivial, 0o755);
+    const dummy = '/usr/lib/ocf/resource.d/heartbeat/Dummy';
+    await using bare = new AgentRunner({ ocfRoot });
+    const env = { ...process.env, OCF_ROOT: '/usr/lib/ocf', OCF_RESKEY_state: state(0) };
+    console.log(
+      `\nrunner overhead against a plain fork/exec of the same script (${ops} sequential operations)`,
+    );
+    const trivRunner = await timed(ops, (i) =>
+      bare.execute({ resourceId: `t${i % 4}`, agent: 'ocf:bench:trivial', action: 'monitor' }),
+    );
+    const trivPlain = await timed(ops, () => plainSpawn(trivial, ['monitor'], env));
+    const dummyRunner = await timed(ops, monitor);
+    const dummyPlain = await timed(ops, () => plainSpawn(dummy, ['monitor'], env));
+    console.log(`  trivial agent  runner ${fmt(trivRunner)}`);
+    console.log(
+      `  trivial agent  plain  ${fmt(trivPlain)}   ratio ${(trivRunner.p50 / trivPlain.p50).toFixed(2)}x (target <= 1.2x)`,
+    );
+    console.log(`  Dummy monitor  runner ${fmt(dummyRunner)}`);
+    console.log(
+      `  Dummy monitor  plain  ${fmt(dummyPlain)}   ratio ${(dummyRunner.p50 / dummyPlain.p50).toFixed(2)}x (target <= 1.2x)`,
+    );
+
+    {
+      await using wide = new AgentRunner({ maxConcurrent: 100 });
+      const start = performance.now();
+      await Promise.all(
+        Array.from({ length: 100 }, (_, r) =>
+          (async () => {
+            for (let k = 0; k < 5; k++) {
+              await wide.execute({
+                resourceId: `w${r}`,
+                agent: 'ocf:heartbeat:Dummy',
+                action: 'monitor',
+                params: { state: join(dir, `w${r}.state`) },
+              });
+            }
+          })(),
+        ),
+      );
+      const secs = (performance.now() - start) / 1000;
+      console.log(
+        `\n100 resources monitored concurrently, 5 monitors each: ${(500 / secs).toFixed(0)} ops/s (${secs.toFixed(2)} s)`,
+      );
+    }
+
+    {
+      const fds = async (): Promise<number> => (await readdir('/proc/self/fd')).length;
+      global.gc?.();
+      const before = {
+        rss: process.memoryUsage().rss,
+        heap: process.memoryUsage().heapUsed,
+        fds: await fds(),
+      };
+      await throughput(leakOps, 16, (i) =>
+        bare.execute({ resourceId: `l${i % 16}`, agent: 'ocf:bench:trivial', action: 'monitor' }),
+      );
+      global.gc?.();
+      const after = {
+        rss: process.memoryUsage().rss,
+        heap: process.memoryUsage().heapUsed,
+        fds: await fds(),
+      };
+      const mb = (b: number): string => (b / 1048576).toFixed(1);
+      console.log(
+        `\n${leakOps} operations: heap ${mb(before.heap)} -> ${mb(after.heap)} MiB, rss ${mb(before.rss)} -> ${mb(after.rss)} MiB, open fds ${before.fds} -> ${after.fds}`,
+      );
+    }
 
     console.log(`\n${ops} operations over ${parallel} resources, ${parallel} at a time`);
     const ourRate = await throughput(ops, parallel, monitor);
