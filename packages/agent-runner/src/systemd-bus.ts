@@ -3,7 +3,15 @@
  * (`org.freedesktop.systemd1`) on the system bus, over @particle/dbus-next's
  * low-level API (explicit signatures, no introspection round trips).
  */
-import * as dbus from '@particle/dbus-next';
+import type * as DbusNext from '@particle/dbus-next';
+
+let dbusModule: typeof DbusNext | undefined;
+/** Loaded on first use: it costs ~60 ms, and most processes never talk to systemd. */
+function dbusNext(): typeof DbusNext {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  dbusModule ??= require('@particle/dbus-next') as typeof DbusNext;
+  return dbusModule;
+}
 
 const SYSTEMD = 'org.freedesktop.systemd1';
 const MANAGER_PATH = '/org/freedesktop/systemd1';
@@ -27,7 +35,7 @@ export class BusCallError extends Error {
 export type JobMethod = 'StartUnit' | 'StopUnit' | 'ReloadUnit' | 'RestartUnit';
 
 export class SystemdBus {
-  private readonly bus: dbus.MessageBus;
+  private readonly bus: DbusNext.MessageBus;
   private ready: Promise<void> | undefined;
   private broken: Error | undefined;
   /** Jobs being waited for: job path → resolver of its result. */
@@ -37,11 +45,12 @@ export class SystemdBus {
   private jobCallsInFlight = 0;
 
   constructor(readonly address: string) {
+    const dbus = dbusNext();
     this.bus = dbus.sessionBus({ busAddress: address, authMethods: ['EXTERNAL'] });
     this.bus.on('error', (err: unknown) => {
       this.broken = err instanceof Error ? err : new Error(String(err));
     });
-    this.bus.on('message', (msg: dbus.Message) => {
+    this.bus.on('message', (msg: DbusNext.Message) => {
       if (msg.type !== dbus.MessageType.SIGNAL || msg.member !== 'JobRemoved') return;
       if (msg.interface !== MANAGER) return;
       const [, job, , result] = msg.body as [number, string, string, string];
@@ -79,11 +88,12 @@ export class SystemdBus {
     }
     try {
       const reply = await this.bus.call(
-        new dbus.Message({ destination, path, interface: iface, member, signature, body }),
+        new (dbusNext().Message)({ destination, path, interface: iface, member, signature, body }),
       );
       return reply?.body ?? [];
     } catch (err) {
-      if (err instanceof dbus.DBusError) throw new BusCallError(err.type, err.text, { cause: err });
+      if (err instanceof dbusNext().DBusError)
+        throw new BusCallError(err.type, err.text, { cause: err });
       throw new BusCallError(
         'remora.BusFailed',
         `D-Bus call ${member} on ${this.address} failed: ${String(err)}`,
@@ -118,7 +128,7 @@ export class SystemdBus {
 
   async getProperty(path: string, iface: string, property: string): Promise<unknown> {
     const [variant] = await this.call(path, PROPERTIES, 'Get', 'ss', [iface, property]);
-    return (variant as dbus.Variant).value;
+    return (variant as DbusNext.Variant).value;
   }
 
   /** `systemctl daemon-reload`; returns when the reload is done. */
