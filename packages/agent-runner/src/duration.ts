@@ -32,16 +32,23 @@ export function parseDuration(spec: string): number | undefined {
   return parseIsoDuration(spec.trim());
 }
 
-const ISO = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
+/**
+ * ISO 8601 durations as Pacemaker accepts them: `PnYnMnWnDTnHnMnS`, and also
+ * hours and seconds without the `T` (`P10S`), which are unambiguous. Months
+ * count 30 days and years 365, as for intervals nobody expects calendar math.
+ */
+const ISO =
+  /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:(\d+)H)?(?:(\d+(?:\.\d+)?)S)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i;
 
 function parseIsoDuration(spec: string): number | undefined {
   const m = ISO.exec(spec);
-  if (!m || spec === 'P' || /T$/i.test(spec)) return undefined;
-  const [, d, h, min, s] = m;
+  if (!m || spec.length === 1 || /T$/i.test(spec)) return undefined;
+  const [, y, mo, w, d, h0, s0, h, min, s] = m;
+  const n = (v: string | undefined): number => Number(v ?? 0);
   return Math.round(
-    Number(d ?? 0) * 86_400_000 +
-      Number(h ?? 0) * 3_600_000 +
-      Number(min ?? 0) * 60_000 +
-      Number(s ?? 0) * 1000,
+    (n(y) * 365 + n(mo) * 30 + n(w) * 7 + n(d)) * 86_400_000 +
+      (n(h0) + n(h)) * 3_600_000 +
+      n(min) * 60_000 +
+      (n(s0) + n(s)) * 1000,
   );
 }
