@@ -50,3 +50,22 @@ export type {
   ResourceSet,
   TicketConstraint,
 } from './model';
+export { verifyCib } from './verify';
+export type { Diagnostic, Verification } from './verify';
+export { md5, writeFileAtomic } from './atomic-file';
+export {
+  cleanupResource,
+  cloneDocument,
+  findById,
+  nodeStateElement,
+  putLocation,
+  putSectionElement,
+  removeConstraints,
+  setClusterProperty,
+  setNodeAttribute,
+  setResourceMeta,
+  uniqueId,
+} from './edit';
+export type { LocationSpec } from './edit';
+export { CibDigestError, CibStore, EMPTY_CIB } from './store';
+export type { CibChange, CibStoreOptions, ModifyOptions } from './store';

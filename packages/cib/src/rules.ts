@@ -230,7 +230,12 @@ function evalExpression(e: AttributeExpression, ctx: RuleContext): boolean {
 /** ISO 8601 date/time as Pacemaker writes them (`2024-01-02 03:04:05`, `2024-01-02T03:04:05Z`). */
 function parseDate(s: string | undefined): number | undefined {
   if (s === undefined) return undefined;
-  const t = Date.parse(s.trim().replace(' ', 'T'));
+  // `2026-01-02 03:04:05 +01:00`, `2026-01-02T03:04:05Z`, `2026-01-02`
+  const iso = s
+    .trim()
+    .replace(/^(\d{4}-\d{2}-\d{2})[ T]/, '$1T')
+    .replace(/\s+([+-]\d{2}:?\d{2}|Z)$/, '$1');
+  const t = Date.parse(iso);
   return Number.isNaN(t) ? undefined : t;
 }
 
