@@ -11,7 +11,6 @@ export function cloneElement(el: XmlElement): XmlElement {
     children: el.children.map((c) => (c.type === 'element' ? cloneElement(c) : { ...c })),
     selfClosing: el.selfClosing,
   };
-  if (el.spacing) copy.spacing = [...el.spacing];
   return copy;
 }
 

@@ -69,3 +69,13 @@ export {
 export type { LocationSpec } from './edit';
 export { CibDigestError, CibStore, EMPTY_CIB } from './store';
 export type { CibChange, CibStoreOptions, ModifyOptions } from './store';
+export {
+  effectiveMeta,
+  effectiveOperations,
+  effectiveParams,
+  findResource,
+  nodeAttributes,
+  nodeKind,
+  primitivesWithMeta,
+} from './queries';
+export type { EffectiveOperation, ResourceLocation } from './queries';

@@ -151,6 +151,8 @@ export interface GuestNode {
   readonly port: number;
   /** Milliseconds to wait for the daemon after the container starts. */
   readonly connectTimeout: number;
+  /** Whether the connection may migrate with its container (`remote-allow-migrate`, default true). */
+  readonly allowMigrate: boolean;
 }
 
 /** A remote node: an `ocf:pacemaker:remote` connection resource. */
@@ -593,6 +595,7 @@ export function readCib(doc: XmlDocument): Cib {
               `${p.path}/meta_attributes/remote-connect-timeout`,
             )
           : DEFAULT_CONNECT_TIMEOUT,
+        allowMigrate: parseBoolean(meta['remote-allow-migrate'], true),
       });
     }
     if (p.class === 'ocf' && p.provider === 'pacemaker' && p.type === 'remote') {

@@ -1,3 +1,4 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { XmlSyntaxError } from './errors';
 
 /** An element: name, attributes in document order, children. */
@@ -7,14 +8,8 @@ export interface XmlElement {
   /** Attributes in document order (a Map keeps insertion order). Values are decoded. */
   attributes: Map<string, string>;
   children: XmlNode[];
-  /** Written as `<x/>` when it has no children (otherwise `<x></x>`). */
+  /** Written as `<x/>` when it has no children and this is true (the parser sets it; libxml2 writes empty elements so). */
   selfClosing: boolean;
-  /**
-   * Whitespace before each attribute and before the tag end, kept only when
-   * the input used something other than single spaces (for byte-identical
-   * round trips); dropped when attributes change in number.
-   */
-  spacing?: string[];
 }
 
 export interface XmlText {
@@ -52,246 +47,105 @@ export interface XmlDocument {
   epilog: XmlNode[];
 }
 
-const ENTITIES: Readonly<Record<string, string>> = {
-  lt: '<',
-  gt: '>',
-  amp: '&',
-  quot: '"',
-  apos: "'",
-};
-
-function isNameStart(c: number): boolean {
-  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58 || c >= 0xc0;
-}
-
-function isNameChar(c: number): boolean {
-  return isNameStart(c) || (c >= 48 && c <= 57) || c === 45 || c === 46 || c === 0xb7;
-}
-
 /** Options of {@link parseXml}. */
 export interface ParseXmlOptions {
   /** Named in error messages (a file name), default `input`. */
   readonly source?: string;
+  /** Refuse larger inputs with a clear error (default 64 MiB). */
+  readonly maxBytes?: number;
 }
 
-class Parser {
-  pos = 0;
-  constructor(
-    readonly text: string,
-    readonly source: string,
-  ) {}
+/** Inputs larger than this are refused by default: no CIB is that large, and parsing one would stall a controller. */
+export const DEFAULT_MAX_XML_BYTES = 64 * 1024 * 1024;
 
-  fail(detail: string, at = this.pos): never {
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < at && i < this.text.length; i++) {
-      if (this.text.charCodeAt(i) === 10) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    throw new XmlSyntaxError(this.source, line, at - lineStart + 1, detail);
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  commentPropName: '#comment',
+  cdataPropName: '#cdata',
+  processEntities: true,
+  htmlEntities: true,
+  ignoreDeclaration: false,
+  ignorePiTags: false,
+});
+
+/** One node of fast-xml-parser's `preserveOrder` output. */
+type Ordered = Record<string, unknown> & { ':@'?: Record<string, string> };
+
+function textOf(children: unknown): string {
+  const list = children as Ordered[];
+  return list.map((c) => String(c['#text'] ?? '')).join('');
+}
+
+function convert(node: Ordered): XmlNode {
+  if ('#text' in node) return { type: 'text', value: String(node['#text']) };
+  const name = Object.keys(node).find((k) => k !== ':@')!;
+  const body = node[name] as Ordered[];
+  if (name === '#comment') return { type: 'comment', value: textOf(body) };
+  if (name === '#cdata') return { type: 'text', value: textOf(body), cdata: true };
+  const attrs = node[':@'] ?? {};
+  if (name.startsWith('?')) {
+    const parts = Object.entries(attrs).map(([k, v]) => `${k}="${v}"`);
+    return { type: 'instruction', target: name.slice(1), body: parts.join(' ') };
   }
+  if (name.startsWith('!')) return { type: 'doctype', raw: `<${name}>` };
+  return {
+    type: 'element',
+    name,
+    attributes: new Map(Object.entries(attrs).map(([k, v]) => [k, String(v)])),
+    children: body.map(convert),
+    selfClosing: true,
+  };
+}
 
-  decode(raw: string, start: number): string {
-    if (raw.indexOf('&') < 0) return raw;
-    return raw.replace(
-      /&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z]+);|&/g,
-      (_m, ent: string | undefined, off: number) => {
-        if (ent === undefined) this.fail("'&' must be escaped as &amp;", start + off);
-        if (ent.startsWith('#x')) return String.fromCodePoint(Number.parseInt(ent.slice(2), 16));
-        if (ent.startsWith('#')) return String.fromCodePoint(Number.parseInt(ent.slice(1), 10));
-        const v = ENTITIES[ent];
-        if (v === undefined) this.fail(`unknown entity &${ent};`, start + off);
-        return v;
-      },
+/**
+ * Parse XML text into a tree that keeps attribute order, comments, CDATA,
+ * processing instructions and whitespace (parsing by fast-xml-parser, which
+ * also checks well-formedness). Throws {@link XmlSyntaxError} with line and
+ * column for malformed input, and for input over `maxBytes`.
+ */
+export function parseXml(text: string, options: ParseXmlOptions = {}): XmlDocument {
+  const source = options.source ?? 'input';
+  const max = options.maxBytes ?? DEFAULT_MAX_XML_BYTES;
+  if (text.length > max) {
+    throw new XmlSyntaxError(
+      source,
+      1,
+      1,
+      `the input is ${(text.length / 1048576).toFixed(1)} MiB, over the ${(max / 1048576).toFixed(0)} MiB limit`,
     );
   }
-
-  readName(): string {
-    const start = this.pos;
-    const t = this.text;
-    if (!isNameStart(t.charCodeAt(this.pos)))
-      this.fail(`expected a name, found ${describe(t[this.pos])}`);
-    this.pos++;
-    while (isNameChar(t.charCodeAt(this.pos))) this.pos++;
-    return t.slice(start, this.pos);
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  if (body.trim() === '')
+    throw new XmlSyntaxError(source, 1, 1, 'no root element (the input is empty)');
+  const check = XMLValidator.validate(body, { allowBooleanAttributes: false });
+  if (check !== true)
+    throw new XmlSyntaxError(source, check.err.line, check.err.col, check.err.msg);
+  const nodes = (parser.parse(body) as Ordered[]).map(convert);
+  const rootIndex = nodes.findIndex((n) => n.type === 'element');
+  if (rootIndex < 0) throw new XmlSyntaxError(source, 1, 1, 'no root element');
+  const epilog = nodes.slice(rootIndex + 1);
+  const second = epilog.find((n): n is XmlElement => n.type === 'element');
+  if (second) {
+    const at = body.lastIndexOf(`<${second.name}`);
+    const before = body.slice(0, at);
+    const line = before.split('\n').length;
+    throw new XmlSyntaxError(
+      source,
+      line,
+      at - before.lastIndexOf('\n'),
+      `a second root element <${second.name}> (a document has one)`,
+    );
   }
-
-  skipSpace(): void {
-    const t = this.text;
-    for (;;) {
-      const c = t.charCodeAt(this.pos);
-      if (c === 32 || c === 10 || c === 9 || c === 13) this.pos++;
-      else return;
-    }
-  }
-
-  expectEnd(token: string, what: string): number {
-    const end = this.text.indexOf(token, this.pos);
-    if (end < 0) this.fail(`unterminated ${what}`);
-    return end;
-  }
-
-  /** Parse a markup node starting at '<' that is not an element; undefined if it is an element. */
-  misc(): XmlNode | undefined {
-    const t = this.text;
-    if (t.startsWith('<!--', this.pos)) {
-      const end = this.expectEnd('-->', 'comment');
-      const node: XmlComment = { type: 'comment', value: t.slice(this.pos + 4, end) };
-      this.pos = end + 3;
-      return node;
-    }
-    if (t.startsWith('<?', this.pos)) {
-      const end = this.expectEnd('?>', 'processing instruction');
-      const inner = t.slice(this.pos + 2, end);
-      const m = /^([^\s?]+)\s*([\s\S]*)$/.exec(inner);
-      if (!m) this.fail('empty processing instruction');
-      this.pos = end + 2;
-      return { type: 'instruction', target: m[1]!, body: m[2]! };
-    }
-    if (t.startsWith('<!DOCTYPE', this.pos)) {
-      const end = this.expectEnd('>', 'DOCTYPE');
-      const node: XmlDoctype = { type: 'doctype', raw: t.slice(this.pos, end + 1) };
-      this.pos = end + 1;
-      return node;
-    }
-    return undefined;
-  }
-
-  element(): XmlElement {
-    const t = this.text;
-    const open = this.pos;
-    this.pos++; // '<'
-    const name = this.readName();
-    const attributes = new Map<string, string>();
-    let spacing: string[] | undefined;
-    let unusual = false;
-    for (;;) {
-      const before = this.pos;
-      this.skipSpace();
-      const gap = this.pos - before;
-      if (gap > 1 || (gap === 1 && t.charCodeAt(before) !== 32)) unusual = true;
-      (spacing ??= []).push(t.slice(before, this.pos));
-      const c = t[this.pos];
-      if (c === '>' || c === '/') {
-        if (gap !== 0) unusual = true;
-        break;
-      }
-      if (c === undefined) this.fail(`unterminated start tag <${name}>`, open);
-      if (this.pos === before) this.fail(`expected whitespace before attribute in <${name}>`);
-      const attrAt = this.pos;
-      const attr = this.readName();
-      this.skipSpace();
-      if (t[this.pos] !== '=') this.fail(`attribute '${attr}' of <${name}> has no value`);
-      this.pos++;
-      this.skipSpace();
-      const q = t[this.pos];
-      if (q !== '"' && q !== "'")
-        this.fail(`value of attribute '${attr}' of <${name}> must be quoted`);
-      const end = t.indexOf(q, this.pos + 1);
-      if (end < 0) this.fail(`unterminated value of attribute '${attr}'`, attrAt);
-      const raw = t.slice(this.pos + 1, end);
-      if (raw.indexOf('<') >= 0)
-        this.fail(`'<' in the value of attribute '${attr}'`, this.pos + 1 + raw.indexOf('<'));
-      if (attributes.has(attr)) this.fail(`duplicate attribute '${attr}' in <${name}>`, attrAt);
-      attributes.set(attr, this.decode(raw, this.pos + 1));
-      this.pos = end + 1;
-    }
-    if (t[this.pos] === '/') {
-      if (t[this.pos + 1] !== '>') this.fail(`expected '/>' to close <${name}>`);
-      this.pos += 2;
-      const el: XmlElement = { type: 'element', name, attributes, children: [], selfClosing: true };
-      if (unusual) el.spacing = spacing;
-      return el;
-    }
-    this.pos++; // '>'
-    const children: XmlNode[] = [];
-    for (;;) {
-      const lt = t.indexOf('<', this.pos);
-      if (lt < 0) this.fail(`<${name}> is never closed`, open);
-      if (lt > this.pos) {
-        const raw = t.slice(this.pos, lt);
-        children.push({ type: 'text', value: this.decode(raw, this.pos) });
-        this.pos = lt;
-      }
-      if (t.startsWith('</', this.pos)) {
-        const closeAt = this.pos;
-        this.pos += 2;
-        const closing = this.readName();
-        if (closing !== name)
-          this.fail(`</${closing}> closes <${name}> opened at ${this.where(open)}`, closeAt);
-        this.skipSpace();
-        if (t[this.pos] !== '>') this.fail(`expected '>' after </${closing}`);
-        this.pos++;
-        const el: XmlElement = { type: 'element', name, attributes, children, selfClosing: false };
-        if (unusual) el.spacing = spacing;
-        return el;
-      }
-      if (t.startsWith('<![CDATA[', this.pos)) {
-        const end = this.expectEnd(']]>', 'CDATA section');
-        children.push({ type: 'text', value: t.slice(this.pos + 9, end), cdata: true });
-        this.pos = end + 3;
-        continue;
-      }
-      const misc = this.misc();
-      if (misc) children.push(misc);
-      else children.push(this.element());
-    }
-  }
-
-  where(at: number): string {
-    let line = 1;
-    let lineStart = 0;
-    for (let i = 0; i < at; i++) {
-      if (this.text.charCodeAt(i) === 10) {
-        line++;
-        lineStart = i + 1;
-      }
-    }
-    return `${line}:${at - lineStart + 1}`;
-  }
-
-  outside(nodes: XmlNode[], where: string): void {
-    const t = this.text;
-    for (;;) {
-      const start = this.pos;
-      this.skipSpace();
-      if (this.pos > start) nodes.push({ type: 'text', value: t.slice(start, this.pos) });
-      if (this.pos >= t.length || t[this.pos] !== '<') return;
-      const misc = this.misc();
-      if (!misc) return;
-      nodes.push(misc);
-      void where;
-    }
-  }
-
-  document(): XmlDocument {
-    if (this.text.charCodeAt(0) === 0xfeff) this.pos = 1;
-    const prolog: XmlNode[] = [];
-    this.outside(prolog, 'before');
-    if (this.pos >= this.text.length) this.fail('no root element (the input is empty)');
-    if (this.text[this.pos] !== '<')
-      this.fail(`text before the root element: ${describe(this.text[this.pos])}`);
-    const root = this.element();
-    const epilog: XmlNode[] = [];
-    this.outside(epilog, 'after');
-    if (this.pos < this.text.length) {
-      this.fail(
-        this.text[this.pos] === '<' ? 'a second root element' : 'text after the root element',
-      );
-    }
-    return { prolog, root, epilog };
-  }
-}
-
-function describe(c: string | undefined): string {
-  return c === undefined ? 'end of input' : `'${c}'`;
-}
-
-/** Parse XML text into a lossless tree. Throws {@link XmlSyntaxError} with line and column. */
-export function parseXml(text: string, options: ParseXmlOptions = {}): XmlDocument {
-  return new Parser(text, options.source ?? 'input').document();
+  // The parser drops white space after the root element; keep it for the round trip.
+  const tail = /\s*$/.exec(body)![0];
+  if (tail && !epilog.some((n) => n.type !== 'text'))
+    epilog.splice(0, epilog.length, { type: 'text', value: tail });
+  return { prolog: nodes.slice(0, rootIndex), root: nodes[rootIndex] as XmlElement, epilog };
 }
 
 function escapeText(s: string): string {
@@ -339,14 +193,7 @@ function write(node: XmlNode, out: string[]): void {
       return;
     case 'element': {
       let open = `<${node.name}`;
-      const sp = node.spacing;
-      if (sp && sp.length === node.attributes.size + 1) {
-        let i = 0;
-        for (const [k, v] of node.attributes) open += `${sp[i++]}${k}="${escapeAttr(v)}"`;
-        open += sp[i];
-      } else {
-        for (const [k, v] of node.attributes) open += ` ${k}="${escapeAttr(v)}"`;
-      }
+      for (const [k, v] of node.attributes) open += ` ${k}="${escapeAttr(v)}"`;
       if (node.children.length === 0 && node.selfClosing) {
         out.push(`${open}/>`);
         return;

@@ -69,6 +69,7 @@ describe('the typed CIB model', () => {
         address: '10.0.0.11',
         port: 3121,
         connectTimeout: 30_000,
+        allowMigrate: true,
       },
     ]);
     expect(cib.remoteNodes).toEqual([

@@ -67,29 +67,32 @@ export function registerCibCommands(program: Command): void {
   cib
     .command('format')
     .argument('[file]', "CIB file, '-' for stdin (default: $CIB_file)")
+    .option('-x, --xml-file <file>', 'CIB file (same as the argument, as in crm_verify)')
     .option('-i, --in-place', 'rewrite the file (atomically) instead of printing')
     .description('pretty-print a CIB (two-space indentation, attributes and text kept)')
     .addHelpText(
       'after',
-      '\nExamples:\n  remora cib format cib.xml > pretty.xml\n  remora cib format -i cib.xml',
+      '\nExamples:\n  remora cib format -x cib.xml > pretty.xml\n  remora cib format -i cib.xml',
     )
-    .action(async (fileArg: string | undefined, options: { inPlace?: boolean }) => {
-      const file = fileArg ?? cibFileFrom(undefined);
-      if (file === undefined)
-        throw new CliError('no CIB file given (argument, or CIB_file)', ExitCode.USAGE);
-      if (options.inPlace && file === '-')
-        throw new CliError('--in-place needs a file, not stdin', ExitCode.USAGE);
-      const text = await readInput(file, 'CIB');
-      const lib = await import('@remora/cib');
-      let formatted: string;
-      try {
-        formatted = lib.formatXml(lib.parseXml(text, { source: file }));
-      } catch (err) {
-        if (err instanceof lib.XmlSyntaxError)
-          throw new CliError(err.message, ExitCode.DATAERR, { cause: err });
-        throw err;
-      }
-      if (options.inPlace) await lib.writeFileAtomic(file, formatted);
-      else process.stdout.write(formatted);
-    });
+    .action(
+      async (fileArg: string | undefined, options: { inPlace?: boolean; xmlFile?: string }) => {
+        const file = fileArg ?? cibFileFrom(options.xmlFile);
+        if (file === undefined)
+          throw new CliError('no CIB file given (argument, or CIB_file)', ExitCode.USAGE);
+        if (options.inPlace && file === '-')
+          throw new CliError('--in-place needs a file, not stdin', ExitCode.USAGE);
+        const text = await readInput(file, 'CIB');
+        const lib = await import('@remora/cib');
+        let formatted: string;
+        try {
+          formatted = lib.formatXml(lib.parseXml(text, { source: file }));
+        } catch (err) {
+          if (err instanceof lib.XmlSyntaxError)
+            throw new CliError(err.message, ExitCode.DATAERR, { cause: err });
+          throw err;
+        }
+        if (options.inPlace) await lib.writeFileAtomic(file, formatted);
+        else process.stdout.write(formatted);
+      },
+    );
 }
