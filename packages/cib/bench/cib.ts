@@ -5,7 +5,11 @@
  * `cibadmin -Q` with CIB_file (parse + schema validation + serialize) and
  * `cibadmin --modify` with CIB_file (read, change one attribute, write).
  *
- *   npm run bench:cib [-- --size C,G,S]   (default 16,10000,10000)
+ * Also `crm_verify -x` on the same file (time and peak memory, measured with
+ * /usr/bin/time) next to remora's verify, and remora's peak RSS.
+ *
+ *   npm run bench:cib [-- --size C,G,S]   (default 16,1000,1000; 16,10000,10000 also works,
+ *   but crm_verify then runs for many minutes: add --no-crm-verify)
  */
 import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -30,7 +34,7 @@ async function best<T>(runs: number, fn: () => Promise<T> | T): Promise<{ ms: nu
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--size');
-  const [c, g, s] = (i >= 0 ? process.argv[i + 1]! : '16,10000,10000').split(',');
+  const [c, g, s] = (i >= 0 ? process.argv[i + 1]! : '16,1000,1000').split(',');
   const gen = resolve(__dirname, '../../../../shared/bin/gen-deployment-cib');
   const dir = await mkdtemp(join(tmpdir(), 'remora-bench-cib-'));
   try {
@@ -56,6 +60,22 @@ async function main(): Promise<void> {
     console.log(
       `  remora verifyCib           ${verify.ms.toFixed(0).padStart(6)} ms (valid: ${verify.value.valid})`,
     );
+    if (!process.argv.includes('--no-crm-verify')) {
+      const t = performance.now();
+      const { stderr } = await execFileP(
+        '/usr/bin/time',
+        ['-f', 'peak-kb=%M', 'crm_verify', '-x', file],
+        { maxBuffer: 1 << 30 },
+      ).catch((err: { stderr: string }) => ({ stderr: err.stderr }));
+      const ms = performance.now() - t;
+      const kb = Number(/peak-kb=(\d+)/.exec(stderr)?.[1] ?? 'NaN');
+      console.log(
+        `  crm_verify -x (reference)  ${ms.toFixed(0).padStart(6)} ms, peak ${(kb / 1024).toFixed(0)} MiB`,
+      );
+      console.log(
+        `  ratio crm_verify / remora verifyCib (incl. parse): ${(ms / (verify.ms + parse.ms)).toFixed(1)}x`,
+      );
+    }
     const query = await best(2, () =>
       execFileP('cibadmin', ['-Q'], {
         env: { ...process.env, CIB_file: file },
@@ -97,6 +117,9 @@ async function main(): Promise<void> {
     );
     console.log(`  cibadmin --modify (ref)    ${refModify.ms.toFixed(0).padStart(6)} ms`);
     console.log(`  ratio reference / remora modify: ${(refModify.ms / modify.ms).toFixed(1)}x`);
+    console.log(
+      `  remora peak RSS (whole benchmark process): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -67,8 +67,16 @@ export {
   uniqueId,
 } from './edit';
 export type { LocationSpec } from './edit';
-export { CibDigestError, CibStore, EMPTY_CIB } from './store';
-export type { CibChange, CibStoreOptions, ModifyOptions } from './store';
+export { CibDigestError, CibStore, EMPTY_CIB, FileBackend, MemoryBackend } from './store';
+export type {
+  CibBackend,
+  CibChange,
+  CibHistoryEntry,
+  CibStoreOptions,
+  ModifyOptions,
+} from './store';
+export { diffCib } from './diff';
+export type { CibDiffEntry } from './diff';
 export {
   effectiveMeta,
   effectiveOperations,

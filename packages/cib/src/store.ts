@@ -1,5 +1,7 @@
 import { EventEmitter, on } from 'node:events';
 import { md5, readIfExists, writeFileAtomic } from './atomic-file';
+import type { CibDiffEntry } from './diff';
+import { diffCib } from './diff';
 import { cloneDocument } from './edit';
 import { CibConflictError, CibError, CibStructureError } from './errors';
 import type { Cib, CibVersion } from './model';
@@ -29,6 +31,75 @@ export interface CibChange {
   readonly scope: 'configuration' | 'status';
   /** Why (for logs), as given by the caller. */
   readonly reason: string;
+  /** The element-level differences (computed on first call). */
+  diff(): readonly CibDiffEntry[];
+}
+
+/**
+ * Where a store keeps its CIB. The file backend is the default; a
+ * distributed backend (e.g. etcd) implements the same two calls, and
+ * callers of CibStore do not change.
+ */
+export interface CibBackend {
+  /** The stored CIB, or undefined when there is none yet. */
+  load(): Promise<string | undefined>;
+  /** Store a new CIB durably before resolving; `previous` is what it replaces. */
+  save(xml: string, previous: string): Promise<void>;
+  /** Where, for messages. */
+  readonly description: string;
+}
+
+/** A file with an md5 `.sig` beside it, replaced atomically and crash-safely. */
+export class FileBackend implements CibBackend {
+  constructor(readonly file: string) {}
+
+  get description(): string {
+    return this.file;
+  }
+
+  async load(): Promise<string | undefined> {
+    const text = await readIfExists(this.file);
+    if (text === undefined) return undefined;
+    const sig = await readIfExists(`${this.file}.sig`);
+    // While a write is in flight the .sig lists the new and the old digest; either is fine.
+    const digests = (sig ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
+    if (sig !== undefined && !digests.includes(md5(text)))
+      throw new CibDigestError(this.file, digests[0] ?? '', md5(text));
+    return text;
+  }
+
+  async save(xml: string, previous: string): Promise<void> {
+    // First announce both digests, then replace the CIB, then keep only the
+    // new digest: whatever step a crash interrupts, the file on disk matches
+    // one of the listed digests.
+    const next = md5(xml);
+    await writeFileAtomic(`${this.file}.sig`, `${next}\n${md5(previous)}\n`);
+    await writeFileAtomic(this.file, xml);
+    await writeFileAtomic(`${this.file}.sig`, `${next}\n`);
+  }
+}
+
+/** Keeps the CIB in memory only (tests, simulations, embedded demos). */
+export class MemoryBackend implements CibBackend {
+  readonly description = 'memory';
+  constructor(private xml?: string) {}
+  load(): Promise<string | undefined> {
+    return Promise.resolve(this.xml);
+  }
+  save(xml: string): Promise<void> {
+    this.xml = xml;
+    return Promise.resolve();
+  }
+}
+
+/** A previous version kept by the store. */
+export interface CibHistoryEntry {
+  readonly version: CibVersion;
+  readonly xml: string;
+  readonly reason: string;
 }
 
 export interface ModifyOptions {
@@ -40,10 +111,10 @@ export interface ModifyOptions {
 }
 
 export interface CibStoreOptions {
-  /** The CIB to create when the file does not exist (default: an empty CIB). */
+  /** The CIB to create when the backend has none (default: an empty CIB). */
   readonly initial?: string;
-  /** Write to disk (default true); false keeps the CIB in memory only. */
-  readonly persist?: boolean;
+  /** Previous versions kept in memory for `history()` (default 10). */
+  readonly historySize?: number;
 }
 
 /** An empty CIB as Pacemaker creates one. */
@@ -59,30 +130,32 @@ export const EMPTY_CIB = `<cib crm_feature_set="3.16.2" validate-with="pacemaker
 `;
 
 /**
- * The embedded CIB store: one CIB document, persisted to a file with
- * atomic replace and an md5 `.sig` beside it (as Pacemaker does), versioned
- * with admin_epoch/epoch/num_updates, modified through functions applied to
- * a copy (a modification that makes the CIB unreadable is rejected and
- * nothing changes), with a change feed.
+ * The embedded CIB store: one CIB document kept by a backend (a file with
+ * atomic replace and an md5 `.sig` beside it, as Pacemaker does, by
+ * default), versioned with admin_epoch/epoch/num_updates, modified through
+ * functions applied to a copy (a modification that makes the CIB unreadable
+ * is rejected and nothing changes), with a change feed and a bounded history.
  *
  * ```ts
  * await using store = await CibStore.open('/var/lib/remora/cib.xml');
  * await store.modify((doc) => setClusterProperty(doc, 'stonith-enabled', 'false'));
- * for await (const change of store.changes()) console.log(change.version);
+ * for await (const change of store.changes()) console.log(change.version, change.diff());
  * ```
  */
 export class CibStore implements AsyncDisposable {
   private doc: XmlDocument;
   private model: Cib;
   private text: string;
+  private readonly past: CibHistoryEntry[] = [];
   private readonly events = new EventEmitter();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
-    readonly file: string | undefined,
+    readonly backend: CibBackend,
     doc: XmlDocument,
     text: string,
+    private readonly historySize: number,
   ) {
     this.doc = doc;
     this.text = text;
@@ -90,31 +163,36 @@ export class CibStore implements AsyncDisposable {
     this.events.setMaxListeners(0);
   }
 
-  /** Open (or create) a store on a file; `file` undefined = in memory. */
-  static async open(file: string | undefined, options: CibStoreOptions = {}): Promise<CibStore> {
-    if (file === undefined || options.persist === false) {
-      const text = options.initial ?? EMPTY_CIB;
-      return new CibStore(undefined, parseXml(text, { source: 'initial CIB' }), text);
+  /**
+   * Open a store on a file path (created with `initial` when missing), on a
+   * backend, or in memory (`undefined`). A file changed outside the store
+   * is refused with CibDigestError; an unreadable CIB with its parse error.
+   */
+  static async open(
+    where: string | CibBackend | undefined,
+    options: CibStoreOptions = {},
+  ): Promise<CibStore> {
+    const backend =
+      where === undefined
+        ? new MemoryBackend()
+        : typeof where === 'string'
+          ? new FileBackend(where)
+          : where;
+    const historySize = options.historySize ?? 10;
+    const stored = await backend.load();
+    if (stored !== undefined) {
+      return new CibStore(
+        backend,
+        parseXml(stored, { source: backend.description }),
+        stored,
+        historySize,
+      );
     }
-    let text = await readIfExists(file);
-    if (text === undefined) {
-      text = options.initial ?? EMPTY_CIB;
-      const doc = parseXml(text, { source: 'initial CIB' });
-      readCib(doc);
-      await writeFileAtomic(file, text);
-      await writeFileAtomic(`${file}.sig`, `${md5(text)}\n`);
-      return new CibStore(file, doc, text);
-    }
-    const sig = await readIfExists(`${file}.sig`);
-    // While a write is in flight the .sig lists the new and the old digest; either is fine.
-    const digests = (sig ?? '')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean);
-    if (sig !== undefined && !digests.includes(md5(text))) {
-      throw new CibDigestError(file, digests[0] ?? '', md5(text));
-    }
-    return new CibStore(file, parseXml(text, { source: file }), text);
+    const text = options.initial ?? EMPTY_CIB;
+    const doc = parseXml(text, { source: 'initial CIB' });
+    readCib(doc);
+    await backend.save(text, '');
+    return new CibStore(backend, doc, text, historySize);
   }
 
   /** The typed model of the current CIB. */
@@ -136,11 +214,16 @@ export class CibStore implements AsyncDisposable {
     return cloneDocument(this.doc);
   }
 
+  /** Previous versions, oldest first (at most `historySize`). */
+  history(): readonly CibHistoryEntry[] {
+    return [...this.past];
+  }
+
   /**
    * Apply a change. `edit` mutates a copy; the result must still read as a
    * CIB, else the store is unchanged and the error is thrown. Modifications
-   * are serialized; each bumps the version once and is persisted before the
-   * promise resolves.
+   * are serialized; each bumps the version once and is stored durably
+   * before the promise resolves.
    */
   modify<T>(edit: (doc: XmlDocument) => T, options: ModifyOptions = {}): Promise<T> {
     const run = async (): Promise<T> => {
@@ -161,25 +244,25 @@ export class CibStore implements AsyncDisposable {
       } else {
         draft.root.attributes.set('num_updates', String(previous.numUpdates + 1));
       }
-      draft.root.attributes.set(
-        'cib-last-written',
-        new Date()
-          .toUTCString()
-          .replace(/^\w+, /, '')
-          .replace(' GMT', ''),
-      );
       const model = readCib(draft);
       const text = serializeXml(draft);
-      await this.persist(text);
+      await this.backend.save(text, this.text);
+      const before = this.doc;
+      const reason = options.reason ?? '';
+      this.past.push({ version: previous, xml: this.text, reason });
+      if (this.past.length > this.historySize) this.past.shift();
       this.doc = draft;
       this.model = model;
       this.text = text;
-      this.events.emit('change', {
+      let diff: CibDiffEntry[] | undefined;
+      const change: CibChange = {
         version: model.version,
         previous,
         scope,
-        reason: options.reason ?? '',
-      } satisfies CibChange);
+        reason,
+        diff: () => (diff ??= diffCib(before, draft)),
+      };
+      this.events.emit('change', change);
       return result;
     };
     const next = this.queue.then(run, run);
@@ -205,7 +288,7 @@ export class CibStore implements AsyncDisposable {
         draft.prolog = doc.prolog;
         draft.root = doc.root;
         draft.epilog = doc.epilog;
-        // The version is bumped once more by modify: take the replacement's epoch as the base.
+        // modify() bumps the epoch once more: start from the replacement's epoch - 1.
         draft.root.attributes.set('epoch', String(model.version.epoch - 1));
       },
       { reason: options.reason ?? 'replace' },
@@ -214,13 +297,13 @@ export class CibStore implements AsyncDisposable {
 
   /** Changes from now on, as an AsyncIterable (ends on close() or when the signal aborts). */
   changes(signal?: AbortSignal): AsyncIterable<CibChange> {
-    const ac = new AbortController();
-    const stop = (): void => ac.abort();
-    signal?.addEventListener('abort', stop, { once: true });
-    this.events.once('close', stop);
     const events = this.events;
     return {
       async *[Symbol.asyncIterator](): AsyncGenerator<CibChange> {
+        const ac = new AbortController();
+        const stop = (): void => ac.abort();
+        signal?.addEventListener('abort', stop, { once: true });
+        events.once('close', stop);
         try {
           for await (const [change] of on(events, 'change', { signal: ac.signal }))
             yield change as CibChange;
@@ -244,16 +327,5 @@ export class CibStore implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  private async persist(text: string): Promise<void> {
-    if (this.file === undefined) return;
-    // Crash-safe with the digest: first announce both digests, then replace
-    // the CIB, then keep only the new digest. Whatever step a crash
-    // interrupts, the file on disk matches one of the listed digests.
-    const next = md5(text);
-    await writeFileAtomic(`${this.file}.sig`, `${next}\n${md5(this.text)}\n`);
-    await writeFileAtomic(this.file, text);
-    await writeFileAtomic(`${this.file}.sig`, `${next}\n`);
   }
 }

@@ -17,6 +17,8 @@ export interface Diagnostic {
 /** The outcome of a verification: the model when the CIB could be read, and every finding. */
 export interface Verification {
   readonly valid: boolean;
+  /** False when the input is not well-formed XML (or over the size limit). */
+  readonly wellFormed: boolean;
   readonly diagnostics: readonly Diagnostic[];
   readonly cib?: Cib;
 }
@@ -53,6 +55,7 @@ export function verifyCib(input: string | XmlDocument, source = 'input'): Verifi
     if (err instanceof XmlSyntaxError) {
       return {
         valid: false,
+        wellFormed: false,
         diagnostics: [
           {
             severity: 'error',
@@ -100,7 +103,7 @@ export function verifyCib(input: string | XmlDocument, source = 'input'): Verifi
       throw err;
     }
   }
-  if (!cib) return { valid: false, diagnostics };
+  if (!cib) return { valid: false, wellFormed: true, diagnostics };
 
   const primitives = allPrimitives(cib.resources);
   const resourceIds = new Set<string>();
@@ -283,5 +286,10 @@ export function verifyCib(input: string | XmlDocument, source = 'input'): Verifi
     }
   }
 
-  return { valid: !diagnostics.some((d) => d.severity === 'error'), diagnostics, cib };
+  return {
+    valid: !diagnostics.some((d) => d.severity === 'error'),
+    wellFormed: true,
+    diagnostics,
+    cib,
+  };
 }

@@ -51,12 +51,12 @@ export interface XmlDocument {
 export interface ParseXmlOptions {
   /** Named in error messages (a file name), default `input`. */
   readonly source?: string;
-  /** Refuse larger inputs with a clear error (default 64 MiB). */
+  /** Refuse larger inputs with a clear error (default 32 MiB). */
   readonly maxBytes?: number;
 }
 
 /** Inputs larger than this are refused by default: no CIB is that large, and parsing one would stall a controller. */
-export const DEFAULT_MAX_XML_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_XML_BYTES = 32 * 1024 * 1024;
 
 const parser = new XMLParser({
   preserveOrder: true,

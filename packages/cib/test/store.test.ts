@@ -7,6 +7,7 @@ import {
   CibDigestError,
   CibStore,
   CibStructureError,
+  MemoryBackend,
   createElement,
   firstChild,
   setClusterProperty,
@@ -88,6 +89,44 @@ describe('the embedded CIB store', () => {
       ['configuration', 1, 0, 'test'],
       ['status', 1, 1, ''],
     ]);
+    expect(seen[0]!.diff()).toEqual(
+      expect.arrayContaining([
+        { op: 'changed', path: '/cib', attributes: { epoch: { old: '0', new: '1' } } },
+        {
+          op: 'added',
+          path: "/cib/configuration/crm_config/cluster_property_set[@id='cib-bootstrap-options']",
+        },
+      ]),
+    );
+    expect(seen[1]!.diff()).toEqual([
+      {
+        op: 'changed',
+        path: '/cib',
+        attributes: { num_updates: { old: '0', new: '1' }, 'have-quorum': { new: '1' } },
+      },
+    ]);
+  });
+
+  test('history keeps the last versions, bounded', async () => {
+    await using store = await CibStore.open(undefined, { historySize: 3 });
+    for (let i = 0; i < 5; i++)
+      await store.modify((doc) => setClusterProperty(doc, 'n', String(i)), { reason: `step ${i}` });
+    expect(store.history().map((h) => [h.version.epoch, h.reason])).toEqual([
+      [2, 'step 2'],
+      [3, 'step 3'],
+      [4, 'step 4'],
+    ]);
+    expect(store.history()[2]!.xml).toMatch(/name="n" value="3"/);
+  });
+
+  test('any backend with load/save works (here an in-memory one)', async () => {
+    const backend = new MemoryBackend();
+    {
+      await using store = await CibStore.open(backend);
+      await store.modify((doc) => setClusterProperty(doc, 'x', 'y'));
+    }
+    await using again = await CibStore.open(backend);
+    expect(again.cib.properties.x).toBe('y');
   });
 
   test('a CIB changed behind the store is refused with a message naming the file', async () => {

@@ -73,3 +73,19 @@ describe('remora verify and remora cib format', () => {
     expect(await readFile(bad, 'utf8')).toBe('<cib>');
   });
 });
+
+describe('remora verify on huge input', () => {
+  test('a 50 MB file gets a clear error, not a stall or a stack trace', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'remora-cli-huge-'));
+    try {
+      const file = path.join(dir, 'huge.xml');
+      await writeFile(file, `<cib>${' '.repeat(50 * 1024 * 1024)}</cib>`);
+      const r = await runRemora(['verify', '-x', file]);
+      expect(r.code).toBe(ExitCode.DATAERR);
+      expect(r.stderr).toMatch(/huge\.xml:1:1: the input is 50\.0 MiB, over the 32 MiB limit/);
+      expect(r.stderr).not.toMatch(/at .*\.js/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -58,8 +58,7 @@ export function registerCibCommands(program: Command): void {
             `remora verify: ${errors.length} error(s): configuration not valid\n`,
           );
       }
-      if (!result.cib && errors.length > 0 && /^[^/].*:\d+:\d+$/.test(errors[0]!.path))
-        process.exitCode = ExitCode.DATAERR;
+      if (!result.wellFormed) process.exitCode = ExitCode.DATAERR;
       else if (!result.valid) process.exitCode = ExitCode.CONFIG;
     });
 
