@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent';
 import { registerCibCommands } from './cib';
+import { registerRemoteCommands } from './remote';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
@@ -9,4 +10,5 @@ import { registerCibCommands } from './cib';
 export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   registerAgentCommands,
   registerCibCommands,
+  registerRemoteCommands,
 ];

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+import { RemoteClient } from '../src';
+import type { ConnectionEvent } from '../src';
+import { KEY, tempDir, until } from './helpers';
+
+const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+let tmp: { dir: string; remove: () => Promise<void> };
+let keyFile: string;
+const children = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  keyFile = join(tmp.dir, 'authkey');
+  await writeFile(keyFile, KEY, { mode: 0o400 });
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await tmp.remove();
+});
+
+async function startDaemon(port: number, name: string): Promise<ChildProcess> {
+  const child = spawn(
+    remora,
+    [
+      'remoted',
+      '-l',
+      `127.0.0.1:${port}`,
+      '-k',
+      keyFile,
+      '-n',
+      name,
+      '--local-socket',
+      join(tmp.dir, `${name}.sock`),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  children.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  await until(`daemon ${name} listening (${err})`, 10_000, () => err.includes('serving'));
+  return child;
+}
+
+function watch(client: RemoteClient): ConnectionEvent[] {
+  const states: ConnectionEvent[] = [];
+  void (async () => {
+    for await (const s of client.states()) states.push(s);
+  })();
+  return states;
+}
+
+describe('a real `remora remoted` process', () => {
+  test('kill -9 is detected in under 2 s; a restarted daemon is reconnected to and flagged as restarted', async () => {
+    const port = await freePort();
+    let daemon = await startDaemon(port, 'killme');
+    await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
+    const states = watch(client);
+    const killedAt = Date.now();
+    daemon.kill('SIGKILL');
+    await until('down', 3000, () => states.some((s) => s.state === 'down'));
+    expect(states.find((s) => s.state === 'down')!.at - killedAt).toBeLessThan(2000);
+    daemon = await startDaemon(port, 'killme');
+    await until('reconnected', 10_000, () => states.some((s) => s.state === 'connected'));
+    expect(states.find((s) => s.state === 'connected')!.restarted).toBe(true);
+    const r = await client.execute({
+      resourceId: 'x',
+      agent: 'ocf:heartbeat:Dummy',
+      action: 'monitor',
+      params: { state: join(tmp.dir, 'x') },
+    });
+    expect(r.rc).toBe(7);
+    daemon.kill('SIGTERM');
+    await new Promise((r2) => daemon.once('exit', r2));
+  }, 30_000);
+
+  test('a frozen daemon (SIGSTOP) is detected in under 2 s and reconnected after SIGCONT', async () => {
+    const port = await freePort();
+    const daemon = await startDaemon(port, 'freezeme');
+    await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
+    const states = watch(client);
+    const stoppedAt = Date.now();
+    daemon.kill('SIGSTOP');
+    try {
+      await until('down', 3000, () => states.some((s) => s.state === 'down'));
+      expect(states.find((s) => s.state === 'down')!.at - stoppedAt).toBeLessThan(2000);
+    } finally {
+      daemon.kill('SIGCONT');
+    }
+    await until('reconnected', 10_000, () => states.some((s) => s.state === 'connected'));
+    expect(states.find((s) => s.state === 'connected')!.restarted).toBe(false);
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    expect(daemon.exitCode).toBe(0);
+  }, 30_000);
+});
