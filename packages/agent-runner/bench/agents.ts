@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { AgentRunner } from '../src';
+import { OcfDriver } from '../src/drivers/ocf';
 
 const execFileP = promisify(execFile);
 
@@ -141,16 +142,34 @@ async function main(): Promise<void> {
     await chmod(trivial, 0o755);
     const dummy = '/usr/lib/ocf/resource.d/heartbeat/Dummy';
     await using bare = new AgentRunner({ ocfRoot });
-    const env = { ...process.env, OCF_ROOT: '/usr/lib/ocf', OCF_RESKEY_state: state(0) };
+    // The plain spawn gets exactly the environment the runner builds, so only the runner's own work differs.
+    const ocfEnv = (
+      ocfRootDir: string,
+      provider: string,
+      type: string,
+      params: Record<string, string>,
+    ): NodeJS.ProcessEnv =>
+      new OcfDriver({ ocfRoot: ocfRootDir, baseEnv: process.env, tailBytes: 65536 }).environment({
+        resourceId: 'd0',
+        agent: { class: 'ocf', provider, type },
+        action: 'monitor',
+        params,
+        meta: {},
+        interval: 0,
+        timeout: 20_000,
+        signal: new AbortController().signal,
+      });
+    const trivialEnv = ocfEnv(ocfRoot, 'bench', 'trivial', {});
+    const dummyEnv = ocfEnv('/usr/lib/ocf', 'heartbeat', 'Dummy', { state: state(0) });
     console.log(
       `\nrunner overhead against a plain fork/exec of the same script (${ops} sequential operations)`,
     );
     const trivRunner = await timed(ops, (i) =>
       bare.execute({ resourceId: `t${i % 4}`, agent: 'ocf:bench:trivial', action: 'monitor' }),
     );
-    const trivPlain = await timed(ops, () => plainSpawn(trivial, ['monitor'], env));
+    const trivPlain = await timed(ops, () => plainSpawn(trivial, ['monitor'], trivialEnv));
     const dummyRunner = await timed(ops, monitor);
-    const dummyPlain = await timed(ops, () => plainSpawn(dummy, ['monitor'], env));
+    const dummyPlain = await timed(ops, () => plainSpawn(dummy, ['monitor'], dummyEnv));
     console.log(`  trivial agent  runner ${fmt(trivRunner)}`);
     console.log(
       `  trivial agent  plain  ${fmt(trivPlain)}   ratio ${(trivRunner.p50 / trivPlain.p50).toFixed(2)}x (target <= 1.2x)`,
