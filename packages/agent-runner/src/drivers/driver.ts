@@ -1,3 +1,4 @@
+import type { OperationResult } from '../operation';
 import type { AgentId } from '../agent-id';
 import type { SpawnOutcome } from '../process-adapter';
 import { ExecStatus, OcfRc, toOcfRc } from '../result-codes';
@@ -17,15 +18,10 @@ export interface DriverRequest {
 }
 
 /** What a driver reports; the runner adds identity and timings. */
-export interface DriverOutcome {
-  readonly rc: OcfRc;
-  readonly execStatus: ExecStatus;
-  readonly exitReason: string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type DriverOutcome = Pick<
+  OperationResult,
+  'rc' | 'execStatus' | 'exitReason' | 'exitCode' | 'signal' | 'stdout' | 'stderr'
+>;
 
 /** One agent class: how to run actions and list agents. */
 export interface AgentDriver {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { collectPair, durationOption } from '../options';
+import { reportOperationResult } from '../operation-result';
 import { parseOutputFormat, printJson } from '../output';
 
 type AgentRunnerModule = typeof AgentRunnerLib;
@@ -163,18 +164,6 @@ export function registerAgentCommands(program: Command): void {
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       }
-      if (format === 'json') printJson(result);
-      else {
-        if (result.stdout)
-          process.stdout.write(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
-        if (result.stderr)
-          process.stderr.write(result.stderr.endsWith('\n') ? result.stderr : `${result.stderr}\n`);
-        process.stderr.write(
-          `${result.operationKey}: rc=${result.rc} (${lib.ocfRcName(result.rc)}) ${result.execStatus} in ${result.runTime} ms${result.exitReason ? `: ${result.exitReason}` : ''}\n`,
-        );
-      }
-      if (result.execStatus === lib.ExecStatus.timedOut) process.exitCode = ExitCode.TIMEOUT;
-      else if (result.execStatus === lib.ExecStatus.cancelled) process.exitCode = 130;
-      else process.exitCode = result.rc;
+      reportOperationResult(result, format, lib.ocfRcName);
     });
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { collectPair, durationOption } from '../options';
-import { parseOutputFormat, printJson } from '../output';
+import { reportOperationResult } from '../operation-result';
+import { parseOutputFormat } from '../output';
 
 /** pacemaker_remote's default authkey location (also read from PCMK_authkey_location). */
 const DEFAULT_AUTHKEY = '/etc/pacemaker/authkey';
@@ -186,7 +187,7 @@ export function registerRemoteCommands(program: Command): void {
       ) => {
         const format = parseOutputFormat(options.outputAs);
         const lib = await transport();
-        const { parseDuration, ocfRcName, ExecStatus } = await import('@remora/agent-runner');
+        const { parseDuration, ocfRcName } = await import('@remora/agent-runner');
         const timeout = durationOption('--timeout', options.timeout, parseDuration);
         const connectTimeoutMs = durationOption(
           '--connect-timeout',
@@ -218,15 +219,7 @@ export function registerRemoteCommands(program: Command): void {
             meta: options.meta,
             timeout,
           });
-          if (format === 'json') printJson(r);
-          else {
-            if (r.stdout)
-              process.stdout.write(r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`);
-            process.stderr.write(
-              `${r.operationKey} on ${client.nodeName}: rc=${r.rc} (${ocfRcName(r.rc)}) ${r.execStatus} in ${r.runTime} ms${r.exitReason ? `: ${r.exitReason}` : ''}\n`,
-            );
-          }
-          process.exitCode = r.execStatus === ExecStatus.timedOut ? ExitCode.TIMEOUT : r.rc;
+          reportOperationResult(r, format, ocfRcName, client.nodeName);
         } catch (err) {
           if (err instanceof lib.TransportError)
             throw new CliError(err.message, ExitCode.INVALID_PARAM, { cause: err });
