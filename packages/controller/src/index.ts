@@ -1,1 +1,21 @@
-export {};
+export { ControllerError, GraphFormatError, NoExecutorError, SchedulerError } from './errors';
+export { ActionKind, parseTransitionGraph } from './graph';
+export type { GraphAction, GraphResource, Synapse, TransitionGraph } from './graph';
+export { TransitionStatus, runTransition } from './transition';
+export type {
+  ActionOutcome,
+  ActionRunner,
+  TransitionOptions,
+  TransitionReport,
+} from './transition';
+export {
+  CRM_FEATURE_SET,
+  OpStatus,
+  forgetNodeHistory,
+  forgetRecurring,
+  isFailure,
+  lrmResources,
+  operationDigest,
+  recordOperation,
+} from './lrm-record';
+export type { OperationRecordInput } from './lrm-record';
