@@ -19,3 +19,5 @@ export {
   recordOperation,
 } from './lrm-record';
 export type { OperationRecordInput } from './lrm-record';
+export { RemoteNodeExecutor, actionRequest, opStatusOf } from './executor';
+export type { ExecutedOperation, NodeExecutor } from './executor';

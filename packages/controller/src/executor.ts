@@ -1,0 +1,107 @@
+import { ExecStatus } from '@remora/agent-runner';
+import type { RemoteClient, RemoteRequest, RemoteResult } from '@remora/remote-transport';
+import type { GraphAction } from './graph';
+import { OpStatus } from './lrm-record';
+
+/** What an executor reports for one operation (the fields a status record needs). */
+export interface ExecutedOperation {
+  readonly rc: number;
+  readonly opStatus: OpStatus;
+  readonly callId: number;
+  readonly exitReason: string;
+  /** Epoch ms. */
+  readonly startTime: number;
+  readonly runTime: number;
+  readonly queueTime: number;
+}
+
+/** Runs a graph's resource operations on one node. */
+export interface NodeExecutor {
+  execute(action: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation>;
+  /** Cancel a recurring operation (a graph `cancel` action); false when none was active. */
+  cancel(resourceId: string, operation: string, interval: number): Promise<boolean>;
+}
+
+const EXEC_TO_OP_STATUS: Readonly<Record<ExecStatus, OpStatus>> = {
+  [ExecStatus.done]: OpStatus.done,
+  [ExecStatus.cancelled]: OpStatus.cancelled,
+  [ExecStatus.timedOut]: OpStatus.timedOut,
+  [ExecStatus.error]: OpStatus.error,
+  [ExecStatus.notInstalled]: OpStatus.notInstalled,
+  [ExecStatus.notSupported]: OpStatus.notSupported,
+};
+
+/** Pacemaker's op-status for an executor's exec status. */
+export function opStatusOf(execStatus: ExecStatus): OpStatus {
+  return EXEC_TO_OP_STATUS[execStatus];
+}
+
+/** The executor request for a graph action: parameters, meta-attributes, interval, timeout. */
+export function actionRequest(action: GraphAction): RemoteRequest {
+  const rsc = action.resource;
+  if (!rsc) throw new TypeError(`action ${action.operationKey} has no resource`);
+  const params: Record<string, string> = {};
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(action.attributes)) {
+    if (k.startsWith('CRM_meta_')) meta[k.slice('CRM_meta_'.length)] = v;
+    else if (k !== 'crm_feature_set') params[k] = v;
+  }
+  delete meta.timeout;
+  delete meta.interval;
+  return {
+    resourceId: rsc.id,
+    agent: rsc.provider ? `${rsc.class}:${rsc.provider}:${rsc.type}` : `${rsc.class}:${rsc.type}`,
+    action: action.operation,
+    params,
+    meta,
+    interval: action.interval,
+    timeout: action.timeout,
+  };
+}
+
+function executed(r: RemoteResult): ExecutedOperation {
+  return {
+    rc: r.rc,
+    opStatus: opStatusOf(r.execStatus),
+    callId: r.callId,
+    exitReason: r.exitReason,
+    startTime: r.startTime,
+    runTime: r.runTime,
+    queueTime: r.queueTime,
+  };
+}
+
+/**
+ * A node's executor reached through `@remora/remote-transport`: one-shot
+ * operations through `execute`; recurring ones through `recur`, reported
+ * when their first real result arrives on the client's result stream.
+ */
+export class RemoteNodeExecutor implements NodeExecutor {
+  constructor(readonly client: RemoteClient) {}
+
+  async execute(action: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation> {
+    const request = actionRequest(action);
+    if (action.interval === 0) return executed(await this.client.execute(request, { signal }));
+    const stop = new AbortController();
+    const onAbort = (): void => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const results = this.client.results(stop.signal)[Symbol.asyncIterator]();
+      const ack = this.client.recur(request);
+      const { callId } = await ack;
+      for (;;) {
+        const next = await results.next();
+        if (next.done) throw new Error(`result stream of ${this.client.nodeName} ended`);
+        const r = next.value;
+        if (r.resourceId === request.resourceId && r.callId === callId) return executed(r);
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+  }
+
+  cancel(resourceId: string, operation: string, interval: number): Promise<boolean> {
+    return this.client.cancel(resourceId, operation, interval);
+  }
+}
