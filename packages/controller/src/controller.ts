@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { setNodeAttribute } from '@remora/cib';
+import type { CibStore } from '@remora/cib';
+import type { RemoteResult } from '@remora/remote-transport';
+import type { RemoteNodeExecutor } from './executor';
+import { opStatusOf } from './executor';
+import type { ExecutedOperation, NodeExecutor } from './executor';
+import type { GraphAction, TransitionGraph } from './graph';
+import { ActionKind, parseTransitionGraph } from './graph';
+import { forgetRecurring, isFailure, recordOperation } from './lrm-record';
+import type { Scheduler } from './scheduler';
+import type { ActionOutcome, TransitionReport } from './transition';
+import { runTransition } from './transition';
+
+const OWN = 'controller:';
+
+export interface ControllerOptions {
+  readonly store: CibStore;
+  readonly scheduler: Scheduler;
+  /** One executor per node name (cluster, remote and guest nodes). */
+  readonly executors: ReadonlyMap<string, NodeExecutor>;
+  readonly perNodeLimit?: number;
+  /** Re-run the scheduler at least this often, ms (cluster-recheck-interval; default 15 min). */
+  readonly recheckIntervalMs?: number;
+  /** Called after each transition (logs, demos, tests). */
+  readonly onTransition?: (report: TransitionReport, graph: TransitionGraph) => void;
+}
+
+/**
+ * The DC's event loop: runs the scheduler on every relevant event (start,
+ * a configuration or operator change to the CIB, a recurring operation's
+ * result changing, the recheck timer), executes the transition through the
+ * node executors, records each result in the CIB status, and recomputes
+ * until the scheduler has nothing left to do. A relevant event aborts the
+ * running transition (running actions finish and are recorded).
+ */
+export class Controller implements AsyncDisposable {
+  private readonly uuid = randomUUID();
+  private readonly stop = new AbortController();
+  private dirty = true;
+  private wake: (() => void) | undefined;
+  private current: AbortController | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private converged = false;
+  private readonly recurring = new Map<string, GraphAction>();
+  private readonly loop: Promise<void>;
+  private readonly timer: NodeJS.Timeout;
+  /** Transitions run so far. */
+  transitions = 0;
+
+  private constructor(private readonly options: ControllerOptions) {
+    this.timer = setInterval(
+      () => this.trigger('recheck'),
+      options.recheckIntervalMs ?? 15 * 60_000,
+    );
+    void this.watchCib();
+    for (const [node, x] of options.executors) if (isRemote(x)) void this.watchResults(node, x);
+    this.loop = this.run();
+  }
+
+  static start(options: ControllerOptions): Controller {
+    return new Controller(options);
+  }
+
+  /** Ask for a new scheduler run; aborts the running transition. */
+  trigger(_reason: string): void {
+    this.dirty = true;
+    this.converged = false;
+    this.current?.abort();
+    this.wake?.();
+  }
+
+  /** Resolves when the scheduler has nothing left to do. */
+  idle(signal?: AbortSignal): Promise<void> {
+    if (this.converged && !this.dirty) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push(resolve);
+      signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+    });
+  }
+
+  private async watchCib(): Promise<void> {
+    try {
+      for await (const change of this.options.store.changes(this.stop.signal))
+        if (!change.reason.startsWith(OWN)) this.trigger(`cib ${change.scope} change`);
+    } catch {
+      // closed
+    }
+  }
+
+  private async watchResults(node: string, x: RemoteNodeExecutor): Promise<void> {
+    try {
+      for await (const r of x.client.results(this.stop.signal)) {
+        // One-shot results come back through execute(); a cancelled recurring operation is no failure.
+        if (r.interval === 0 || r.execStatus === 'cancelled') continue;
+        const action = this.recurring.get(`${node}/${r.operationKey}`);
+        if (!action) continue;
+        await this.record(node, action, resultOf(r));
+        if (isFailure({ ...resultOf(r), targetRc: action.targetRc }))
+          this.trigger(`${r.operationKey} on ${node} failed`);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  private async record(node: string, a: GraphAction, r: ExecutedOperation): Promise<void> {
+    const failed = isFailure({ ...r, targetRc: a.targetRc });
+    await this.options.store.modify(
+      (doc) => {
+        recordOperation(doc, {
+          node,
+          resource: a.resource!,
+          operation: a.operation,
+          interval: a.interval,
+          attributes: a.attributes,
+          ...r,
+          transitionKey: `${a.id}:${this.transitions}:${a.targetRc}:${this.uuid}`,
+          targetRc: a.targetRc,
+        });
+        // A failed probe that only says "not running" is no failure; everything else counts.
+        if (failed && !(a.operation === 'monitor' && a.interval === 0 && r.rc === 7)) {
+          const name = `${a.resource!.id}#${a.operation}_${a.interval}`;
+          const count = a.operation === 'start' ? 'INFINITY' : '1';
+          setNodeAttribute(doc, node, `fail-count-${name}`, count, { lifetime: 'reboot' });
+          setNodeAttribute(
+            doc,
+            node,
+            `last-failure-${name}`,
+            String(Math.floor(Date.now() / 1000)),
+            {
+              lifetime: 'reboot',
+            },
+          );
+        }
+      },
+      { scope: 'status', reason: `${OWN} ${a.operationKey} on ${node}` },
+    );
+  }
+
+  private async runAction(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
+    if (a.kind === ActionKind.crmEvent)
+      return { confirmed: false, detail: `${a.operation} is not supported by this controller yet` };
+    const node = a.onNode ?? '';
+    const x = this.options.executors.get(node);
+    if (!x) return { confirmed: false, detail: `no executor for node ${node}` };
+    if (a.operation === 'cancel') {
+      const op = a.attributes.CRM_meta_operation ?? 'monitor';
+      await x.cancel(a.resource!.id, op, a.interval);
+      this.recurring.delete(`${node}/${a.resource!.id}_${op}_${a.interval}`);
+      await this.options.store.modify(
+        (doc) => forgetRecurring(doc, node, a.resource!.id, op, a.interval),
+        {
+          scope: 'status',
+          reason: `${OWN} cancel ${a.operationKey}`,
+        },
+      );
+      return { confirmed: true };
+    }
+    const r = await x.execute(a, signal);
+    if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
+    await this.record(node, a, r);
+    const failed = isFailure({ ...r, targetRc: a.targetRc });
+    return failed
+      ? {
+          confirmed: false,
+          detail: `${a.operationKey} on ${node}: rc ${r.rc}, op-status ${r.opStatus}`,
+        }
+      : { confirmed: true };
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stop.signal.aborted) {
+      if (!this.dirty) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      this.dirty = false;
+      let graph: TransitionGraph;
+      try {
+        graph = parseTransitionGraph(
+          await this.options.scheduler.schedule(this.options.store.xml, this.stop.signal),
+        );
+      } catch (err) {
+        if (this.stop.signal.aborted) return;
+        process.emitWarning(`remora controller: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+        this.dirty = true;
+        continue;
+      }
+      if (graph.synapses.length === 0) {
+        if (!this.dirty) {
+          this.converged = true;
+          for (const w of this.idleWaiters.splice(0)) w();
+        }
+        continue;
+      }
+      this.transitions++;
+      this.current = new AbortController();
+      const report = await runTransition(graph, {
+        run: (a, signal) => this.runAction(a, signal),
+        perNodeLimit: this.options.perNodeLimit,
+        signal: this.current.signal,
+      });
+      this.current = undefined;
+      this.options.onTransition?.(report, graph);
+      if (report.status !== 'complete') this.dirty = true;
+      else this.dirty = true; // re-check: a complete transition may leave follow-up work
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    this.current?.abort();
+    clearInterval(this.timer);
+    this.wake?.();
+    await this.loop;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function isRemote(x: NodeExecutor): x is RemoteNodeExecutor {
+  return 'client' in x;
+}
+
+function resultOf(r: RemoteResult): ExecutedOperation {
+  return {
+    rc: r.rc,
+    opStatus: opStatusOf(r.execStatus),
+    callId: r.callId,
+    exitReason: r.exitReason,
+    startTime: r.startTime,
+    runTime: r.runTime,
+    queueTime: r.queueTime,
+  };
+}
