@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import type { RemoteResult } from '@remora/remote-transport';
+import type { Connection } from './connections';
+import { ConnectionManager, isConnectionAction } from './connections';
 import type { RemoteNodeExecutor } from './executor';
 import { opStatusOf } from './executor';
 import type { ExecutedOperation, NodeExecutor } from './executor';
 import type { GraphAction, TransitionGraph } from './graph';
 import { ActionKind, parseTransitionGraph } from './graph';
-import { forgetRecurring, isFailure, recordOperation } from './lrm-record';
+import {
+  OpStatus,
+  forgetNodeHistory,
+  forgetRecurring,
+  isFailure,
+  recordOperation,
+} from './lrm-record';
 import type { Scheduler } from './scheduler';
 import type { ActionOutcome, TransitionReport } from './transition';
 import { runTransition } from './transition';
@@ -20,6 +28,8 @@ export interface ControllerOptions {
   /** One executor per node name (cluster, remote and guest nodes). */
   readonly executors: ReadonlyMap<string, NodeExecutor>;
   readonly perNodeLimit?: number;
+  /** The key remote and guest nodes' daemons accept (for connection resources). */
+  readonly authKey?: Buffer;
   /** Re-run the scheduler at least this often, ms (cluster-recheck-interval; default 15 min). */
   readonly recheckIntervalMs?: number;
   /** Called after each transition (logs, demos, tests). */
@@ -45,6 +55,7 @@ export class Controller implements AsyncDisposable {
   private readonly recurring = new Map<string, GraphAction>();
   private readonly loop: Promise<void>;
   private readonly timer: NodeJS.Timeout;
+  private readonly connections: ConnectionManager;
   /** Transitions run so far. */
   transitions = 0;
 
@@ -52,6 +63,11 @@ export class Controller implements AsyncDisposable {
     this.timer = setInterval(
       () => this.trigger('recheck'),
       options.recheckIntervalMs ?? 15 * 60_000,
+    );
+    this.connections = new ConnectionManager(
+      options.store,
+      options.authKey ?? Buffer.alloc(0),
+      (c, reason) => void this.connectionLost(c, reason),
     );
     void this.watchCib();
     for (const [node, x] of options.executors) if (isRemote(x)) void this.watchResults(node, x);
@@ -110,6 +126,7 @@ export class Controller implements AsyncDisposable {
       (doc) => {
         recordOperation(doc, {
           node,
+          remoteNode: !this.options.executors.has(node),
           resource: a.resource!,
           operation: a.operation,
           interval: a.interval,
@@ -138,11 +155,50 @@ export class Controller implements AsyncDisposable {
     );
   }
 
+  private async connectionLost(c: Connection, reason: string): Promise<void> {
+    const monitor = [...this.recurring.entries()].find(
+      ([k, a]) =>
+        k.startsWith(`${c.host}/`) && a.resource?.id === c.node && a.operation === 'monitor',
+    )?.[1];
+    if (monitor)
+      await this.record(c.host, monitor, {
+        rc: 1,
+        opStatus: OpStatus.error,
+        callId: 0,
+        exitReason: `connection to ${c.node} lost: ${reason}`,
+        startTime: Date.now(),
+        runTime: 0,
+        queueTime: 0,
+      }).catch(() => undefined);
+    this.trigger(`connection to ${c.node} lost`);
+  }
+
+  private executorFor(node: string): NodeExecutor | undefined {
+    return this.options.executors.get(node) ?? this.connections.connections.get(node)?.executor;
+  }
+
   private async runAction(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
     if (a.kind === ActionKind.crmEvent)
       return { confirmed: false, detail: `${a.operation} is not supported by this controller yet` };
     const node = a.onNode ?? '';
-    const x = this.options.executors.get(node);
+    if (isConnectionAction(a)) {
+      const r = await this.connections.run(a, signal);
+      const remote = a.resource!.id;
+      if (a.operation === 'start' && r.rc === 0) {
+        await this.options.store.modify((doc) => forgetNodeHistory(doc, remote), {
+          scope: 'status',
+          reason: `${OWN} ${remote} connected`,
+        });
+        const c = this.connections.connections.get(remote);
+        if (c) void this.watchResults(remote, c.executor);
+      }
+      if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
+      await this.record(node, a, r);
+      return isFailure({ ...r, targetRc: a.targetRc })
+        ? { confirmed: false, detail: `${a.operationKey} on ${node}: ${r.exitReason}` }
+        : { confirmed: true };
+    }
+    const x = this.executorFor(node);
     if (!x) return { confirmed: false, detail: `no executor for node ${node}` };
     if (a.operation === 'cancel') {
       const op = a.attributes.CRM_meta_operation ?? 'monitor';
@@ -216,6 +272,7 @@ export class Controller implements AsyncDisposable {
     clearInterval(this.timer);
     this.wake?.();
     await this.loop;
+    await this.connections.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -25,3 +25,5 @@ export { CrmSimulateScheduler } from './scheduler';
 export type { Scheduler } from './scheduler';
 export { Controller } from './controller';
 export type { ControllerOptions } from './controller';
+export { ConnectionManager, isConnectionAction } from './connections';
+export type { Connection } from './connections';

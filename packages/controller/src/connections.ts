@@ -1,0 +1,115 @@
+import { RemoteClient } from '@remora/remote-transport';
+import type { CibStore } from '@remora/cib';
+import type { ExecutedOperation } from './executor';
+import { RemoteNodeExecutor } from './executor';
+import type { GraphAction } from './graph';
+import { OpStatus } from './lrm-record';
+
+/** Whether an action is on a remote-node connection resource (run by the controller itself). */
+export function isConnectionAction(a: GraphAction): boolean {
+  const r = a.resource;
+  return r !== undefined && r.class === 'ocf' && r.provider === 'pacemaker' && r.type === 'remote';
+}
+
+/** A live connection to a remote or guest node, hosted on a cluster node. */
+export interface Connection {
+  readonly node: string;
+  readonly host: string;
+  readonly executor: RemoteNodeExecutor;
+}
+
+let callIds = 0;
+
+function done(
+  rc: number,
+  started: number,
+  opStatus: OpStatus = OpStatus.done,
+  exitReason = '',
+): ExecutedOperation {
+  return {
+    rc,
+    opStatus,
+    callId: ++callIds,
+    exitReason,
+    startTime: started,
+    runTime: Date.now() - started,
+    queueTime: 0,
+  };
+}
+
+/**
+ * Carries out `ocf:pacemaker:remote` actions the way Pacemaker's controller
+ * does (no agent runs): start = connect to the node's daemon (address and
+ * port from the CIB's remote/guest node definition, retried until the
+ * action's timeout = remote-connect-timeout), stop = disconnect, monitor =
+ * connection state on the hosting node.
+ */
+export class ConnectionManager {
+  readonly connections = new Map<string, Connection>();
+
+  constructor(
+    private readonly store: CibStore,
+    private readonly authKey: Buffer,
+    private readonly onLost: (c: Connection, reason: string) => void,
+  ) {}
+
+  async run(a: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation> {
+    const node = a.resource!.id;
+    const host = a.onNode ?? '';
+    const started = Date.now();
+    const existing = this.connections.get(node);
+    if (a.operation === 'monitor') {
+      const up =
+        existing && existing.host === host && existing.executor.client.state === 'connected';
+      return done(up ? 0 : 7, started);
+    }
+    if (a.operation === 'cancel') return done(0, started);
+    if (a.operation === 'stop') {
+      if (existing) {
+        this.connections.delete(node);
+        await existing.executor.client.close();
+      }
+      return done(0, started);
+    }
+    if (a.operation !== 'start')
+      return done(
+        3,
+        started,
+        OpStatus.notSupported,
+        `${a.operation} is not supported for connections`,
+      );
+    const cib = this.store.cib;
+    const def =
+      cib.guestNodes.find((g) => g.name === node) ?? cib.remoteNodes.find((r) => r.name === node);
+    if (!def)
+      return done(6, started, OpStatus.done, `${node} is not a remote or guest node in the CIB`);
+    try {
+      const client = await RemoteClient.connect(
+        {
+          address: `${def.address}:${def.port}`,
+          authKey: this.authKey,
+          clientName: host,
+          connectTimeoutMs: a.timeout ?? def.connectTimeout,
+        },
+        signal,
+      );
+      const c: Connection = { node, host, executor: new RemoteNodeExecutor(client) };
+      this.connections.set(node, c);
+      void (async () => {
+        for await (const s of client.states())
+          if (s.state === 'down' && this.connections.get(node) === c) {
+            this.onLost(c, s.reason ?? 'connection lost');
+            return;
+          }
+      })().catch(() => undefined);
+      return done(0, started);
+    } catch (err) {
+      return done(1, started, OpStatus.error, (err as Error).message);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.connections.values()) await c.executor.client.close();
+    this.connections.clear();
+  }
+}

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CibStore } from '@remora/cib';
+import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
+import { Controller, CrmSimulateScheduler, RemoteNodeExecutor, parseTransitionGraph } from '../src';
+import type { NodeExecutor } from '../src';
+
+const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
+const KEY = randomBytes(64);
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+const children = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+async function remoteDaemon(port: number, keyFile: string, state: string): Promise<ChildProcess> {
+  const child = spawn(
+    remora,
+    [
+      'remoted',
+      '-l',
+      `127.0.0.1:${port}`,
+      '-k',
+      keyFile,
+      '-n',
+      'rnode1',
+      '--local-socket',
+      join(dir, `r-${port}.sock`),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HA_RSCTMP: state } },
+  );
+  children.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const end = Date.now() + 15_000;
+  while (!err.includes('serving')) {
+    if (Date.now() > end) throw new Error(`daemon did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
+
+test('a remote node (real remora remoted process): connection started by the controller, service placed on it; kill -9 detected in < 2 s and recovered after restart', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'remora-ctl-remote-'));
+  const keyFile = join(dir, 'authkey');
+  await writeFile(keyFile, KEY, { mode: 0o400 });
+  const port = await freePort();
+  const remoteState = join(dir, 'rnode1');
+  await mkdir(remoteState);
+  let remote = await remoteDaemon(port, keyFile, remoteState);
+  const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes><node id="1" uname="node1"/></nodes>
+    <resources>
+      <primitive class="ocf" id="rnode1" provider="pacemaker" type="remote"><instance_attributes id="rn-ia"><nvpair id="rn-s" name="server" value="127.0.0.1"/><nvpair id="rn-p" name="port" value="${port}"/></instance_attributes><operations><op id="rn-mon" name="monitor" interval="5s"/></operations></primitive>
+      <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
+    </resources>
+    <constraints><rsc_location id="svc-on-remote" rsc="svc" node="rnode1" score="INFINITY"/><rsc_location id="svc-not-1" rsc="svc" node="node1" score="-INFINITY"/></constraints>
+  </configuration>
+  <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
+</cib>
+`;
+  const state1 = join(dir, 'node1');
+  await mkdir(state1);
+  const daemon = await RemoteDaemon.start({
+    listen: '127.0.0.1:0',
+    authKey: KEY,
+    nodeName: 'node1',
+    localSocket: join(dir, 'node1.sock'),
+    runner: { env: { ...process.env, HA_RSCTMP: state1 } },
+  });
+  cleanup.push(() => daemon.close());
+  const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
+  cleanup.push(() => client.close());
+  const executors = new Map<string, NodeExecutor>([['node1', new RemoteNodeExecutor(client)]]);
+  const store = await CibStore.open(undefined, { initial: cib });
+  cleanup.push(() => store.close());
+  const scheduler = new CrmSimulateScheduler();
+  const controller = Controller.start({ store, scheduler, executors, authKey: KEY });
+  cleanup.push(() => controller.close());
+  await controller.idle(AbortSignal.timeout(30_000));
+  expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
+  expect(existsSync(join(remoteState, 'Dummy-svc.state'))).toBe(true);
+  expect(store.xml).toMatch(/<node_state id="rnode1" uname="rnode1" remote_node="true">/);
+
+  const killedAt = Date.now();
+  remote.kill('SIGKILL');
+  while (!/rnode1_last_failure_0/.test(store.xml)) {
+    if (Date.now() - killedAt > 5000) throw new Error('connection loss not recorded');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const detectedMs = Date.now() - killedAt;
+  expect(detectedMs).toBeLessThan(2000);
+  remote = await remoteDaemon(port, keyFile, remoteState);
+  await controller.idle(AbortSignal.timeout(45_000));
+  expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
+  expect(existsSync(join(remoteState, 'Dummy-svc.state'))).toBe(true);
+  remote.kill('SIGTERM');
+}, 90_000);
