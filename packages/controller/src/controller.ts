@@ -52,6 +52,8 @@ export class Controller implements AsyncDisposable {
   private current: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
   private converged = false;
+  /** The configuration version (admin_epoch.epoch) the last empty transition was computed from. */
+  private convergedAt = '';
   private readonly recurring = new Map<string, GraphAction>();
   private readonly loop: Promise<void>;
   private readonly timer: NodeJS.Timeout;
@@ -88,7 +90,9 @@ export class Controller implements AsyncDisposable {
 
   /** Resolves when the scheduler has nothing left to do. */
   idle(signal?: AbortSignal): Promise<void> {
-    if (this.converged && !this.dirty) return Promise.resolve();
+    const v = this.options.store.version;
+    if (this.converged && !this.dirty && `${v.adminEpoch}.${v.epoch}` === this.convergedAt)
+      return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.idleWaiters.push(resolve);
       signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
@@ -234,6 +238,8 @@ export class Controller implements AsyncDisposable {
       }
       this.dirty = false;
       let graph: TransitionGraph;
+      const v = this.options.store.version;
+      const version = `${v.adminEpoch}.${v.epoch}`;
       try {
         graph = parseTransitionGraph(
           await this.options.scheduler.schedule(this.options.store.xml, this.stop.signal),
@@ -248,6 +254,7 @@ export class Controller implements AsyncDisposable {
       if (graph.synapses.length === 0) {
         if (!this.dirty) {
           this.converged = true;
+          this.convergedAt = version;
           for (const w of this.idleWaiters.splice(0)) w();
         }
         continue;

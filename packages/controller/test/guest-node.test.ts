@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CibStore, setResourceMeta } from '@remora/cib';
+import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
+import { Controller, CrmSimulateScheduler, RemoteNodeExecutor, parseTransitionGraph } from '../src';
+
+const KEY = randomBytes(64);
+let dir: string;
+const cleanup: (() => Promise<void>)[] = [];
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+let guestPid = 0;
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  if (guestPid && alive(guestPid)) process.kill(guestPid, 'SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent, no libvirt-LXC): started, service inside; kill -9 of the guest detected in < 2 s and the guest recovered', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'remora-ctl-guest-'));
+  const ocf = join(dir, 'ocf');
+  await mkdir(join(ocf, 'resource.d'), { recursive: true });
+  await symlink('/usr/lib/ocf/lib', join(ocf, 'lib'));
+  await symlink('/usr/lib/ocf/resource.d/heartbeat', join(ocf, 'resource.d', 'heartbeat'));
+  await symlink(resolve(__dirname, '../agents/remora'), join(ocf, 'resource.d', 'remora'));
+  const keyFile = join(dir, 'authkey');
+  await writeFile(keyFile, KEY, { mode: 0o400 });
+  const port = await freePort();
+  const guestTmp = join(dir, 'guest1');
+  const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
+  const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes><node id="1" uname="node1"/></nodes>
+    <resources>
+      <primitive class="ocf" id="vm1" provider="remora" type="guest-daemon">
+        <instance_attributes id="vm1-ia"><nvpair id="vm1-n" name="name" value="guest1"/><nvpair id="vm1-l" name="listen" value="127.0.0.1:${port}"/><nvpair id="vm1-k" name="authkey" value="${keyFile}"/><nvpair id="vm1-r" name="remora" value="${remora}"/><nvpair id="vm1-t" name="rsctmp" value="${guestTmp}"/></instance_attributes>
+        <meta_attributes id="vm1-meta"><nvpair id="vm1-rn" name="remote-node" value="guest1"/><nvpair id="vm1-ra" name="remote-addr" value="127.0.0.1"/><nvpair id="vm1-rp" name="remote-port" value="${port}"/><nvpair id="vm1-ct" name="remote-connect-timeout" value="15s"/></meta_attributes>
+        <operations><op id="vm1-mon" name="monitor" interval="10s"/></operations>
+      </primitive>
+      <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
+    </resources>
+    <constraints><rsc_location id="svc-on-guest" rsc="svc" node="guest1" score="INFINITY"/><rsc_location id="svc-not-1" rsc="svc" node="node1" score="-INFINITY"/></constraints>
+  </configuration>
+  <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
+</cib>
+`;
+  const state1 = join(dir, 'node1');
+  await mkdir(state1);
+  const daemon = await RemoteDaemon.start({
+    listen: '127.0.0.1:0',
+    authKey: KEY,
+    nodeName: 'node1',
+    localSocket: join(dir, 'node1.sock'),
+    runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state1 } },
+  });
+  cleanup.push(() => daemon.close());
+  const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
+  cleanup.push(() => client.close());
+  const store = await CibStore.open(undefined, { initial: cib });
+  cleanup.push(() => store.close());
+  const scheduler = new CrmSimulateScheduler();
+  const controller = Controller.start({
+    store,
+    scheduler,
+    executors: new Map([['node1', new RemoteNodeExecutor(client)]]),
+    authKey: KEY,
+  });
+  cleanup.push(() => controller.close());
+  await controller.idle(AbortSignal.timeout(30_000));
+  expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
+  expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
+  guestPid = Number(readFileSync(`${guestTmp}.pid`, 'utf8'));
+  expect(alive(guestPid)).toBe(true);
+
+  const killedAt = Date.now();
+  process.kill(guestPid, 'SIGKILL');
+  while (!/guest1_last_failure_0/.test(store.xml)) {
+    if (Date.now() - killedAt > 5000) throw new Error('guest loss not recorded');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(Date.now() - killedAt).toBeLessThan(2000);
+  await controller.idle(AbortSignal.timeout(45_000));
+  expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
+  const newPid = Number(readFileSync(`${guestTmp}.pid`, 'utf8'));
+  expect(newPid).not.toBe(guestPid);
+  guestPid = newPid;
+  expect(alive(guestPid)).toBe(true);
+  expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
+  // Stopping the guest through the cluster leaves no process behind.
+  await store.modify((doc) => setResourceMeta(doc, 'vm1', 'target-role', 'Stopped'));
+  await controller.idle(AbortSignal.timeout(30_000));
+  expect(store.xml).toMatch(/vm1_last_0" operation_key="vm1_stop_0"/);
+  const gone = Date.now();
+  while (alive(guestPid) && Date.now() - gone < 5000) await new Promise((r) => setTimeout(r, 50));
+  if (alive(guestPid))
+    console.log(readFileSync(`/proc/${guestPid}/status`, 'utf8').split('\n').slice(0, 8).join(' '));
+  expect(alive(guestPid)).toBe(false);
+  expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(false);
+}, 90_000);
