@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec npx --no-install ts-node examples/agent-runner.ts "$@"
+exec npx --no-install ts-node examples/seed-deployment.ts "$@"

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import type { RemoteResult } from '@remora/remote-transport';
@@ -62,6 +63,8 @@ export class Controller implements AsyncDisposable {
   transitions = 0;
 
   private constructor(private readonly options: ControllerOptions) {
+    // One listener per watched node and per running action.
+    setMaxListeners(0, this.stop.signal);
     this.timer = setInterval(
       () => this.trigger('recheck'),
       options.recheckIntervalMs ?? 15 * 60_000,
@@ -261,6 +264,7 @@ export class Controller implements AsyncDisposable {
       }
       this.transitions++;
       this.current = new AbortController();
+      setMaxListeners(0, this.current.signal);
       const report = await runTransition(graph, {
         run: (a, signal) => this.runAction(a, signal),
         perNodeLimit: this.options.perNodeLimit,

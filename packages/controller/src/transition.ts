@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { GraphAction, Synapse, TransitionGraph } from './graph';
 import { ActionKind } from './graph';
 
@@ -94,6 +95,7 @@ export async function runTransition(
   const perNodeInFlight = new Map<string, number>();
   const failed: { action: GraphAction; detail: string }[] = [];
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per running action
   const onAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
