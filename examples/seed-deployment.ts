@@ -131,10 +131,13 @@ async function main(): Promise<void> {
     const victim = 'guest1';
     const pid = Number(readFileSync(join(dir, `${victim}.pid`), 'utf8'));
     console.log(`\nkill -9 ${victim} (pid ${pid})`);
+    // A new failure record of the guest's connection (an earlier one may exist from bring-up).
+    const failure = (): string =>
+      new RegExp(`<lrm_rsc_op id="${victim}_last_failure_0"[^>]*>`).exec(store.xml)?.[0] ?? '';
+    const before = failure();
     t = Date.now();
     process.kill(pid, 'SIGKILL');
-    while (!store.xml.includes(`${victim}_last_failure_0`))
-      await new Promise((r) => setTimeout(r, 5));
+    while (failure() === before) await new Promise((r) => setTimeout(r, 5));
     console.log(`  detected in ${Date.now() - t} ms`);
     await controller.idle(AbortSignal.timeout(120_000));
     const newPid = Number(readFileSync(join(dir, `${victim}.pid`), 'utf8'));
