@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
-import type { RemoteResult } from '@remora/remote-transport';
 import type { Connection } from './connections';
 import { ConnectionManager, isConnectionAction } from './connections';
 import type { RemoteNodeExecutor } from './executor';
-import { opStatusOf } from './executor';
+import { executed } from './executor';
 import type { ExecutedOperation, NodeExecutor } from './executor';
 import type { GraphAction, TransitionGraph } from './graph';
 import { ActionKind, parseTransitionGraph } from './graph';
@@ -118,8 +117,8 @@ export class Controller implements AsyncDisposable {
         if (r.interval === 0 || r.execStatus === 'cancelled') continue;
         const action = this.recurring.get(`${node}/${r.operationKey}`);
         if (!action) continue;
-        await this.record(node, action, resultOf(r));
-        if (isFailure({ ...resultOf(r), targetRc: action.targetRc }))
+        await this.record(node, action, executed(r));
+        if (isFailure({ ...executed(r), targetRc: action.targetRc }))
           this.trigger(`${r.operationKey} on ${node} failed`);
       }
     } catch {
@@ -293,16 +292,4 @@ export class Controller implements AsyncDisposable {
 
 function isRemote(x: NodeExecutor): x is RemoteNodeExecutor {
   return 'client' in x;
-}
-
-function resultOf(r: RemoteResult): ExecutedOperation {
-  return {
-    rc: r.rc,
-    opStatus: opStatusOf(r.execStatus),
-    callId: r.callId,
-    exitReason: r.exitReason,
-    startTime: r.startTime,
-    runTime: r.runTime,
-    queueTime: r.queueTime,
-  };
 }

@@ -59,7 +59,8 @@ export function actionRequest(action: GraphAction): RemoteRequest {
   };
 }
 
-function executed(r: RemoteResult): ExecutedOperation {
+/** The status-record fields of a remote-transport result. */
+export function executed(r: RemoteResult): ExecutedOperation {
   return {
     rc: r.rc,
     opStatus: opStatusOf(r.execStatus),
