@@ -19,6 +19,7 @@ import {
 import type { Scheduler } from './scheduler';
 import type { ActionOutcome, TransitionReport } from './transition';
 import { runTransition } from './transition';
+import { OperatorService } from './operator';
 
 const OWN = 'controller:';
 
@@ -58,6 +59,8 @@ export class Controller implements AsyncDisposable {
   private readonly loop: Promise<void>;
   private readonly timer: NodeJS.Timeout;
   private readonly connections: ConnectionManager;
+  /** Answers `remora` commands relayed from every node's daemon. */
+  private readonly operator: OperatorService;
   /** Transitions run so far. */
   transitions = 0;
 
@@ -73,8 +76,17 @@ export class Controller implements AsyncDisposable {
       options.authKey ?? Buffer.alloc(0),
       (c, reason) => void this.connectionLost(c, reason),
     );
+    this.operator = new OperatorService({
+      store: options.store,
+      idle: (signal) => this.idle(signal),
+      trigger: (reason) => this.trigger(reason),
+    });
     void this.watchCib();
-    for (const [node, x] of options.executors) if (isRemote(x)) void this.watchResults(node, x);
+    for (const [node, x] of options.executors) {
+      if (!isRemote(x)) continue;
+      this.answerRelay(node, x);
+      void this.watchResults(node, x);
+    }
     this.loop = this.run();
   }
 
@@ -108,6 +120,13 @@ export class Controller implements AsyncDisposable {
     } catch {
       // closed
     }
+  }
+
+  /** Answer operator commands run on `node` (its daemon relays them over this connection). */
+  private answerRelay(node: string, x: RemoteNodeExecutor): void {
+    x.client.openRelay(async (call) =>
+      this.operator.answer(call.command, call.argumentsJson, node),
+    );
   }
 
   private async watchResults(node: string, x: RemoteNodeExecutor): Promise<void> {
@@ -196,7 +215,10 @@ export class Controller implements AsyncDisposable {
           reason: `${OWN} ${remote} connected`,
         });
         const c = this.connections.connections.get(remote);
-        if (c) void this.watchResults(remote, c.executor);
+        if (c) {
+          this.answerRelay(remote, c.executor);
+          void this.watchResults(remote, c.executor);
+        }
       }
       if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
       await this.record(node, a, r);

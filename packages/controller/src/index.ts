@@ -27,3 +27,30 @@ export { Controller } from './controller';
 export type { ControllerOptions } from './controller';
 export { ConnectionManager, isConnectionAction } from './connections';
 export type { Connection } from './connections';
+export {
+  OperatorError,
+  OperatorExit,
+  OperatorService,
+  applyOperatorEdit,
+  editScope,
+  parseOperatorRequest,
+} from './operator';
+export type {
+  ClearEdit,
+  CleanupEdit,
+  ClusterPropertyEdit,
+  LocationEdit,
+  NodeAttributeEdit,
+  NodeRemoveEdit,
+  OperatorContext,
+  OperatorEdit,
+  OperatorEditResult,
+  OperatorRequest,
+  OperatorResponse,
+  OperatorServiceOptions,
+  QueryReply,
+  QueryRequest,
+  ResourceMetaEdit,
+  WaitReply,
+  WaitRequest,
+} from './operator';

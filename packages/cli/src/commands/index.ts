@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { registerAgentCommands } from './agent';
+import { registerAttributeCommands } from './attribute';
 import { registerCibCommands } from './cib';
+import { registerNodeCommands } from './node';
 import { registerRemoteCommands } from './remote';
+import { registerResourceCommands } from './resource';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
@@ -11,4 +14,7 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   registerAgentCommands,
   registerCibCommands,
   registerRemoteCommands,
+  registerResourceCommands,
+  registerAttributeCommands,
+  registerNodeCommands,
 ];

@@ -1,0 +1,160 @@
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseXml, readCib } from '@remora/cib';
+import { ExitCode } from '../src';
+import { runRemora } from './run-remora';
+import type { RemoraRun } from './run-remora';
+
+// The operator commands on a CIB file (CIB_file=... or -x, as Pacemaker's
+// tools): the same edits as on a live cluster, written back to the file.
+// The fixture is a CIB written by the remora controller: node1 (DC), node2
+// in standby, guest1 (a guest node run by vm1 on node1), two Dummy services.
+const FIXTURE = path.join(__dirname, 'fixtures', 'guest-cluster.xml');
+
+let dir: string;
+let cib: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'remora-cli-offline-'));
+});
+beforeEach(async () => {
+  cib = path.join(dir, 'cib.xml');
+  await copyFile(FIXTURE, cib);
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function offline(...args: string[]): Promise<RemoraRun> {
+  return runRemora(args, { ...process.env, CIB_file: cib, REMORA_NODE: 'node1' });
+}
+
+async function model(): Promise<ReturnType<typeof readCib>> {
+  return readCib(parseXml(await readFile(cib, 'utf8')));
+}
+
+test('attribute: node attributes (permanent, transient) and cluster properties, written to the file with a version bump', async () => {
+  const before = await model();
+  expect(await offline('attribute', '-N', 'guest1', '-n', 'rack', '-v', '4')).toEqual({
+    code: 0,
+    stdout: '',
+    stderr: '',
+  });
+  const after = await model();
+  expect(after.version.epoch).toBe(before.version.epoch + 1);
+  // A guest node gets a <node type="remote"> entry for its permanent attributes, as in Pacemaker.
+  expect(await readFile(cib, 'utf8')).toMatch(
+    /<node id="guest1" uname="guest1" type="remote"><instance_attributes id="nodes-guest1">/,
+  );
+  expect((await offline('attribute', '-N', 'guest1', '-n', 'rack', '-q')).stdout).toBe('4\n');
+  // No --node with a lifetime: the node this runs on ($REMORA_NODE, else the host name).
+  expect((await offline('attribute', '-l', 'reboot', '-n', 'pingd', '-v', '100')).code).toBe(0);
+  expect((await model()).status.find((s) => s.uname === 'node1')?.transientAttributes.pingd).toBe(
+    '100',
+  );
+  expect((await model()).version.numUpdates).toBe(after.version.numUpdates + 1);
+  expect(await offline('attribute', '-n', 'stonith-enabled')).toEqual({
+    code: 0,
+    stdout: 'scope=crm_config  name=stonith-enabled value=false\n',
+    stderr: '',
+  });
+  expect(
+    (await offline('attribute', '-n', 'no-quorum-policy', '-d', 'stop', '--output-as', 'json'))
+      .stdout,
+  ).toBe(
+    `${JSON.stringify([{ scope: 'crm_config', name: 'no-quorum-policy', value: 'stop' }], null, 2)}\n`,
+  );
+  const missing = await offline('attribute', '-N', 'node1', '-n', 'nope');
+  expect(missing).toEqual({
+    code: ExitCode.NOSUCH,
+    stdout: '',
+    stderr: "remora: permanent attribute 'nope' is not set on node node1\n",
+  });
+  expect((await offline('attribute', '-t', 'bogus', '-n', 'x')).code).toBe(ExitCode.USAGE);
+  expect((await offline('attribute', '-n', 'x', '-v', '1', '-D')).code).toBe(ExitCode.USAGE);
+});
+
+test('-x names the file; a missing or broken file has its own exit code', async () => {
+  expect(
+    (await runRemora(['standby', '-N', 'node2', '-x', cib, '-q'], { ...process.env })).stdout,
+  ).toBe('on\n');
+  const missing = await runRemora(['standby', '-x', path.join(dir, 'none.xml')]);
+  expect(missing.code).toBe(ExitCode.NOINPUT);
+  expect(missing.stderr).toMatch(/cannot read CIB '.*none\.xml': no such file/);
+  const broken = path.join(dir, 'broken.xml');
+  await copyFile(__filename, broken);
+  expect((await runRemora(['standby', '-x', broken])).code).toBe(ExitCode.DATAERR);
+});
+
+test('standby on/off, promotion-score and node remove on a file', async () => {
+  expect(await offline('standby', 'off', '-N', 'node2')).toEqual({
+    code: 0,
+    stdout: 'node2: standby off\n',
+    stderr: '',
+  });
+  expect((await offline('standby', '-N', 'node2')).stdout).toBe(
+    'scope=nodes  name=standby value=off\n',
+  );
+  expect((await offline('standby', 'on')).stdout).toBe('node1: standby on\n');
+  expect((await offline('standby', 'maybe')).code).toBe(ExitCode.USAGE);
+  expect((await offline('promotion-score', '-r', 'svc-node', '-N', 'node2', '-v', '5')).code).toBe(
+    0,
+  );
+  expect(
+    (await model()).status.find((s) => s.uname === 'node2')?.transientAttributes['master-svc-node'],
+  ).toBe('5');
+  expect((await offline('promotion-score', '-v', 'high')).code).toBe(ExitCode.USAGE);
+  expect((await offline('node', 'remove', 'node1')).stderr).toMatch(/node1 is online/);
+  expect((await offline('node', 'name')).stdout).toBe('node1\n');
+});
+
+test('resource --move/--ban/--clear/--cleanup write what crm_resource writes', async () => {
+  expect((await offline('resource', '--move', '-r', 'svc-node', '-N', 'node2')).stdout).toBe(
+    'svc-node will move to node2 (constraint cli-prefer-svc-node)\n  until removed with: remora resource --clear -r svc-node\n',
+  );
+  expect(await readFile(cib, 'utf8')).toMatch(
+    /<rsc_location id="cli-prefer-svc-node" rsc="svc-node" node="node2" score="INFINITY"\/>/,
+  );
+  expect(
+    (await offline('resource', '--ban', '-r', 'svc-guest', '-N', 'guest1', '-u', 'PT1H')).code,
+  ).toBe(0);
+  const banned = (await model()).constraints.find((c) => c.id === 'cli-ban-svc-guest-on-guest1');
+  expect(banned).toMatchObject({ kind: 'location', rsc: 'svc-guest' });
+  expect((await offline('resource', '--clear', '-r', 'svc-guest')).stdout).toBe(
+    'Removing constraint: cli-ban-svc-guest-on-guest1\n',
+  );
+  expect((await offline('resource', '--cleanup', '-r', 'svc-node', '-N', 'node1')).stdout).toBe(
+    'Cleaned up svc-node on node1\n',
+  );
+  expect(
+    (await model()).status
+      .find((s) => s.uname === 'node1')
+      ?.resources.some((r) => r.id === 'svc-node'),
+  ).toBe(false);
+  expect((await offline('resource', '--restart', '-r', 'svc-node')).code).toBe(
+    ExitCode.UNIMPLEMENT_FEATURE,
+  );
+  expect(
+    (await offline('resource', '--move', '-r', 'svc-node', '-N', 'node2', '--wait')).code,
+  ).toBe(ExitCode.UNIMPLEMENT_FEATURE);
+  expect((await offline('resource', '-r', 'svc-node')).code).toBe(ExitCode.USAGE);
+  expect((await offline('resource', '--move', '--ban', '-r', 'svc-node')).code).toBe(
+    ExitCode.USAGE,
+  );
+  expect((await offline('resource', '--ban', '-r', 'ghost', '-N', 'node1')).stderr).toBe(
+    "remora: no resource 'ghost' in the configuration\n",
+  );
+});
+
+test('every cluster command has --help with an example', async () => {
+  for (const cmd of [
+    ['attribute'],
+    ['promotion-score'],
+    ['standby'],
+    ['node', 'name'],
+    ['node', 'remove'],
+    ['resource'],
+  ]) {
+    const r = await runRemora([...cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Example/);
+  }
+});
