@@ -3,6 +3,17 @@ import { chmod, readFile, stat } from 'node:fs/promises';
 import { writeFileAtomicNew } from './files';
 import { ConfigurationError } from './errors';
 
+/** Where the daemon and the CLI look for the authkey unless told otherwise. */
+export const DEFAULT_AUTHKEY = '/etc/remora/authkey';
+
+/**
+ * The authkey file to use: the explicit option, else `$REMORA_AUTHKEY`, else
+ * `$PCMK_authkey_location` (pacemaker_remote's variable), else /etc/remora/authkey.
+ */
+export function authKeyPath(option?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return option || env.REMORA_AUTHKEY || env.PCMK_authkey_location || DEFAULT_AUTHKEY;
+}
+
 /** Metadata key of the per-call token. */
 export const AUTH_METADATA = 'x-remora-auth';
 /** Tokens older or newer than this are refused (clock skew allowance), ms. */

@@ -5,7 +5,7 @@ import { ExecStatus, OcfRc } from '@remora/agent-runner';
 import { AUTH_METADATA, makeToken } from './auth';
 import type { RemoteRequest, RemoteResult } from './convert';
 import { requestToWire, resultFromWire } from './convert';
-import { PROTOCOL_VERSION } from './daemon';
+import { PROTOCOL_MINOR, PROTOCOL_VERSION } from './daemon';
 import {
   AuthenticationError,
   ConfigurationError,
@@ -18,18 +18,36 @@ import type {
   HandshakeReply,
   RelayCall,
   RelayResponse,
+  SessionMessage,
 } from './gen/remora/remote/v1/remote';
-import { ExecutorClient } from './gen/remora/remote/v1/remote';
+import { ExecutorClient, SessionRole } from './gen/remora/remote/v1/remote';
 import type { TlsOptions } from './tls';
-import { channelCredentials } from './tls';
+import { clientCredentials } from './tls';
 
 export interface RemoteClientOptions {
   /** `host:port` or `unix:/path` of the daemon. */
   readonly address: string;
+  /** The shared key: derives the TLS identity (unless `tls` is given) and signs every call. */
   readonly authKey: Buffer;
-  /** Our name, for the daemon's logs. */
+  /** Our name, for the daemon's logs and takeover notices. */
   readonly clientName?: string;
+  /** A site PKI for mutual TLS instead of the identity derived from the authkey. */
   readonly tls?: TlsOptions;
+  /**
+   * `controller` (default): the active connection of a cluster — the newest
+   * controller takes over from older ones, is asked to drain on shutdown,
+   * and acknowledges results. `tool`: a standalone CLI client that only watches.
+   */
+  readonly role?: 'controller' | 'tool';
+  /**
+   * `auto` (default): results are acknowledged once handed to results()
+   * readers; `manual`: call acknowledge(sequence) after recording them.
+   */
+  readonly acknowledge?: 'auto' | 'manual';
+  /** Resume a daemon's result log from a position saved earlier (see `position`). */
+  readonly resume?: ResultPosition;
+  /** Largest message sent or accepted, bytes (default 4 MiB). */
+  readonly maxMessageBytes?: number;
   /** How long connect() keeps trying, ms (default 10,000; Pacemaker's remote-connect-timeout is 60 s). */
   readonly connectTimeoutMs?: number;
   /** No heartbeat or result for this long = the daemon is down, ms (default 1,500). */
@@ -41,6 +59,57 @@ export interface RemoteClientOptions {
 
 export type ConnectionState = 'connected' | 'down' | 'closed';
 
+/** Where a client is in a daemon's result log. */
+export interface ResultPosition {
+  readonly bootId: string;
+  readonly sequence: number;
+}
+
+/** What the daemon said about itself in the handshake. */
+export interface DaemonInfo {
+  readonly nodeName: string;
+  readonly hostname: string;
+  readonly daemonVersion: string;
+  readonly protocol: string;
+  /** Changes when the daemon restarts. */
+  readonly bootId: string;
+  /** The machine's boot id: changes when it reboots. */
+  readonly hostBootId: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  /** At the handshake. */
+  readonly uptimeMs: number;
+  readonly limits: {
+    readonly maxMessageBytes: number;
+    readonly maxResources: number;
+    readonly maxQueuedOperations: number;
+  };
+}
+
+/** The daemon asks to drain its node before it exits (SIGTERM). */
+export interface DrainRequest {
+  readonly nodeName: string;
+  readonly reason: string;
+  /** The daemon exits after this long anyway, ms. */
+  readonly deadlineMs: number;
+}
+
+/**
+ * Answers a drain request: true = the controller moves or stops the node's
+ * resources and then closes the connection; false = not managed (the
+ * daemon exits at once). Without a handler the client refuses.
+ */
+export type DrainHandler = (request: DrainRequest) => boolean | Promise<boolean>;
+
+/** A one-shot operation the daemon accepted; its result arrives on results(). */
+export interface SubmittedOperation {
+  readonly callId: number;
+  readonly operationKey: string;
+  readonly requestId: string;
+  /** This request id had been accepted before (a retry): nothing new runs. */
+  readonly duplicate: boolean;
+}
+
 /** A change of the connection's state. */
 export interface ConnectionEvent {
   readonly state: ConnectionState;
@@ -49,6 +118,10 @@ export interface ConnectionEvent {
   readonly reason?: string;
   /** On `connected` after a loss: the daemon restarted (its earlier results and recurring operations are gone). */
   readonly restarted?: boolean;
+  /** On `down`: another controller took over the daemon (no automatic reconnect; see reconnect()). */
+  readonly takenOver?: boolean;
+  /** Results the daemon dropped before we acknowledged them (its bounded log overflowed): [first, last]. */
+  readonly lostResults?: readonly [number, number];
 }
 
 /** Answers CLI commands relayed from the remote node (see openRelay). */
@@ -77,7 +150,20 @@ function unary<Req, Res>(
   });
 }
 
+/** Tell certificate refusals and non-TLS peers apart from ordinary connection failures. */
+function classifyTlsFailure(details: string): 'certificate' | 'plain' | undefined {
+  if (/wrong version number|packet length too long|unknown protocol/i.test(details)) return 'plain';
+  if (
+    /self[- ]signed certificate|unable to verify|certificate (verify|unknown|required)|unknown ca|bad certificate|not derived from our authkey|decrypt error|Hostname\/IP does not match/i.test(
+      details,
+    )
+  )
+    return 'certificate';
+  return undefined;
+}
+
 function isConnectionError(err: unknown): boolean {
+  if (err instanceof DisconnectedError) return true;
   const code = (err as grpc.ServiceError).code;
   return (
     code === grpc.status.UNAVAILABLE ||
@@ -104,7 +190,12 @@ export class RemoteClient implements AsyncDisposable {
   private bootId = '';
   private lastSequence = 0;
   private lastHeard = 0;
-  private stream: grpc.ClientReadableStream<Event> | undefined;
+  private stream: grpc.ClientDuplexStream<SessionMessage, Event> | undefined;
+  private readonly instance = randomUUID();
+  private acked = 0;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private drainHandler: DrainHandler | undefined;
+  private takenOver = false;
   private watchdog: NodeJS.Timeout | undefined;
   private reconnecting: Promise<void> | undefined;
   private relayHandler: RelayHandler | undefined;
@@ -112,7 +203,20 @@ export class RemoteClient implements AsyncDisposable {
   private info: HandshakeReply | undefined;
 
   private constructor(private readonly options: RemoteClientOptions) {
-    this.grpcClient = new ExecutorClient(options.address, channelCredentials(options.tls), {
+    const { credentials, options: channelOptions } = clientCredentials(
+      options.authKey,
+      options.tls,
+    );
+    const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+    if (options.resume) {
+      this.bootId = options.resume.bootId;
+      this.lastSequence = options.resume.sequence;
+      this.acked = options.resume.sequence;
+    }
+    this.grpcClient = new ExecutorClient(options.address, credentials, {
+      ...channelOptions,
+      'grpc.max_receive_message_length': maxBytes,
+      'grpc.max_send_message_length': maxBytes,
       'grpc.keepalive_time_ms': 1000,
       'grpc.keepalive_timeout_ms': 1000,
       'grpc.keepalive_permit_without_calls': 1,
@@ -147,6 +251,31 @@ export class RemoteClient implements AsyncDisposable {
     return this.info?.nodeName ?? '';
   }
 
+  /** What the daemon reported in the latest handshake. */
+  get daemon(): DaemonInfo {
+    const i = this.info!;
+    return {
+      nodeName: i.nodeName,
+      hostname: i.hostname,
+      daemonVersion: i.daemonVersion,
+      protocol: `${i.protocolVersion}.${i.protocolMinor}`,
+      bootId: i.bootId,
+      hostBootId: i.hostBootId,
+      startedAt: i.startedAt,
+      uptimeMs: i.uptimeMs,
+      limits: {
+        maxMessageBytes: i.maxMessageBytes,
+        maxResources: i.maxResources,
+        maxQueuedOperations: i.maxQueuedOperations,
+      },
+    };
+  }
+
+  /** The latest result received (save it to resume after a restart of this process, see `resume`). */
+  get position(): ResultPosition {
+    return { bootId: this.bootId, sequence: this.lastSequence };
+  }
+
   get state(): ConnectionState {
     return this.stateValue;
   }
@@ -172,29 +301,60 @@ export class RemoteClient implements AsyncDisposable {
       try {
         const reply = await unary(
           this.grpcClient.handshake.bind(this.grpcClient),
-          { protocolVersion: PROTOCOL_VERSION, clientName: this.options.clientName ?? '' },
+          {
+            protocolVersion: PROTOCOL_VERSION,
+            protocolMinor: PROTOCOL_MINOR,
+            clientName: this.options.clientName ?? '',
+          },
           this.metadata(),
           Math.max(200, Math.min(2000, deadline - Date.now())),
           signal,
         );
         if (reply.protocolVersion !== PROTOCOL_VERSION) {
           throw new ProtocolError(
-            `${this.options.address} speaks protocol version ${reply.protocolVersion}, we speak ${PROTOCOL_VERSION}`,
+            `${this.options.address} speaks protocol ${reply.protocolVersion}.${reply.protocolMinor}, we speak ${PROTOCOL_VERSION}.${PROTOCOL_MINOR}; upgrade the older side`,
           );
         }
         const restarted = this.bootId !== '' && reply.bootId !== this.bootId;
-        if (this.bootId !== reply.bootId) this.lastSequence = 0;
+        if (this.bootId !== reply.bootId) {
+          this.lastSequence = 0;
+          this.acked = 0;
+        }
         this.bootId = reply.bootId;
         this.info = reply;
-        this.openEvents();
+        await this.openSession(Math.max(500, Math.min(2000, deadline - Date.now())));
+        this.takenOver = false;
         this.openRelayStream();
         this.setState({ state: 'connected', at: Date.now(), restarted });
         return;
       } catch (err) {
-        if (err instanceof TransportError) throw err;
+        if (err instanceof TransportError && !(err instanceof DisconnectedError)) throw err;
+        if ((err as grpc.ServiceError).code === grpc.status.FAILED_PRECONDITION) {
+          throw new ProtocolError(
+            `${this.options.address} refused us: ${(err as grpc.ServiceError).details}`,
+            { cause: err },
+          );
+        }
         if ((err as grpc.ServiceError).code === grpc.status.UNAUTHENTICATED) {
           throw new AuthenticationError(
             `${this.options.address} refused us: ${(err as grpc.ServiceError).details}`,
+            { cause: err },
+          );
+        }
+        const tlsFailure = classifyTlsFailure(String((err as grpc.ServiceError).details ?? err));
+        if (tlsFailure === 'certificate') {
+          throw new AuthenticationError(
+            `${this.options.address}: TLS handshake refused: ${
+              this.options.tls
+                ? 'the daemon certificate is not signed by our CA, or it refused ours'
+                : 'wrong authkey (the daemon certificate is not the one derived from our key)'
+            } (${(err as grpc.ServiceError).details})`,
+            { cause: err },
+          );
+        }
+        if (tlsFailure === 'plain') {
+          throw new ProtocolError(
+            `${this.options.address} does not speak TLS (an older remora remoted, or another service on that port)`,
             { cause: err },
           );
         }
@@ -213,30 +373,125 @@ export class RemoteClient implements AsyncDisposable {
     }
   }
 
-  private openEvents(): void {
+  /** Open the session stream; resolves at the daemon's first event (it has registered us). */
+  private openSession(timeoutMs: number): Promise<void> {
     this.stream?.cancel();
     this.lastHeard = Date.now();
-    const stream = this.grpcClient.events(
-      { afterSequence: this.lastSequence, bootId: this.bootId },
-      this.metadata(),
-    );
+    const stream = this.grpcClient.session(this.metadata());
     this.stream = stream;
-    stream.on('data', (e: Event) => {
-      this.lastHeard = Date.now();
-      if (e.kind?.$case === 'result') {
-        const r = e.kind.value;
+    stream.write({
+      kind: {
+        $case: 'open',
+        value: {
+          afterSequence: this.lastSequence,
+          bootId: this.bootId,
+          clientName: this.options.clientName ?? '',
+          clientInstance: this.instance,
+          role: this.options.role === 'tool' ? SessionRole.TOOL : SessionRole.CONTROLLER,
+        },
+      },
+    });
+    return new Promise<void>((resolve, reject) => {
+      let opened = false;
+      const timer = setTimeout(() => {
+        stream.cancel();
+        reject(new DisconnectedError(this.options.address, 'the daemon did not open our session'));
+      }, timeoutMs);
+      stream.on('data', (e: Event) => {
+        this.lastHeard = Date.now();
+        if (!opened) {
+          opened = true;
+          clearTimeout(timer);
+          resolve();
+        }
+        if (this.stream === stream) this.onEvent(e, stream);
+      });
+      stream.on('error', (err: grpc.ServiceError) => {
+        if (!opened) {
+          opened = true;
+          clearTimeout(timer);
+          reject(err);
+          return;
+        }
+        if (this.stream === stream && err.code !== grpc.status.CANCELLED)
+          this.lost(`session failed: ${err.details}`);
+      });
+      stream.on('end', () => {
+        if (!opened) {
+          opened = true;
+          clearTimeout(timer);
+          reject(new DisconnectedError(this.options.address, 'the daemon ended our session'));
+          return;
+        }
+        if (this.stream === stream) this.lost('the daemon ended the session');
+      });
+    });
+  }
+
+  private onEvent(e: Event, stream: grpc.ClientDuplexStream<SessionMessage, Event>): void {
+    const kind = e.kind;
+    if (!kind) return;
+    switch (kind.$case) {
+      case 'result': {
+        const r = kind.value;
         if (r.sequence <= this.lastSequence) return;
         this.lastSequence = r.sequence;
         this.events.emit('result', resultFromWire(r));
+        if (this.options.acknowledge !== 'manual') this.acknowledge(r.sequence);
+        return;
       }
-    });
-    stream.on('error', (err: grpc.ServiceError) => {
-      if (this.stream === stream && err.code !== grpc.status.CANCELLED)
-        this.lost(`event stream failed: ${err.details}`);
-    });
-    stream.on('end', () => {
-      if (this.stream === stream) this.lost('the daemon ended the event stream');
-    });
+      case 'takeover':
+        this.takenOver = true;
+        this.lost(`${kind.value.byClient || 'another controller'} took over the connection`, true);
+        return;
+      case 'drain': {
+        const request: DrainRequest = {
+          nodeName: this.nodeName,
+          reason: kind.value.reason,
+          deadlineMs: kind.value.deadlineMs,
+        };
+        const handler = this.drainHandler;
+        void (async (): Promise<[boolean, string]> => {
+          if (!handler) return [false, 'the client has no drain handler (unmanaged)'];
+          try {
+            return [await handler(request), ''];
+          } catch (err) {
+            return [false, `the drain handler failed: ${String(err)}`];
+          }
+        })().then(([accept, reason]) =>
+          stream.write({ kind: { $case: 'drainAnswer', value: { accept, reason } } }),
+        );
+        return;
+      }
+      case 'lost':
+        this.events.emit('state', {
+          state: this.stateValue,
+          at: Date.now(),
+          reason: `the daemon dropped results ${kind.value.firstLost}-${kind.value.lastLost} before they were acknowledged (its log is full)`,
+          lostResults: [kind.value.firstLost, kind.value.lastLost],
+        } satisfies ConnectionEvent);
+        return;
+      case 'heartbeat':
+        return;
+    }
+  }
+
+  /**
+   * Tell the daemon that results up to `sequence` are recorded: it forgets
+   * them. Automatic unless the client was created with `acknowledge: 'manual'`.
+   */
+  acknowledge(sequence: number): void {
+    if (sequence <= this.acked) return;
+    this.acked = sequence;
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.stream?.write({ kind: { $case: 'ack', value: { sequence: this.acked } } });
+    }, 20);
+  }
+
+  /** Answer the daemon's drain requests (graceful shutdown of its node); see DrainHandler. */
+  onDrainRequest(handler: DrainHandler | undefined): void {
+    this.drainHandler = handler;
   }
 
   private checkAlive(): void {
@@ -245,27 +500,39 @@ export class RemoteClient implements AsyncDisposable {
     if (silence > (this.options.deadAfterMs ?? 1500)) this.lost(`no heartbeat for ${silence} ms`);
   }
 
-  private lost(reason: string): void {
+  private lost(reason: string, takenOver = false): void {
     if (this.stateValue !== 'connected') return;
     this.stream?.cancel();
     this.stream = undefined;
     this.relayStream?.cancel();
     this.relayStream = undefined;
-    this.setState({ state: 'down', at: Date.now(), reason });
-    if (this.options.reconnect ?? true) {
-      this.reconnecting ??= (async () => {
-        while (this.stateValue === 'down') {
-          try {
-            await this.establish(2000);
-          } catch (err) {
-            if (err instanceof AuthenticationError || err instanceof ProtocolError) {
-              this.setState({ state: 'down', at: Date.now(), reason: err.message });
-              break;
-            }
+    this.setState({ state: 'down', at: Date.now(), reason, ...(takenOver ? { takenOver } : {}) });
+    if ((this.options.reconnect ?? true) && !takenOver) this.startReconnecting();
+  }
+
+  /** Connect again after a takeover (this controller becomes the active one again). */
+  async reconnect(signal?: AbortSignal): Promise<void> {
+    if (this.stateValue === 'connected') return;
+    if (this.stateValue === 'closed')
+      throw new DisconnectedError(this.options.address, 'client closed');
+    await this.reconnecting;
+    if ((this.stateValue as ConnectionState) === 'connected') return;
+    await this.establish(this.options.connectTimeoutMs ?? 10_000, signal);
+  }
+
+  private startReconnecting(): void {
+    this.reconnecting ??= (async () => {
+      while (this.stateValue === 'down' && !this.takenOver) {
+        try {
+          await this.establish(2000);
+        } catch (err) {
+          if (err instanceof AuthenticationError || err instanceof ProtocolError) {
+            this.setState({ state: 'down', at: Date.now(), reason: err.message });
+            break;
           }
         }
-      })().finally(() => (this.reconnecting = undefined));
-    }
+      }
+    })().finally(() => (this.reconnecting = undefined));
   }
 
   private setState(event: ConnectionEvent): void {
@@ -329,7 +596,13 @@ export class RemoteClient implements AsyncDisposable {
             { cause: err },
           );
         }
-        if ((err as grpc.ServiceError).code === grpc.status.INVALID_ARGUMENT) {
+        const code = (err as grpc.ServiceError).code;
+        if (
+          code === grpc.status.INVALID_ARGUMENT ||
+          code === grpc.status.RESOURCE_EXHAUSTED ||
+          code === grpc.status.FAILED_PRECONDITION ||
+          code === grpc.status.INTERNAL
+        ) {
           throw new TransportError(
             `${this.options.address}: ${(err as grpc.ServiceError).details}`,
             { cause: err },
@@ -392,48 +665,141 @@ export class RemoteClient implements AsyncDisposable {
     }, options.signal);
   }
 
-  /** Start a recurring operation; its results come through results(). */
+  /**
+   * Hand a one-shot operation to the daemon: acknowledged at once with a
+   * call id; the result arrives on results() (match `requestId` or `callId`).
+   * A retry after a lost connection reuses the request id: never run twice.
+   */
+  submit(
+    request: RemoteRequest,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<SubmittedOperation> {
+    const wire = requestToWire(request, request.requestId ?? randomUUID());
+    return this.call(
+      () =>
+        unary(
+          this.grpcClient.submit.bind(this.grpcClient),
+          wire,
+          this.metadata(),
+          10_000,
+          options.signal,
+        ),
+      options.signal,
+    );
+  }
+
+  /** Start a recurring operation; its results come through results(). A duplicate request is merged. */
   recur(
     request: RemoteRequest,
+    options: { readonly signal?: AbortSignal } = {},
   ): Promise<{ readonly callId: number; readonly operationKey: string }> {
     const wire = requestToWire(request, request.requestId ?? randomUUID());
-    return this.call(() =>
-      unary(this.grpcClient.recur.bind(this.grpcClient), wire, this.metadata(), 10_000),
+    return this.call(
+      () =>
+        unary(
+          this.grpcClient.recur.bind(this.grpcClient),
+          wire,
+          this.metadata(),
+          10_000,
+          options.signal,
+        ),
+      options.signal,
     );
   }
 
   /** Cancel a recurring operation; false when none was active. */
-  async cancel(resourceId: string, action: string, interval: number): Promise<boolean> {
-    const r = await this.call(() =>
-      unary(
-        this.grpcClient.cancel.bind(this.grpcClient),
-        { resourceId, action, intervalMs: interval },
-        this.metadata(),
-        10_000,
-      ),
+  async cancel(
+    resourceId: string,
+    action: string,
+    interval: number,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    const r = await this.call(
+      () =>
+        unary(
+          this.grpcClient.cancel.bind(this.grpcClient),
+          { resourceId, action, intervalMs: interval },
+          this.metadata(),
+          10_000,
+          options.signal,
+        ),
+      options.signal,
     );
     return r.cancelled;
   }
 
+  /** Cancel a queued or running one-shot operation, or a recurring one, by call id; false when unknown or finished. */
+  async cancelCall(
+    callId: number,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    const r = await this.call(
+      () =>
+        unary(
+          this.grpcClient.cancelCall.bind(this.grpcClient),
+          { callId },
+          this.metadata(),
+          10_000,
+          options.signal,
+        ),
+      options.signal,
+    );
+    return r.cancelled;
+  }
+
+  /** Forget a resource on the daemon (its recurring operations cancelled, its history dropped); false if unknown. */
+  async unregister(
+    resourceId: string,
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<boolean> {
+    const r = await this.call(
+      () =>
+        unary(
+          this.grpcClient.unregister.bind(this.grpcClient),
+          { resourceId },
+          this.metadata(),
+          10_000,
+          options.signal,
+        ),
+      options.signal,
+    );
+    return r.known;
+  }
+
   /** An agent's meta-data XML, from the remote node. */
-  async metaData(agent: string): Promise<string> {
+  async metaData(agent: string, options: { readonly signal?: AbortSignal } = {}): Promise<string> {
     return (
-      await this.call(() =>
-        unary(this.grpcClient.metaData.bind(this.grpcClient), { agent }, this.metadata(), 30_000),
+      await this.call(
+        () =>
+          unary(
+            this.grpcClient.metaData.bind(this.grpcClient),
+            { agent },
+            this.metadata(),
+            30_000,
+            options.signal,
+          ),
+        options.signal,
       )
     ).xml;
   }
 
   /** Agent classes (no argument), OCF providers (`'providers'`), or the agents of a class on the remote node. */
-  async listAgents(agentClass = '', provider = ''): Promise<string[]> {
+  async listAgents(
+    agentClass = '',
+    provider = '',
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<string[]> {
     return (
-      await this.call(() =>
-        unary(
-          this.grpcClient.listAgents.bind(this.grpcClient),
-          { agentClass, provider },
-          this.metadata(),
-          30_000,
-        ),
+      await this.call(
+        () =>
+          unary(
+            this.grpcClient.listAgents.bind(this.grpcClient),
+            { agentClass, provider },
+            this.metadata(),
+            30_000,
+            options.signal,
+          ),
+        options.signal,
       )
     ).names;
   }
@@ -472,7 +838,13 @@ export class RemoteClient implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.stateValue === 'closed') return;
     if (this.watchdog) clearInterval(this.watchdog);
+    if (this.ackTimer) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+      this.stream?.write({ kind: { $case: 'ack', value: { sequence: this.acked } } });
+    }
     this.setState({ state: 'closed', at: Date.now() });
+    this.stream?.end();
     this.stream?.cancel();
     this.relayStream?.cancel();
     await this.reconnecting?.catch(() => undefined);

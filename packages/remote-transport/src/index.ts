@@ -1,16 +1,29 @@
 export {
   AUTH_METADATA,
+  DEFAULT_AUTHKEY,
+  authKeyPath,
   checkToken,
   generateAuthKey,
   makeToken,
   readAuthKey,
   writeAuthKey,
 } from './auth';
+export type { AuthLimits, DaemonLogEntry, DaemonLogger } from './auth-guard';
 export { RemoteClient } from './client';
-export type { ConnectionEvent, ConnectionState, RelayHandler, RemoteClientOptions } from './client';
+export type {
+  ConnectionEvent,
+  ConnectionState,
+  DaemonInfo,
+  DrainHandler,
+  DrainRequest,
+  RelayHandler,
+  RemoteClientOptions,
+  ResultPosition,
+  SubmittedOperation,
+} from './client';
 export type { RemoteRequest, RemoteResult } from './convert';
-export { DEFAULT_PORT, PROTOCOL_VERSION, RemoteDaemon } from './daemon';
-export type { RemoteDaemonOptions } from './daemon';
+export { DEFAULT_PORT, PROTOCOL_MINOR, PROTOCOL_VERSION, RemoteDaemon } from './daemon';
+export type { DaemonLimits, RemoteDaemonOptions, ShutdownOutcome } from './daemon';
 export {
   AuthenticationError,
   ConfigurationError,
@@ -19,5 +32,10 @@ export {
   TransportError,
 } from './errors';
 export type { RelayCall, RelayResponse } from './gen/remora/remote/v1/remote';
+export { formatAddress, parseListenAddress } from './listener';
+export type { ListenAddress } from './listener';
 export { DEFAULT_LOCAL_SOCKET, relayCommand } from './local-relay';
 export type { TlsOptions } from './tls';
+export { deriveIdentity } from './tls-identity';
+export type { DerivedIdentity } from './tls-identity';
+export { checkAgentName, checkResourceId } from './validate';

@@ -1,47 +1,73 @@
-import { EventEmitter } from 'node:events';
 import type { OperationResult as WireResult } from './gen/remora/remote/v1/remote';
 
 /**
- * The daemon's numbered log of operation results: the last `capacity`
- * results are kept so a client that reconnects can ask for everything after
- * the last sequence number it saw — no result is lost to a disconnect.
+ * The daemon's numbered log of operation results. A result stays until a
+ * controller acknowledges it (or, bounded, until `capacity` newer
+ * unacknowledged ones push it out: the resuming client is then told which
+ * were lost). A client that reconnects asks for everything after the last
+ * sequence number it has and gets each missing result exactly once.
  */
 export class ResultLog {
   private readonly entries: WireResult[] = [];
   private seq = 0;
-  private readonly events = new EventEmitter();
+  private acked = 0;
+  /** Sequence numbers dropped unacknowledged (capacity), highest first seen. */
+  private droppedUpTo = 0;
 
-  constructor(private readonly capacity = 10_000) {
-    this.events.setMaxListeners(0);
-  }
+  constructor(private readonly capacity = 10_000) {}
 
   get lastSequence(): number {
     return this.seq;
   }
 
+  get acknowledgedSequence(): number {
+    return this.acked;
+  }
+
+  /** Results held for replay now. */
+  get size(): number {
+    return this.entries.length;
+  }
+
   append(make: (sequence: number) => WireResult): WireResult {
     const entry = make(++this.seq);
     this.entries.push(entry);
-    if (this.entries.length > this.capacity) this.entries.shift();
-    this.events.emit('result', entry);
+    if (this.entries.length > this.capacity) {
+      const dropped = this.entries.shift()!;
+      this.droppedUpTo = Math.max(this.droppedUpTo, dropped.sequence);
+    }
     return entry;
   }
 
-  /** Results after a sequence number still in the log (the oldest kept is `lastSequence - capacity + 1`). */
+  /** Forget results up to `sequence` (a controller has recorded them). */
+  acknowledge(sequence: number): void {
+    if (sequence <= this.acked) return;
+    this.acked = Math.min(sequence, this.seq);
+    let n = 0;
+    while (n < this.entries.length && this.entries[n]!.sequence <= this.acked) n++;
+    if (n > 0) this.entries.splice(0, n);
+  }
+
+  /** Results after `sequence` still held (acknowledged ones are gone). */
   since(sequence: number): WireResult[] {
-    const first = this.entries[0]?.sequence ?? this.seq + 1;
-    const from = Math.max(0, sequence + 1 - first);
-    return this.entries.slice(from);
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.entries[mid]!.sequence <= sequence) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.entries.slice(lo);
   }
 
-  /** Whether results after `sequence` were dropped (the client was away too long). */
-  lost(sequence: number): boolean {
-    const first = this.entries[0]?.sequence ?? this.seq + 1;
-    return sequence + 1 < first && sequence < this.seq;
+  /** Unacknowledged results after `sequence` that were dropped for capacity: [first, last], or undefined. */
+  lost(sequence: number): readonly [number, number] | undefined {
+    const first = Math.max(sequence, this.acked) + 1;
+    return this.droppedUpTo >= first ? [first, this.droppedUpTo] : undefined;
   }
 
-  subscribe(listener: (r: WireResult) => void): () => void {
-    this.events.on('result', listener);
-    return () => this.events.off('result', listener);
+  /** The latest result still held. */
+  get latest(): WireResult | undefined {
+    return this.entries[this.entries.length - 1];
   }
 }

@@ -119,7 +119,7 @@ describe('remote daemon and client over gRPC on loopback (real agents)', () => {
     ).rejects.toThrow(/provider/);
   });
 
-  test('a cut network is detected in under 2 s; after healing, results produced meanwhile are replayed', async () => {
+  test('a cut network is detected in under 2 s; monitors pause meanwhile; after healing, a result produced meanwhile is replayed exactly once and monitors resume', async () => {
     await using daemon = await RemoteDaemon.start({
       listen: '127.0.0.1:0',
       authKey: KEY,
@@ -158,29 +158,43 @@ describe('remote daemon and client over gRPC on loopback (real agents)', () => {
         params,
       });
       await until('first monitor', 5000, () => results.some((r) => r.interval === 100));
+      // Accepted at once; runs 600 ms later, while the network is cut.
+      const late = await client.submit({
+        resourceId: 'c2',
+        agent: 'ocf:heartbeat:Dummy',
+        action: 'start',
+        startDelay: 600,
+        params: { state: join(tmp.dir, 'cut2.state') },
+      });
+      expect(late.callId).toBeGreaterThan(0);
 
       const cutAt = Date.now();
       proxy.cut();
       await until('loss detected', 3000, () => states.some((s) => s.state === 'down'));
       const detection = states.find((s) => s.state === 'down')!.at - cutAt;
       expect(detection).toBeLessThan(2000);
-
-      // While cut off, the resource fails: the daemon records it.
+      await until('monitors paused', 3000, () => daemon.monitorsPaused);
+      await until('the late start ran', 5000, () => daemon.lastResult?.callId === late.callId);
+      // The resource fails while nobody watches: no monitor runs, nothing is recorded.
       await rm(params.state);
-      await until(
-        'the daemon saw the failure',
-        5000,
-        () => daemon.lastResult?.rc === OcfRc.NOT_RUNNING,
-      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(daemon.lastResult?.callId).toBe(late.callId);
+
       proxy.heal();
       await until('reconnected', 8000, () => states.some((s) => s.state === 'connected'));
-      await until('the missed failure replayed', 5000, () =>
+      await until('the missed start replayed', 5000, () =>
+        results.some((r) => r.callId === late.callId),
+      );
+      expect(daemon.monitorsPaused).toBe(false);
+      await until('the resumed monitor sees the failure', 5000, () =>
         results.some((r) => r.interval === 100 && r.rc === OcfRc.NOT_RUNNING),
       );
+      expect(results.filter((r) => r.callId === late.callId)).toHaveLength(1);
       const seqs = results.map((r) => r.sequence);
       expect(new Set(seqs).size).toBe(seqs.length); // no duplicates
       expect([...seqs].sort((a, b) => a - b)).toEqual(seqs); // in order
       await client.cancel('c', 'monitor', 100);
+      await until('acknowledged', 3000, () => daemon.unacknowledgedResults === 0);
     } finally {
       await proxy.close();
     }

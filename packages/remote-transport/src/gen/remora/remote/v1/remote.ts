@@ -12,10 +12,8 @@ import {
   Client,
   type ClientDuplexStream,
   type ClientOptions,
-  type ClientReadableStream,
   type ClientUnaryCall,
   type handleBidiStreamingCall,
-  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -30,17 +28,55 @@ export const protobufFileName = 'remora/remote/v1/remote.proto';
 /**
  * The remora remote protocol: a cluster node (the client) drives the remote
  * daemon `remora remoted` on a guest, remote or cluster node (the server).
- * Version 1. Every call carries an `x-remora-auth` metadata token proving
- * knowledge of the shared authkey (see README, "Security").
+ * Protocol 2.x (major 2: sessions with acknowledgements). Every byte runs over
+ * TLS (by default with an identity derived from the shared authkey), and every
+ * call also carries an `x-remora-auth` metadata token proving knowledge of
+ * the shared authkey (see README, "Security").
  */
 
+export enum SessionRole {
+  CONTROLLER = 0,
+  TOOL = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function sessionRoleFromJSON(object: any): SessionRole {
+  switch (object) {
+    case 0:
+    case 'CONTROLLER':
+      return SessionRole.CONTROLLER;
+    case 1:
+    case 'TOOL':
+      return SessionRole.TOOL;
+    case -1:
+    case 'UNRECOGNIZED':
+    default:
+      return SessionRole.UNRECOGNIZED;
+  }
+}
+
+export function sessionRoleToJSON(object: SessionRole): string {
+  switch (object) {
+    case SessionRole.CONTROLLER:
+      return 'CONTROLLER';
+    case SessionRole.TOOL:
+      return 'TOOL';
+    case SessionRole.UNRECOGNIZED:
+    default:
+      return 'UNRECOGNIZED';
+  }
+}
+
 export interface HandshakeRequest {
+  /** The client's protocol major version; the daemon refuses another major. */
   protocolVersion: number;
   /** Who connects (a cluster node name), for logs. */
   clientName: string;
+  protocolMinor: number;
 }
 
 export interface HandshakeReply {
+  /** The daemon's protocol major version. */
   protocolVersion: number;
   /** The node name the daemon serves as. */
   nodeName: string;
@@ -49,6 +85,40 @@ export interface HandshakeReply {
   bootId: string;
   /** The sequence number of the latest result. */
   lastSequence: number;
+  protocolMinor: number;
+  /** The host name of the machine (node_name may differ). */
+  hostname: string;
+  /** Epoch ms when the daemon started, and how long ago. */
+  startedAt: number;
+  uptimeMs: number;
+  /** The kernel's boot id (/proc/sys/kernel/random/boot_id): changes when the machine reboots. */
+  hostBootId: string;
+  /** The highest sequence number acknowledged by a controller. */
+  acknowledgedSequence: number;
+  /** Limits, so a client can refuse early. */
+  maxMessageBytes: number;
+  maxResources: number;
+  maxQueuedOperations: number;
+}
+
+export interface SubmitReply {
+  callId: number;
+  operationKey: string;
+  requestId: string;
+  /** True when this request id was already accepted (a retry): nothing new runs. */
+  duplicate: boolean;
+}
+
+export interface CancelCallRequest {
+  callId: number;
+}
+
+export interface UnregisterRequest {
+  resourceId: string;
+}
+
+export interface UnregisterReply {
+  known: boolean;
 }
 
 export interface OperationRequest {
@@ -114,9 +184,41 @@ export interface CancelReply {
   cancelled: boolean;
 }
 
-export interface EventsRequest {
+export interface SessionMessage {
+  kind:
+    | { $case: 'open'; value: SessionOpen }
+    | { $case: 'ack'; value: Ack }
+    | {
+        $case: 'drainAnswer';
+        value: DrainAnswer;
+      }
+    | undefined;
+}
+
+export interface SessionOpen {
+  /** Replay results after this sequence number (those not yet acknowledged). */
   afterSequence: number;
+  /** The daemon boot the client knew; another boot replays from the start. */
   bootId: string;
+  clientName: string;
+  /** Random per client object: a reconnect of the same client is no takeover. */
+  clientInstance: string;
+  /**
+   * CONTROLLER sessions take over from each other and are asked to drain;
+   * TOOL sessions (standalone CLI) only watch.
+   */
+  role: SessionRole;
+}
+
+/** Results up to `sequence` are safely recorded: the daemon may forget them. */
+export interface Ack {
+  sequence: number;
+}
+
+export interface DrainAnswer {
+  /** false: this node is not managed (the daemon exits at once). */
+  accept: boolean;
+  reason: string;
 }
 
 export interface Heartbeat {
@@ -124,10 +226,34 @@ export interface Heartbeat {
   time: number;
 }
 
+/** Another controller opened a session: this one is no longer active. */
+export interface Takeover {
+  byClient: string;
+}
+
+/**
+ * The daemon is shutting down (SIGTERM): move or stop this node's resources,
+ * then disconnect; answer with DrainAnswer.
+ */
+export interface DrainRequest {
+  reason: string;
+  /** The daemon exits after this long anyway. */
+  deadlineMs: number;
+}
+
+/** Results after the client's position were dropped from the bounded log. */
+export interface ResultsLost {
+  firstLost: number;
+  lastLost: number;
+}
+
 export interface Event {
   kind:
     | { $case: 'result'; value: OperationResult }
     | { $case: 'heartbeat'; value: Heartbeat }
+    | { $case: 'takeover'; value: Takeover }
+    | { $case: 'drain'; value: DrainRequest }
+    | { $case: 'lost'; value: ResultsLost }
     | undefined;
 }
 
@@ -167,7 +293,7 @@ export interface RelayResponse {
 }
 
 function createBaseHandshakeRequest(): HandshakeRequest {
-  return { protocolVersion: 0, clientName: '' };
+  return { protocolVersion: 0, clientName: '', protocolMinor: 0 };
 }
 
 export const HandshakeRequest: MessageFns<HandshakeRequest> = {
@@ -177,6 +303,9 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     }
     if (message.clientName !== '') {
       writer.uint32(18).string(message.clientName);
+    }
+    if (message.protocolMinor !== 0) {
+      writer.uint32(24).uint32(message.protocolMinor);
     }
     return writer;
   },
@@ -210,6 +339,14 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
             message.clientName = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.protocolMinor = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -234,6 +371,11 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
         : isSet(object.client_name)
           ? globalThis.String(object.client_name)
           : '',
+      protocolMinor: isSet(object.protocolMinor)
+        ? globalThis.Number(object.protocolMinor)
+        : isSet(object.protocol_minor)
+          ? globalThis.Number(object.protocol_minor)
+          : 0,
     };
   },
 
@@ -245,6 +387,9 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     if (message.clientName !== '') {
       obj.clientName = message.clientName;
     }
+    if (message.protocolMinor !== 0) {
+      obj.protocolMinor = Math.round(message.protocolMinor);
+    }
     return obj;
   },
 
@@ -255,12 +400,28 @@ export const HandshakeRequest: MessageFns<HandshakeRequest> = {
     const message = createBaseHandshakeRequest();
     message.protocolVersion = object.protocolVersion ?? 0;
     message.clientName = object.clientName ?? '';
+    message.protocolMinor = object.protocolMinor ?? 0;
     return message;
   },
 };
 
 function createBaseHandshakeReply(): HandshakeReply {
-  return { protocolVersion: 0, nodeName: '', daemonVersion: '', bootId: '', lastSequence: 0 };
+  return {
+    protocolVersion: 0,
+    nodeName: '',
+    daemonVersion: '',
+    bootId: '',
+    lastSequence: 0,
+    protocolMinor: 0,
+    hostname: '',
+    startedAt: 0,
+    uptimeMs: 0,
+    hostBootId: '',
+    acknowledgedSequence: 0,
+    maxMessageBytes: 0,
+    maxResources: 0,
+    maxQueuedOperations: 0,
+  };
 }
 
 export const HandshakeReply: MessageFns<HandshakeReply> = {
@@ -279,6 +440,33 @@ export const HandshakeReply: MessageFns<HandshakeReply> = {
     }
     if (message.lastSequence !== 0) {
       writer.uint32(40).uint64(message.lastSequence);
+    }
+    if (message.protocolMinor !== 0) {
+      writer.uint32(48).uint32(message.protocolMinor);
+    }
+    if (message.hostname !== '') {
+      writer.uint32(58).string(message.hostname);
+    }
+    if (message.startedAt !== 0) {
+      writer.uint32(64).uint64(message.startedAt);
+    }
+    if (message.uptimeMs !== 0) {
+      writer.uint32(72).uint64(message.uptimeMs);
+    }
+    if (message.hostBootId !== '') {
+      writer.uint32(82).string(message.hostBootId);
+    }
+    if (message.acknowledgedSequence !== 0) {
+      writer.uint32(88).uint64(message.acknowledgedSequence);
+    }
+    if (message.maxMessageBytes !== 0) {
+      writer.uint32(96).uint32(message.maxMessageBytes);
+    }
+    if (message.maxResources !== 0) {
+      writer.uint32(104).uint32(message.maxResources);
+    }
+    if (message.maxQueuedOperations !== 0) {
+      writer.uint32(112).uint32(message.maxQueuedOperations);
     }
     return writer;
   },
@@ -336,6 +524,78 @@ export const HandshakeReply: MessageFns<HandshakeReply> = {
             message.lastSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.protocolMinor = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.startedAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.uptimeMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.hostBootId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.acknowledgedSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxMessageBytes = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxResources = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxQueuedOperations = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -375,6 +635,47 @@ export const HandshakeReply: MessageFns<HandshakeReply> = {
         : isSet(object.last_sequence)
           ? globalThis.Number(object.last_sequence)
           : 0,
+      protocolMinor: isSet(object.protocolMinor)
+        ? globalThis.Number(object.protocolMinor)
+        : isSet(object.protocol_minor)
+          ? globalThis.Number(object.protocol_minor)
+          : 0,
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
+      startedAt: isSet(object.startedAt)
+        ? globalThis.Number(object.startedAt)
+        : isSet(object.started_at)
+          ? globalThis.Number(object.started_at)
+          : 0,
+      uptimeMs: isSet(object.uptimeMs)
+        ? globalThis.Number(object.uptimeMs)
+        : isSet(object.uptime_ms)
+          ? globalThis.Number(object.uptime_ms)
+          : 0,
+      hostBootId: isSet(object.hostBootId)
+        ? globalThis.String(object.hostBootId)
+        : isSet(object.host_boot_id)
+          ? globalThis.String(object.host_boot_id)
+          : '',
+      acknowledgedSequence: isSet(object.acknowledgedSequence)
+        ? globalThis.Number(object.acknowledgedSequence)
+        : isSet(object.acknowledged_sequence)
+          ? globalThis.Number(object.acknowledged_sequence)
+          : 0,
+      maxMessageBytes: isSet(object.maxMessageBytes)
+        ? globalThis.Number(object.maxMessageBytes)
+        : isSet(object.max_message_bytes)
+          ? globalThis.Number(object.max_message_bytes)
+          : 0,
+      maxResources: isSet(object.maxResources)
+        ? globalThis.Number(object.maxResources)
+        : isSet(object.max_resources)
+          ? globalThis.Number(object.max_resources)
+          : 0,
+      maxQueuedOperations: isSet(object.maxQueuedOperations)
+        ? globalThis.Number(object.maxQueuedOperations)
+        : isSet(object.max_queued_operations)
+          ? globalThis.Number(object.max_queued_operations)
+          : 0,
     };
   },
 
@@ -395,6 +696,33 @@ export const HandshakeReply: MessageFns<HandshakeReply> = {
     if (message.lastSequence !== 0) {
       obj.lastSequence = Math.round(message.lastSequence);
     }
+    if (message.protocolMinor !== 0) {
+      obj.protocolMinor = Math.round(message.protocolMinor);
+    }
+    if (message.hostname !== '') {
+      obj.hostname = message.hostname;
+    }
+    if (message.startedAt !== 0) {
+      obj.startedAt = Math.round(message.startedAt);
+    }
+    if (message.uptimeMs !== 0) {
+      obj.uptimeMs = Math.round(message.uptimeMs);
+    }
+    if (message.hostBootId !== '') {
+      obj.hostBootId = message.hostBootId;
+    }
+    if (message.acknowledgedSequence !== 0) {
+      obj.acknowledgedSequence = Math.round(message.acknowledgedSequence);
+    }
+    if (message.maxMessageBytes !== 0) {
+      obj.maxMessageBytes = Math.round(message.maxMessageBytes);
+    }
+    if (message.maxResources !== 0) {
+      obj.maxResources = Math.round(message.maxResources);
+    }
+    if (message.maxQueuedOperations !== 0) {
+      obj.maxQueuedOperations = Math.round(message.maxQueuedOperations);
+    }
     return obj;
   },
 
@@ -408,6 +736,357 @@ export const HandshakeReply: MessageFns<HandshakeReply> = {
     message.daemonVersion = object.daemonVersion ?? '';
     message.bootId = object.bootId ?? '';
     message.lastSequence = object.lastSequence ?? 0;
+    message.protocolMinor = object.protocolMinor ?? 0;
+    message.hostname = object.hostname ?? '';
+    message.startedAt = object.startedAt ?? 0;
+    message.uptimeMs = object.uptimeMs ?? 0;
+    message.hostBootId = object.hostBootId ?? '';
+    message.acknowledgedSequence = object.acknowledgedSequence ?? 0;
+    message.maxMessageBytes = object.maxMessageBytes ?? 0;
+    message.maxResources = object.maxResources ?? 0;
+    message.maxQueuedOperations = object.maxQueuedOperations ?? 0;
+    return message;
+  },
+};
+
+function createBaseSubmitReply(): SubmitReply {
+  return { callId: 0, operationKey: '', requestId: '', duplicate: false };
+}
+
+export const SubmitReply: MessageFns<SubmitReply> = {
+  encode(message: SubmitReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    if (message.operationKey !== '') {
+      writer.uint32(18).string(message.operationKey);
+    }
+    if (message.requestId !== '') {
+      writer.uint32(26).string(message.requestId);
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(32).bool(message.duplicate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operationKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitReply {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+          ? globalThis.Number(object.call_id)
+          : 0,
+      operationKey: isSet(object.operationKey)
+        ? globalThis.String(object.operationKey)
+        : isSet(object.operation_key)
+          ? globalThis.String(object.operation_key)
+          : '',
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+          ? globalThis.String(object.request_id)
+          : '',
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+    };
+  },
+
+  toJSON(message: SubmitReply): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.operationKey !== '') {
+      obj.operationKey = message.operationKey;
+    }
+    if (message.requestId !== '') {
+      obj.requestId = message.requestId;
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitReply>, I>>(base?: I): SubmitReply {
+    return SubmitReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitReply>, I>>(object: I): SubmitReply {
+    const message = createBaseSubmitReply();
+    message.callId = object.callId ?? 0;
+    message.operationKey = object.operationKey ?? '';
+    message.requestId = object.requestId ?? '';
+    message.duplicate = object.duplicate ?? false;
+    return message;
+  },
+};
+
+function createBaseCancelCallRequest(): CancelCallRequest {
+  return { callId: 0 };
+}
+
+export const CancelCallRequest: MessageFns<CancelCallRequest> = {
+  encode(message: CancelCallRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelCallRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelCallRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelCallRequest {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+          ? globalThis.Number(object.call_id)
+          : 0,
+    };
+  },
+
+  toJSON(message: CancelCallRequest): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelCallRequest>, I>>(base?: I): CancelCallRequest {
+    return CancelCallRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelCallRequest>, I>>(object: I): CancelCallRequest {
+    const message = createBaseCancelCallRequest();
+    message.callId = object.callId ?? 0;
+    return message;
+  },
+};
+
+function createBaseUnregisterRequest(): UnregisterRequest {
+  return { resourceId: '' };
+}
+
+export const UnregisterRequest: MessageFns<UnregisterRequest> = {
+  encode(message: UnregisterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resourceId !== '') {
+      writer.uint32(10).string(message.resourceId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnregisterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnregisterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resourceId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnregisterRequest {
+    return {
+      resourceId: isSet(object.resourceId)
+        ? globalThis.String(object.resourceId)
+        : isSet(object.resource_id)
+          ? globalThis.String(object.resource_id)
+          : '',
+    };
+  },
+
+  toJSON(message: UnregisterRequest): unknown {
+    const obj: any = {};
+    if (message.resourceId !== '') {
+      obj.resourceId = message.resourceId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnregisterRequest>, I>>(base?: I): UnregisterRequest {
+    return UnregisterRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnregisterRequest>, I>>(object: I): UnregisterRequest {
+    const message = createBaseUnregisterRequest();
+    message.resourceId = object.resourceId ?? '';
+    return message;
+  },
+};
+
+function createBaseUnregisterReply(): UnregisterReply {
+  return { known: false };
+}
+
+export const UnregisterReply: MessageFns<UnregisterReply> = {
+  encode(message: UnregisterReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.known !== false) {
+      writer.uint32(8).bool(message.known);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnregisterReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnregisterReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.known = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnregisterReply {
+    return { known: isSet(object.known) ? globalThis.Boolean(object.known) : false };
+  },
+
+  toJSON(message: UnregisterReply): unknown {
+    const obj: any = {};
+    if (message.known !== false) {
+      obj.known = message.known;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnregisterReply>, I>>(base?: I): UnregisterReply {
+    return UnregisterReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnregisterReply>, I>>(object: I): UnregisterReply {
+    const message = createBaseUnregisterReply();
+    message.known = object.known ?? false;
     return message;
   },
 };
@@ -1562,22 +2241,27 @@ export const CancelReply: MessageFns<CancelReply> = {
   },
 };
 
-function createBaseEventsRequest(): EventsRequest {
-  return { afterSequence: 0, bootId: '' };
+function createBaseSessionMessage(): SessionMessage {
+  return { kind: undefined };
 }
 
-export const EventsRequest: MessageFns<EventsRequest> = {
-  encode(message: EventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.afterSequence !== 0) {
-      writer.uint32(8).uint64(message.afterSequence);
-    }
-    if (message.bootId !== '') {
-      writer.uint32(18).string(message.bootId);
+export const SessionMessage: MessageFns<SessionMessage> = {
+  encode(message: SessionMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case 'open':
+        SessionOpen.encode(message.kind.value, writer.uint32(10).fork()).join();
+        break;
+      case 'ack':
+        Ack.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case 'drainAnswer':
+        DrainAnswer.encode(message.kind.value, writer.uint32(26).fork()).join();
+        break;
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): EventsRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionMessage {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1586,7 +2270,141 @@ export const EventsRequest: MessageFns<EventsRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseEventsRequest();
+      const message = createBaseSessionMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = { $case: 'open', value: SessionOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: 'ack', value: Ack.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = {
+              $case: 'drainAnswer',
+              value: DrainAnswer.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionMessage {
+    return {
+      kind: isSet(object.open)
+        ? { $case: 'open', value: SessionOpen.fromJSON(object.open) }
+        : isSet(object.ack)
+          ? { $case: 'ack', value: Ack.fromJSON(object.ack) }
+          : isSet(object.drainAnswer)
+            ? { $case: 'drainAnswer', value: DrainAnswer.fromJSON(object.drainAnswer) }
+            : isSet(object.drain_answer)
+              ? { $case: 'drainAnswer', value: DrainAnswer.fromJSON(object.drain_answer) }
+              : undefined,
+    };
+  },
+
+  toJSON(message: SessionMessage): unknown {
+    const obj: any = {};
+    if (message.kind?.$case === 'open') {
+      obj.open = SessionOpen.toJSON(message.kind.value);
+    } else if (message.kind?.$case === 'ack') {
+      obj.ack = Ack.toJSON(message.kind.value);
+    } else if (message.kind?.$case === 'drainAnswer') {
+      obj.drainAnswer = DrainAnswer.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SessionMessage>, I>>(base?: I): SessionMessage {
+    return SessionMessage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SessionMessage>, I>>(object: I): SessionMessage {
+    const message = createBaseSessionMessage();
+    switch (object.kind?.$case) {
+      case 'open': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: 'open', value: SessionOpen.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case 'ack': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: 'ack', value: Ack.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case 'drainAnswer': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = {
+            $case: 'drainAnswer',
+            value: DrainAnswer.fromPartial(object.kind.value),
+          };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseSessionOpen(): SessionOpen {
+  return { afterSequence: 0, bootId: '', clientName: '', clientInstance: '', role: 0 };
+}
+
+export const SessionOpen: MessageFns<SessionOpen> = {
+  encode(message: SessionOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterSequence !== 0) {
+      writer.uint32(8).uint64(message.afterSequence);
+    }
+    if (message.bootId !== '') {
+      writer.uint32(18).string(message.bootId);
+    }
+    if (message.clientName !== '') {
+      writer.uint32(26).string(message.clientName);
+    }
+    if (message.clientInstance !== '') {
+      writer.uint32(34).string(message.clientInstance);
+    }
+    if (message.role !== 0) {
+      writer.uint32(40).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionOpen();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1606,6 +2424,30 @@ export const EventsRequest: MessageFns<EventsRequest> = {
             message.bootId = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clientName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientInstance = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1618,7 +2460,7 @@ export const EventsRequest: MessageFns<EventsRequest> = {
     }
   },
 
-  fromJSON(object: any): EventsRequest {
+  fromJSON(object: any): SessionOpen {
     return {
       afterSequence: isSet(object.afterSequence)
         ? globalThis.Number(object.afterSequence)
@@ -1630,10 +2472,21 @@ export const EventsRequest: MessageFns<EventsRequest> = {
         : isSet(object.boot_id)
           ? globalThis.String(object.boot_id)
           : '',
+      clientName: isSet(object.clientName)
+        ? globalThis.String(object.clientName)
+        : isSet(object.client_name)
+          ? globalThis.String(object.client_name)
+          : '',
+      clientInstance: isSet(object.clientInstance)
+        ? globalThis.String(object.clientInstance)
+        : isSet(object.client_instance)
+          ? globalThis.String(object.client_instance)
+          : '',
+      role: isSet(object.role) ? sessionRoleFromJSON(object.role) : 0,
     };
   },
 
-  toJSON(message: EventsRequest): unknown {
+  toJSON(message: SessionOpen): unknown {
     const obj: any = {};
     if (message.afterSequence !== 0) {
       obj.afterSequence = Math.round(message.afterSequence);
@@ -1641,16 +2494,180 @@ export const EventsRequest: MessageFns<EventsRequest> = {
     if (message.bootId !== '') {
       obj.bootId = message.bootId;
     }
+    if (message.clientName !== '') {
+      obj.clientName = message.clientName;
+    }
+    if (message.clientInstance !== '') {
+      obj.clientInstance = message.clientInstance;
+    }
+    if (message.role !== 0) {
+      obj.role = sessionRoleToJSON(message.role);
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<EventsRequest>, I>>(base?: I): EventsRequest {
-    return EventsRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<SessionOpen>, I>>(base?: I): SessionOpen {
+    return SessionOpen.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<EventsRequest>, I>>(object: I): EventsRequest {
-    const message = createBaseEventsRequest();
+  fromPartial<I extends Exact<DeepPartial<SessionOpen>, I>>(object: I): SessionOpen {
+    const message = createBaseSessionOpen();
     message.afterSequence = object.afterSequence ?? 0;
     message.bootId = object.bootId ?? '';
+    message.clientName = object.clientName ?? '';
+    message.clientInstance = object.clientInstance ?? '';
+    message.role = object.role ?? 0;
+    return message;
+  },
+};
+
+function createBaseAck(): Ack {
+  return { sequence: 0 };
+}
+
+export const Ack: MessageFns<Ack> = {
+  encode(message: Ack, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Ack {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Ack {
+    return { sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0 };
+  },
+
+  toJSON(message: Ack): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Ack>, I>>(base?: I): Ack {
+    return Ack.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Ack>, I>>(object: I): Ack {
+    const message = createBaseAck();
+    message.sequence = object.sequence ?? 0;
+    return message;
+  },
+};
+
+function createBaseDrainAnswer(): DrainAnswer {
+  return { accept: false, reason: '' };
+}
+
+export const DrainAnswer: MessageFns<DrainAnswer> = {
+  encode(message: DrainAnswer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accept !== false) {
+      writer.uint32(8).bool(message.accept);
+    }
+    if (message.reason !== '') {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainAnswer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainAnswer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accept = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainAnswer {
+    return {
+      accept: isSet(object.accept) ? globalThis.Boolean(object.accept) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : '',
+    };
+  },
+
+  toJSON(message: DrainAnswer): unknown {
+    const obj: any = {};
+    if (message.accept !== false) {
+      obj.accept = message.accept;
+    }
+    if (message.reason !== '') {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DrainAnswer>, I>>(base?: I): DrainAnswer {
+    return DrainAnswer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DrainAnswer>, I>>(object: I): DrainAnswer {
+    const message = createBaseDrainAnswer();
+    message.accept = object.accept ?? false;
+    message.reason = object.reason ?? '';
     return message;
   },
 };
@@ -1744,6 +2761,261 @@ export const Heartbeat: MessageFns<Heartbeat> = {
   },
 };
 
+function createBaseTakeover(): Takeover {
+  return { byClient: '' };
+}
+
+export const Takeover: MessageFns<Takeover> = {
+  encode(message: Takeover, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.byClient !== '') {
+      writer.uint32(10).string(message.byClient);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Takeover {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTakeover();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.byClient = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Takeover {
+    return {
+      byClient: isSet(object.byClient)
+        ? globalThis.String(object.byClient)
+        : isSet(object.by_client)
+          ? globalThis.String(object.by_client)
+          : '',
+    };
+  },
+
+  toJSON(message: Takeover): unknown {
+    const obj: any = {};
+    if (message.byClient !== '') {
+      obj.byClient = message.byClient;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Takeover>, I>>(base?: I): Takeover {
+    return Takeover.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Takeover>, I>>(object: I): Takeover {
+    const message = createBaseTakeover();
+    message.byClient = object.byClient ?? '';
+    return message;
+  },
+};
+
+function createBaseDrainRequest(): DrainRequest {
+  return { reason: '', deadlineMs: 0 };
+}
+
+export const DrainRequest: MessageFns<DrainRequest> = {
+  encode(message: DrainRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reason !== '') {
+      writer.uint32(10).string(message.reason);
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(16).uint64(message.deadlineMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deadlineMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainRequest {
+    return {
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : '',
+      deadlineMs: isSet(object.deadlineMs)
+        ? globalThis.Number(object.deadlineMs)
+        : isSet(object.deadline_ms)
+          ? globalThis.Number(object.deadline_ms)
+          : 0,
+    };
+  },
+
+  toJSON(message: DrainRequest): unknown {
+    const obj: any = {};
+    if (message.reason !== '') {
+      obj.reason = message.reason;
+    }
+    if (message.deadlineMs !== 0) {
+      obj.deadlineMs = Math.round(message.deadlineMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DrainRequest>, I>>(base?: I): DrainRequest {
+    return DrainRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DrainRequest>, I>>(object: I): DrainRequest {
+    const message = createBaseDrainRequest();
+    message.reason = object.reason ?? '';
+    message.deadlineMs = object.deadlineMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseResultsLost(): ResultsLost {
+  return { firstLost: 0, lastLost: 0 };
+}
+
+export const ResultsLost: MessageFns<ResultsLost> = {
+  encode(message: ResultsLost, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.firstLost !== 0) {
+      writer.uint32(8).uint64(message.firstLost);
+    }
+    if (message.lastLost !== 0) {
+      writer.uint32(16).uint64(message.lastLost);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResultsLost {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResultsLost();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.firstLost = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastLost = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResultsLost {
+    return {
+      firstLost: isSet(object.firstLost)
+        ? globalThis.Number(object.firstLost)
+        : isSet(object.first_lost)
+          ? globalThis.Number(object.first_lost)
+          : 0,
+      lastLost: isSet(object.lastLost)
+        ? globalThis.Number(object.lastLost)
+        : isSet(object.last_lost)
+          ? globalThis.Number(object.last_lost)
+          : 0,
+    };
+  },
+
+  toJSON(message: ResultsLost): unknown {
+    const obj: any = {};
+    if (message.firstLost !== 0) {
+      obj.firstLost = Math.round(message.firstLost);
+    }
+    if (message.lastLost !== 0) {
+      obj.lastLost = Math.round(message.lastLost);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResultsLost>, I>>(base?: I): ResultsLost {
+    return ResultsLost.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResultsLost>, I>>(object: I): ResultsLost {
+    const message = createBaseResultsLost();
+    message.firstLost = object.firstLost ?? 0;
+    message.lastLost = object.lastLost ?? 0;
+    return message;
+  },
+};
+
 function createBaseEvent(): Event {
   return { kind: undefined };
 }
@@ -1756,6 +3028,15 @@ export const Event: MessageFns<Event> = {
         break;
       case 'heartbeat':
         Heartbeat.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case 'takeover':
+        Takeover.encode(message.kind.value, writer.uint32(26).fork()).join();
+        break;
+      case 'drain':
+        DrainRequest.encode(message.kind.value, writer.uint32(34).fork()).join();
+        break;
+      case 'lost':
+        ResultsLost.encode(message.kind.value, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -1793,6 +3074,30 @@ export const Event: MessageFns<Event> = {
             message.kind = { $case: 'heartbeat', value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: 'takeover', value: Takeover.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: 'drain', value: DrainRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = { $case: 'lost', value: ResultsLost.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1811,7 +3116,13 @@ export const Event: MessageFns<Event> = {
         ? { $case: 'result', value: OperationResult.fromJSON(object.result) }
         : isSet(object.heartbeat)
           ? { $case: 'heartbeat', value: Heartbeat.fromJSON(object.heartbeat) }
-          : undefined,
+          : isSet(object.takeover)
+            ? { $case: 'takeover', value: Takeover.fromJSON(object.takeover) }
+            : isSet(object.drain)
+              ? { $case: 'drain', value: DrainRequest.fromJSON(object.drain) }
+              : isSet(object.lost)
+                ? { $case: 'lost', value: ResultsLost.fromJSON(object.lost) }
+                : undefined,
     };
   },
 
@@ -1821,6 +3132,12 @@ export const Event: MessageFns<Event> = {
       obj.result = OperationResult.toJSON(message.kind.value);
     } else if (message.kind?.$case === 'heartbeat') {
       obj.heartbeat = Heartbeat.toJSON(message.kind.value);
+    } else if (message.kind?.$case === 'takeover') {
+      obj.takeover = Takeover.toJSON(message.kind.value);
+    } else if (message.kind?.$case === 'drain') {
+      obj.drain = DrainRequest.toJSON(message.kind.value);
+    } else if (message.kind?.$case === 'lost') {
+      obj.lost = ResultsLost.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -1840,6 +3157,24 @@ export const Event: MessageFns<Event> = {
       case 'heartbeat': {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: 'heartbeat', value: Heartbeat.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case 'takeover': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: 'takeover', value: Takeover.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case 'drain': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: 'drain', value: DrainRequest.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case 'lost': {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: 'lost', value: ResultsLost.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -2414,6 +3749,18 @@ export const ExecutorService = {
       Buffer.from(OperationResult.encode(value).finish()),
     responseDeserialize: (value: Buffer): OperationResult => OperationResult.decode(value),
   },
+  /** Accept a one-shot operation at once (call id); its result arrives on Session. */
+  submit: {
+    path: '/remora.remote.v1.Executor/Submit' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: OperationRequest): Buffer =>
+      Buffer.from(OperationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): OperationRequest => OperationRequest.decode(value),
+    responseSerialize: (value: SubmitReply): Buffer =>
+      Buffer.from(SubmitReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitReply => SubmitReply.decode(value),
+  },
   /** Start a recurring operation; its results arrive on Events. */
   recur: {
     path: '/remora.remote.v1.Executor/Recur' as const,
@@ -2438,17 +3785,43 @@ export const ExecutorService = {
       Buffer.from(CancelReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelReply => CancelReply.decode(value),
   },
-  /**
-   * Every operation result with a sequence number (replayed after
-   * `after_sequence`), and heartbeats while idle.
-   */
-  events: {
-    path: '/remora.remote.v1.Executor/Events' as const,
+  /** Cancel a queued or running one-shot operation, or a recurring one, by call id. */
+  cancelCall: {
+    path: '/remora.remote.v1.Executor/CancelCall' as const,
     requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelCallRequest): Buffer =>
+      Buffer.from(CancelCallRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelCallRequest => CancelCallRequest.decode(value),
+    responseSerialize: (value: CancelReply): Buffer =>
+      Buffer.from(CancelReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelReply => CancelReply.decode(value),
+  },
+  /** Forget a resource: cancel its recurring operations, drop its history. */
+  unregister: {
+    path: '/remora.remote.v1.Executor/Unregister' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnregisterRequest): Buffer =>
+      Buffer.from(UnregisterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnregisterRequest => UnregisterRequest.decode(value),
+    responseSerialize: (value: UnregisterReply): Buffer =>
+      Buffer.from(UnregisterReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnregisterReply => UnregisterReply.decode(value),
+  },
+  /**
+   * The controller's session: the client opens it (first message `open`) and
+   * acknowledges results; the daemon sends every operation result with a
+   * sequence number (replaying unacknowledged ones after `after_sequence`),
+   * heartbeats, takeover notices and drain requests.
+   */
+  session: {
+    path: '/remora.remote.v1.Executor/Session' as const,
+    requestStream: true as const,
     responseStream: true as const,
-    requestSerialize: (value: EventsRequest): Buffer =>
-      Buffer.from(EventsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): EventsRequest => EventsRequest.decode(value),
+    requestSerialize: (value: SessionMessage): Buffer =>
+      Buffer.from(SessionMessage.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SessionMessage => SessionMessage.decode(value),
     responseSerialize: (value: Event): Buffer => Buffer.from(Event.encode(value).finish()),
     responseDeserialize: (value: Buffer): Event => Event.decode(value),
   },
@@ -2495,15 +3868,23 @@ export interface ExecutorServer extends UntypedServiceImplementation {
   handshake: handleUnaryCall<HandshakeRequest, HandshakeReply>;
   /** Run a one-shot operation and wait for its result. */
   execute: handleUnaryCall<OperationRequest, OperationResult>;
+  /** Accept a one-shot operation at once (call id); its result arrives on Session. */
+  submit: handleUnaryCall<OperationRequest, SubmitReply>;
   /** Start a recurring operation; its results arrive on Events. */
   recur: handleUnaryCall<OperationRequest, RecurReply>;
   /** Cancel a recurring operation. */
   cancel: handleUnaryCall<CancelRequest, CancelReply>;
+  /** Cancel a queued or running one-shot operation, or a recurring one, by call id. */
+  cancelCall: handleUnaryCall<CancelCallRequest, CancelReply>;
+  /** Forget a resource: cancel its recurring operations, drop its history. */
+  unregister: handleUnaryCall<UnregisterRequest, UnregisterReply>;
   /**
-   * Every operation result with a sequence number (replayed after
-   * `after_sequence`), and heartbeats while idle.
+   * The controller's session: the client opens it (first message `open`) and
+   * acknowledges results; the daemon sends every operation result with a
+   * sequence number (replaying unacknowledged ones after `after_sequence`),
+   * heartbeats, takeover notices and drain requests.
    */
-  events: handleServerStreamingCall<EventsRequest, Event>;
+  session: handleBidiStreamingCall<SessionMessage, Event>;
   metaData: handleUnaryCall<MetaDataRequest, MetaDataReply>;
   listAgents: handleUnaryCall<ListAgentsRequest, ListAgentsReply>;
   /**
@@ -2546,6 +3927,22 @@ export interface ExecutorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: OperationResult) => void,
   ): ClientUnaryCall;
+  /** Accept a one-shot operation at once (call id); its result arrives on Session. */
+  submit(
+    request: OperationRequest,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientUnaryCall;
+  submit(
+    request: OperationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientUnaryCall;
+  submit(
+    request: OperationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitReply) => void,
+  ): ClientUnaryCall;
   /** Start a recurring operation; its results arrive on Events. */
   recur(
     request: OperationRequest,
@@ -2578,16 +3975,50 @@ export interface ExecutorClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelReply) => void,
   ): ClientUnaryCall;
+  /** Cancel a queued or running one-shot operation, or a recurring one, by call id. */
+  cancelCall(
+    request: CancelCallRequest,
+    callback: (error: ServiceError | null, response: CancelReply) => void,
+  ): ClientUnaryCall;
+  cancelCall(
+    request: CancelCallRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelReply) => void,
+  ): ClientUnaryCall;
+  cancelCall(
+    request: CancelCallRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelReply) => void,
+  ): ClientUnaryCall;
+  /** Forget a resource: cancel its recurring operations, drop its history. */
+  unregister(
+    request: UnregisterRequest,
+    callback: (error: ServiceError | null, response: UnregisterReply) => void,
+  ): ClientUnaryCall;
+  unregister(
+    request: UnregisterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnregisterReply) => void,
+  ): ClientUnaryCall;
+  unregister(
+    request: UnregisterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnregisterReply) => void,
+  ): ClientUnaryCall;
   /**
-   * Every operation result with a sequence number (replayed after
-   * `after_sequence`), and heartbeats while idle.
+   * The controller's session: the client opens it (first message `open`) and
+   * acknowledges results; the daemon sends every operation result with a
+   * sequence number (replaying unacknowledged ones after `after_sequence`),
+   * heartbeats, takeover notices and drain requests.
    */
-  events(request: EventsRequest, options?: Partial<CallOptions>): ClientReadableStream<Event>;
-  events(
-    request: EventsRequest,
-    metadata?: Metadata,
+  session(): ClientDuplexStream<SessionMessage, Event>;
+  session(options: Partial<CallOptions>): ClientDuplexStream<SessionMessage, Event>;
+  session(
+    metadata: Metadata,
     options?: Partial<CallOptions>,
-  ): ClientReadableStream<Event>;
+  ): ClientDuplexStream<SessionMessage, Event>;
   metaData(
     request: MetaDataRequest,
     callback: (error: ServiceError | null, response: MetaDataReply) => void,
