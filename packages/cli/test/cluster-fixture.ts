@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,10 +16,14 @@ import { remoraBin } from './run-remora';
  * A running cluster for end-to-end tests of the operator commands: the
  * controller in this process (Pacemaker's scheduler through crm_simulate),
  * cluster nodes node1 and node2 as remote daemons in this process (each with
- * its local CLI socket), and a guest node guest1 that is a real
- * `remora remoted` process started by the ocf:remora:guest-daemon agent.
- * Services: svc-guest (Dummy, prefers guest1) and svc-node (Dummy, cluster
- * nodes only, prefers node1).
+ * its local CLI socket), a guest node guest1 that is a real `remora remoted`
+ * process started by the ocf:remora:guest-daemon agent (vm1), and a remote
+ * node remote1, a real `remora remoted` process the test starts (connection
+ * resource remote1). Services: svc-guest (Dummy, prefers guest1), svc-node
+ * (Dummy, cluster nodes only, prefers node1), svc-remote (Dummy on
+ * remote1), group web (web-ip, web-srv on cluster nodes), an anonymous clone
+ * ping-clone and a promotable clone db-clone (ocf:pacemaker:Stateful), both
+ * on the two cluster nodes.
  */
 export interface TestCluster {
   readonly dir: string;
@@ -47,6 +53,40 @@ const alive = (pid: number): boolean => {
   }
 };
 
+async function startRemoted(
+  port: number,
+  keyFile: string,
+  state: string,
+  socket: string,
+): Promise<ChildProcess> {
+  const child = spawn(
+    remoraBin,
+    [
+      'remoted',
+      '-l',
+      `127.0.0.1:${port}`,
+      '-k',
+      keyFile,
+      '-n',
+      'remote1',
+      '--local-socket',
+      socket,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HA_RSCTMP: state } },
+  );
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const end = Date.now() + 15_000;
+  while (!err.includes('serving')) {
+    if (Date.now() > end || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`remora remoted did not start: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
+
 export async function startTestCluster(): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'remora-cli-e2e-'));
   const cleanup: (() => Promise<void>)[] = [];
@@ -65,6 +105,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     await mkdir(join(ocf, 'resource.d'), { recursive: true });
     await symlink('/usr/lib/ocf/lib', join(ocf, 'lib'));
     await symlink('/usr/lib/ocf/resource.d/heartbeat', join(ocf, 'resource.d', 'heartbeat'));
+    await symlink('/usr/lib/ocf/resource.d/pacemaker', join(ocf, 'resource.d', 'pacemaker'));
     await symlink(
       resolve(__dirname, '../../controller/agents/remora'),
       join(ocf, 'resource.d', 'remora'),
@@ -73,7 +114,10 @@ export async function startTestCluster(): Promise<TestCluster> {
     const keyFile = join(dir, 'authkey');
     await writeFile(keyFile, key, { mode: 0o400 });
     const executors = new Map<string, NodeExecutor>();
-    const sockets: Record<string, string> = { guest1: `${guestTmp}.sock` };
+    const sockets: Record<string, string> = {
+      guest1: `${guestTmp}.sock`,
+      remote1: join(dir, 'remote1.sock'),
+    };
     for (const node of ['node1', 'node2']) {
       const state = join(dir, node);
       await mkdir(state);
@@ -83,7 +127,7 @@ export async function startTestCluster(): Promise<TestCluster> {
         authKey: key,
         nodeName: node,
         localSocket: sockets[node],
-        runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state } },
+        runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state, HA_VARRUN: state } },
       });
       cleanup.push(() => daemon.close());
       const client = await RemoteClient.connect({ address: daemon.address, authKey: key });
@@ -91,6 +135,17 @@ export async function startTestCluster(): Promise<TestCluster> {
       executors.set(node, new RemoteNodeExecutor(client));
     }
     const port = await freePort();
+    const remotePort = await freePort();
+    const remoteTmp = join(dir, 'remote1');
+    await mkdir(remoteTmp);
+    const remote = await startRemoted(remotePort, keyFile, remoteTmp, sockets.remote1!);
+    cleanup.push(async () => {
+      remote.kill('SIGTERM');
+      if (remote.exitCode === null) await new Promise((r) => remote.once('exit', r));
+    });
+    const cluster = `<rule id="%-cluster" score="-INFINITY"><expression id="%-cluster-e" attribute="#kind" operation="ne" value="cluster"/></rule>`;
+    const clusterOnly = (rsc: string): string =>
+      `<rsc_location id="${rsc}-cluster-only" rsc="${rsc}">${cluster.replace(/%/g, `${rsc}-cluster-only`)}</rsc_location>`;
     const nv = (id: string, n: string, v: string): string =>
       `<nvpair id="${id}-${n}" name="${n}" value="${v}"/>`;
     const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
@@ -105,12 +160,28 @@ export async function startTestCluster(): Promise<TestCluster> {
       </primitive>
       <primitive class="ocf" id="svc-guest" provider="heartbeat" type="Dummy"><operations><op id="svc-guest-mon" name="monitor" interval="5s"/></operations></primitive>
       <primitive class="ocf" id="svc-node" provider="heartbeat" type="Dummy"><operations><op id="svc-node-mon" name="monitor" interval="5s"/></operations></primitive>
+      <primitive class="ocf" id="remote1" provider="pacemaker" type="remote"><instance_attributes id="remote1-ia">${nv('remote1', 'server', '127.0.0.1')}${nv('remote1', 'port', String(remotePort))}</instance_attributes><operations><op id="remote1-mon" name="monitor" interval="5s"/></operations></primitive>
+      <primitive class="ocf" id="svc-remote" provider="heartbeat" type="Dummy"><operations><op id="svc-remote-mon" name="monitor" interval="5s"/></operations></primitive>
+      <group id="web">
+        <primitive class="ocf" id="web-ip" provider="heartbeat" type="Dummy"/>
+        <primitive class="ocf" id="web-srv" provider="heartbeat" type="Dummy"/>
+      </group>
+      <clone id="ping-clone"><primitive class="ocf" id="ping" provider="heartbeat" type="Dummy"/></clone>
+      <clone id="db-clone">
+        <meta_attributes id="db-clone-meta">${nv('db-clone', 'promotable', 'true')}${nv('db-clone', 'promoted-max', '1')}</meta_attributes>
+        <primitive class="ocf" id="db" provider="pacemaker" type="Stateful"></primitive>
+      </clone>
     </resources>
     <constraints>
       <rsc_location id="svc-guest-prefers" rsc="svc-guest" node="guest1" score="100"/>
       <rsc_location id="vm1-prefers" rsc="vm1" node="node2" score="100"/>
       <rsc_location id="svc-node-prefers" rsc="svc-node" node="node1" score="50"/>
-      <rsc_location id="svc-node-not-guest" rsc="svc-node" node="guest1" score="-INFINITY"/>
+      <rsc_location id="svc-remote-on-remote1" rsc="svc-remote" node="remote1" score="INFINITY"/>
+      ${clusterOnly('svc-node')}
+      ${clusterOnly('web')}
+      ${clusterOnly('ping-clone')}
+      ${clusterOnly('db-clone')}
+      <rsc_location id="web-prefers" rsc="web" node="node1" score="10"/>
     </constraints>
   </configuration>
   <status>
@@ -130,7 +201,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     cleanup.push(() => controller.close());
     await controller.idle(AbortSignal.timeout(30_000));
     const where = (rsc: string): string[] =>
-      ['node1', 'node2', 'guest1'].filter((n) =>
+      ['node1', 'node2', 'guest1', 'remote1'].filter((n) =>
         existsSync(join(n === 'guest1' ? guestTmp : join(dir, n), `Dummy-${rsc}.state`)),
       );
     return { dir, store, controller, sockets, where, close };
