@@ -14,7 +14,8 @@ export function isConnectionAction(a: GraphAction): boolean {
 /** A live connection to a remote or guest node, hosted on a cluster node. */
 export interface Connection {
   readonly node: string;
-  readonly host: string;
+  /** The cluster node hosting the connection (changes on migration). */
+  host: string;
   readonly executor: RemoteNodeExecutor;
 }
 
@@ -65,19 +66,30 @@ export class ConnectionManager {
     }
     if (a.operation === 'cancel') return done(0, started);
     if (a.operation === 'stop') {
-      if (existing) {
-        this.connections.delete(node);
-        await existing.executor.client.close();
-      }
+      // After a migration the connection lives on another host: the old host's stop leaves it.
+      if (existing && existing.host === host) await this.drop(node);
       return done(0, started);
     }
-    if (a.operation !== 'start')
+    if (a.operation === 'migrate_to')
+      return existing && existing.host === host
+        ? done(0, started)
+        : done(1, started, OpStatus.error, `${node} is not connected from ${host}`);
+    if (
+      a.operation === 'migrate_from' &&
+      existing &&
+      existing.executor.client.state === 'connected'
+    ) {
+      existing.host = host;
+      return done(0, started);
+    }
+    if (a.operation !== 'start' && a.operation !== 'migrate_from')
       return done(
         3,
         started,
         OpStatus.notSupported,
         `${a.operation} is not supported for connections`,
       );
+    if (existing) await this.drop(node);
     const cib = this.store.cib;
     const def =
       cib.guestNodes.find((g) => g.name === node) ?? cib.remoteNodes.find((r) => r.name === node);
@@ -106,6 +118,14 @@ export class ConnectionManager {
     } catch (err) {
       return done(1, started, OpStatus.error, (err as Error).message);
     }
+  }
+
+  /** Forget a connection and close it (the node was fenced or the connection stopped). */
+  async drop(node: string): Promise<void> {
+    const c = this.connections.get(node);
+    if (!c) return;
+    this.connections.delete(node);
+    await c.executor.client.close();
   }
 
   async close(): Promise<void> {

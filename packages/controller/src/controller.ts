@@ -2,24 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
+import * as admin from './admin';
+import type { AttributeLifetime, MoveOptions } from './admin';
+import { ClusterActions } from './cluster-actions';
+import type { NodeKind } from './cluster-actions';
 import type { Connection } from './connections';
 import { ConnectionManager, isConnectionAction } from './connections';
 import type { RemoteNodeExecutor } from './executor';
 import { executed } from './executor';
 import type { ExecutedOperation, NodeExecutor } from './executor';
+import { Fencer } from './fencer';
 import type { GraphAction, TransitionGraph } from './graph';
 import { ActionKind, parseTransitionGraph } from './graph';
-import {
-  OpStatus,
-  forgetNodeHistory,
-  forgetRecurring,
-  isFailure,
-  recordOperation,
-} from './lrm-record';
+import { OpStatus, forgetRecurring, isFailure, recordOperation } from './lrm-record';
+import { recordNodeJoined, recordNodeLost, recordRemoteUp } from './node-state';
 import type { Scheduler } from './scheduler';
 import type { ActionOutcome, TransitionReport } from './transition';
-import { runTransition } from './transition';
 import { OperatorService } from './operator';
+import { TransitionStatus, runTransition } from './transition';
 
 const OWN = 'controller:';
 
@@ -33,6 +33,20 @@ export interface ControllerOptions {
   readonly authKey?: Buffer;
   /** Re-run the scheduler at least this often, ms (cluster-recheck-interval; default 15 min). */
   readonly recheckIntervalMs?: number;
+  /** Where fence agents (`stonith:fence_*` resources) live (default /usr/sbin). */
+  readonly fenceAgentDir?: string;
+  /**
+   * A cluster node was told to shut down (do_shutdown, after it drained):
+   * the embedding application stops it. Its status already says it left.
+   */
+  readonly onNodeShutdown?: (node: string) => void;
+  /**
+   * Follow cluster nodes' executor connections as membership (embedded
+   * mode): a lost connection records the node as lost (unclean: fenced when
+   * fencing is enabled), a re-established one as (re)joined with its
+   * history wiped and re-probed. Default true.
+   */
+  readonly membershipFromExecutors?: boolean;
   /** Called after each transition (logs, demos, tests). */
   readonly onTransition?: (report: TransitionReport, graph: TransitionGraph) => void;
 }
@@ -53,7 +67,7 @@ export class Controller implements AsyncDisposable {
   private current: AbortController | undefined;
   private idleWaiters: (() => void)[] = [];
   private converged = false;
-  /** The configuration version (admin_epoch.epoch) the last empty transition was computed from. */
+  /** The CIB version (admin_epoch.epoch.num_updates) the last empty transition was computed from. */
   private convergedAt = '';
   private readonly recurring = new Map<string, GraphAction>();
   private readonly loop: Promise<void>;
@@ -61,6 +75,9 @@ export class Controller implements AsyncDisposable {
   private readonly connections: ConnectionManager;
   /** Answers `remora` commands relayed from every node's daemon. */
   private readonly operator: OperatorService;
+  private readonly cluster: ClusterActions;
+  private readonly writes = new Set<Promise<unknown>>();
+  readonly fencer: Fencer;
   /** Transitions run so far. */
   transitions = 0;
 
@@ -81,11 +98,29 @@ export class Controller implements AsyncDisposable {
       idle: (signal) => this.idle(signal),
       trigger: (reason) => this.trigger(reason),
     });
+    this.fencer = new Fencer(options.fenceAgentDir);
+    this.cluster = new ClusterActions({
+      store: options.store,
+      fencer: this.fencer,
+      reason: OWN,
+      nodeKind: (node) => this.nodeKind(node),
+      onFenced: (node) => this.forgetNode(node),
+      onShutdown: (node) => {
+        this.forgetNode(node);
+        options.onNodeShutdown?.(node);
+      },
+      onDeviceMonitor: (a, r) => {
+        void this.record(a.onNode ?? '', a, r).then(() =>
+          this.trigger(`${a.operationKey} changed`),
+        );
+      },
+    });
     void this.watchCib();
     for (const [node, x] of options.executors) {
       if (!isRemote(x)) continue;
       this.answerRelay(node, x);
       void this.watchResults(node, x);
+      if (options.membershipFromExecutors ?? true) void this.watchMembership(node, x);
     }
     this.loop = this.run();
   }
@@ -105,12 +140,110 @@ export class Controller implements AsyncDisposable {
   /** Resolves when the scheduler has nothing left to do. */
   idle(signal?: AbortSignal): Promise<void> {
     const v = this.options.store.version;
-    if (this.converged && !this.dirty && `${v.adminEpoch}.${v.epoch}` === this.convergedAt)
+    if (
+      this.converged &&
+      !this.dirty &&
+      `${v.adminEpoch}.${v.epoch}.${v.numUpdates}` === this.convergedAt
+    )
       return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.idleWaiters.push(resolve);
       signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
     });
+  }
+
+  private nodeKind(node: string): NodeKind | undefined {
+    if (this.options.executors.has(node)) return 'cluster';
+    const cib = this.options.store.cib;
+    if (cib.guestNodes.some((g) => g.name === node)) return 'guest';
+    if (cib.remoteNodes.some((r) => r.name === node)) return 'remote';
+    return cib.nodes.some((n) => n.name === node) ? 'cluster' : undefined;
+  }
+
+  /** A node's results and connection are gone (fenced, shut down, lost). */
+  private forgetNode(node: string): void {
+    for (const k of [...this.recurring.keys()])
+      if (k.startsWith(`${node}/`)) this.recurring.delete(k);
+    if (!this.options.executors.has(node)) void this.connections.drop(node);
+  }
+
+  private write(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined);
+    this.writes.add(q);
+    void q.finally(() => this.writes.delete(q));
+  }
+
+  private async watchMembership(node: string, x: RemoteNodeExecutor): Promise<void> {
+    try {
+      for await (const s of x.client.states(this.stop.signal)) {
+        if (s.state === 'closed') return;
+        const joined = s.state === 'connected';
+        if (!joined) this.forgetNode(node);
+        await this.options.store.modify(
+          (doc) => (joined ? recordNodeJoined(doc, node) : recordNodeLost(doc, node)),
+          { scope: 'status', reason: `${OWN} ${node} ${joined ? 'joined' : 'lost'}` },
+        );
+        this.trigger(`${node} ${joined ? 'joined' : `lost: ${s.reason ?? ''}`}`);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  // ---- operator requests (CIB edits; the controller reacts to them as to any change) ----
+
+  /** Put a node in standby or take it out (`crm_standby`). */
+  standby(node: string, on: boolean): Promise<void> {
+    return admin.standby(this.options.store, node, on);
+  }
+
+  /** Put a node in maintenance or take it out. */
+  maintenance(node: string, on: boolean): Promise<void> {
+    return admin.maintenance(this.options.store, node, on);
+  }
+
+  /** Ask a node to drain its resources and leave (the `shutdown` attribute). */
+  drain(node: string): Promise<void> {
+    return admin.drain(this.options.store, node);
+  }
+
+  /** Forget failures and history of a resource (or every failed one), on a node or all. */
+  cleanup(rsc?: string, node?: string): Promise<string[]> {
+    return admin.cleanup(this.options.store, rsc, node);
+  }
+
+  /** Move a resource to a node (`cli-prefer-<rsc>`). */
+  move(rsc: string, node: string, options?: MoveOptions): Promise<void> {
+    return admin.move(this.options.store, rsc, node, options);
+  }
+
+  /** Ban a resource from a node (default: where it runs). Returns the node. */
+  ban(rsc: string, node?: string, options?: MoveOptions): Promise<string> {
+    return admin.ban(this.options.store, rsc, node, options);
+  }
+
+  /** Remove a resource's move/ban constraints. Returns their ids. */
+  clear(rsc: string, node?: string): Promise<string[]> {
+    return admin.clear(this.options.store, rsc, node);
+  }
+
+  /** Set or delete a node attribute. */
+  setAttribute(
+    node: string,
+    name: string,
+    value: string | undefined,
+    lifetime?: AttributeLifetime,
+  ): Promise<void> {
+    return admin.setAttribute(this.options.store, node, name, value, lifetime);
+  }
+
+  /** Set or delete a promotion score. */
+  setPromotionScore(
+    rsc: string,
+    node: string,
+    score: number | 'INFINITY' | '-INFINITY' | undefined,
+  ): Promise<void> {
+    return admin.setPromotionScore(this.options.store, rsc, node, score);
   }
 
   private async watchCib(): Promise<void> {
@@ -203,14 +336,24 @@ export class Controller implements AsyncDisposable {
   }
 
   private async runAction(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
-    if (a.kind === ActionKind.crmEvent)
-      return { confirmed: false, detail: `${a.operation} is not supported by this controller yet` };
+    if (a.kind === ActionKind.crmEvent) return this.cluster.crmEvent(a, signal);
     const node = a.onNode ?? '';
+    if (a.resource?.class === 'stonith') {
+      if (a.operation === 'cancel') {
+        this.cluster.cancel(node, a.resource.id);
+        return { confirmed: true };
+      }
+      const r = await this.cluster.device(a, signal);
+      await this.record(node, a, r);
+      return isFailure({ ...r, targetRc: a.targetRc })
+        ? { confirmed: false, detail: `${a.operationKey} on ${node}: rc ${r.rc} ${r.exitReason}` }
+        : { confirmed: true };
+    }
     if (isConnectionAction(a)) {
       const r = await this.connections.run(a, signal);
       const remote = a.resource!.id;
       if (a.operation === 'start' && r.rc === 0) {
-        await this.options.store.modify((doc) => forgetNodeHistory(doc, remote), {
+        await this.options.store.modify((doc) => recordRemoteUp(doc, remote), {
           scope: 'status',
           reason: `${OWN} ${remote} connected`,
         });
@@ -263,7 +406,7 @@ export class Controller implements AsyncDisposable {
       this.dirty = false;
       let graph: TransitionGraph;
       const v = this.options.store.version;
-      const version = `${v.adminEpoch}.${v.epoch}`;
+      const version = `${v.adminEpoch}.${v.epoch}.${v.numUpdates}`;
       try {
         graph = parseTransitionGraph(
           await this.options.scheduler.schedule(this.options.store.xml, this.stop.signal),
@@ -288,11 +431,15 @@ export class Controller implements AsyncDisposable {
       setMaxListeners(0, this.current.signal);
       const report = await runTransition(graph, {
         run: (a, signal) => this.runAction(a, signal),
+        onPseudo: (a) => this.write(this.cluster.pseudo(a)),
         perNodeLimit: this.options.perNodeLimit,
         signal: this.current.signal,
       });
       this.current = undefined;
+      await Promise.all(this.writes);
       this.options.onTransition?.(report, graph);
+      // A failed action is recomputed at once but not in a tight loop (e.g. a fence device failing).
+      if (report.status === TransitionStatus.failed) await new Promise((r) => setTimeout(r, 100));
       if (report.status !== 'complete') this.dirty = true;
       else this.dirty = true; // re-check: a complete transition may leave follow-up work
     }
@@ -302,6 +449,7 @@ export class Controller implements AsyncDisposable {
     this.stop.abort();
     this.current?.abort();
     clearInterval(this.timer);
+    this.cluster.close();
     this.wake?.();
     await this.loop;
     await this.connections.close();

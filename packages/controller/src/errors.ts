@@ -33,3 +33,23 @@ export class NoExecutorError extends ControllerError {
     super(`no executor for node ${node} (not connected)`);
   }
 }
+
+/** A node could not be fenced (no device, or every device failed). */
+export class FencingError extends ControllerError {
+  constructor(
+    readonly target: string,
+    readonly detail: string,
+  ) {
+    super(`fencing ${target}: ${detail}`);
+  }
+}
+
+/** An operator request names something the CIB does not have, or is not allowed. */
+export class OperatorRequestError extends ControllerError {
+  constructor(
+    readonly request: string,
+    readonly detail: string,
+  ) {
+    super(`${request}: ${detail}`);
+  }
+}

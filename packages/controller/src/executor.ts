@@ -88,8 +88,15 @@ export class RemoteNodeExecutor implements NodeExecutor {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const results = this.client.results(stop.signal)[Symbol.asyncIterator]();
-      const ack = this.client.recur(request);
-      const { callId } = await ack;
+      // recur() waits for a lost connection to come back: give up when the transition is aborted.
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = (): void =>
+          reject(new Error(`${request.resourceId} ${request.action}: aborted`));
+        if (stop.signal.aborted) fail();
+        else stop.signal.addEventListener('abort', fail, { once: true });
+      });
+      aborted.catch(() => undefined);
+      const { callId } = await Promise.race([this.client.recur(request), aborted]);
       for (;;) {
         const next = await results.next();
         if (next.done) throw new Error(`result stream of ${this.client.nodeName} ended`);

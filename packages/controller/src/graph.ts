@@ -46,6 +46,10 @@ export interface GraphAction {
   readonly targetRc: number;
   /** Synapse priority (higher first). */
   readonly priority: number;
+  /** Nodes this action takes down (`<downed>`: fencing, shutdown). */
+  readonly downed: readonly string[];
+  /** `maintenance_nodes` pseudo events: remote nodes entering (true) or leaving maintenance. */
+  readonly maintenance: readonly { readonly node: string; readonly on: boolean }[];
 }
 
 /** A set of actions that may start once all of its inputs have completed. */
@@ -103,6 +107,8 @@ function readAction(el: XmlElement, priority: number, path: string): GraphAction
   if (kind === ActionKind.rscOp && !resource)
     throw new GraphFormatError(path, `rsc_op ${id} has no <primitive>`);
   const timeout = attributes.CRM_meta_timeout;
+  const downedEl = firstChild(el, 'downed');
+  const maintenanceEl = firstChild(el, 'maintenance');
   return {
     id,
     kind,
@@ -117,6 +123,15 @@ function readAction(el: XmlElement, priority: number, path: string): GraphAction
     timeout: timeout === undefined ? undefined : intAttr(timeout, 0, path),
     targetRc: intAttr(attributes.CRM_meta_op_target_rc, 0, path),
     priority,
+    downed: downedEl
+      ? childElements(downedEl, 'node').map((n) => requiredAttr(n, 'id', `${path}/downed`))
+      : [],
+    maintenance: maintenanceEl
+      ? childElements(maintenanceEl, 'node').map((n) => ({
+          node: requiredAttr(n, 'id', `${path}/maintenance`),
+          on: n.attributes.get('node_in_maintenance') === '1',
+        }))
+      : [],
   };
 }
 

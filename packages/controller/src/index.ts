@@ -1,4 +1,11 @@
-export { ControllerError, GraphFormatError, NoExecutorError, SchedulerError } from './errors';
+export {
+  ControllerError,
+  FencingError,
+  GraphFormatError,
+  NoExecutorError,
+  OperatorRequestError,
+  SchedulerError,
+} from './errors';
 export { ActionKind, parseTransitionGraph } from './graph';
 export type { GraphAction, GraphResource, Synapse, TransitionGraph } from './graph';
 export { TransitionStatus, runTransition } from './transition';
@@ -54,3 +61,41 @@ export type {
   WaitReply,
   WaitRequest,
 } from './operator';
+export {
+  activeNodes,
+  ban,
+  cleanup,
+  clear,
+  drain,
+  maintenance,
+  move,
+  setAttribute,
+  setPromotionScore,
+  standby,
+} from './admin';
+export type { AttributeLifetime, MoveOptions } from './admin';
+export { Fencer } from './fencer';
+export type { FenceAgentResult, FenceDevice } from './fencer';
+export { ClusterActions } from './cluster-actions';
+export type { ClusterActionContext, NodeKind } from './cluster-actions';
+export {
+  clearFailcount,
+  forgetResource,
+  recordNodeFenced,
+  recordNodeJoined,
+  recordNodeLost,
+  recordNodeShutdown,
+  recordRemoteMaintenance,
+  recordRemoteUp,
+} from './node-state';
+export {
+  AGENTS_DIR,
+  FENCE_AGENT_DIR,
+  clusterProcesses,
+  freePort,
+  killCluster,
+  prepareOcfRoot,
+  remoraBinary,
+  spawnRemoted,
+} from './local';
+export type { LocalDaemon, LocalDaemonOptions } from './local';

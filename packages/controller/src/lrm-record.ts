@@ -153,8 +153,12 @@ export function recordOperation(doc: XmlDocument, r: OperationRecordInput): void
   if (isFailure(r)) putOp(rscEl, createElement('lrm_rsc_op', attrs(`${rsc.id}_last_failure_0`)));
   if (r.operation === 'stop' && !isFailure(r)) {
     // A stopped resource has no recurring operations left (the executor cancelled them).
+    // The last failure stays (it is history, not an active operation).
     rscEl.children = rscEl.children.filter(
-      (c) => c.type !== 'element' || c.attributes.get('interval') === '0',
+      (c) =>
+        c.type !== 'element' ||
+        c.attributes.get('interval') === '0' ||
+        c.attributes.get('id') === `${rsc.id}_last_failure_0`,
     );
   }
 }

@@ -21,6 +21,11 @@ export interface TransitionOptions {
   readonly batchLimit?: number;
   /** Abort: start nothing new, let running actions finish (Pacemaker's transition abort). */
   readonly signal?: AbortSignal;
+  /**
+   * Called for each pseudo event as it fires, before it is confirmed (side
+   * effects: a guest's implied fencing, remote nodes entering maintenance).
+   */
+  readonly onPseudo?: (action: GraphAction) => void;
   /** Called after each action completes (for progress and logs). */
   readonly onAction?: (action: GraphAction, outcome: ActionOutcome) => void;
 }
@@ -146,6 +151,7 @@ export async function runTransition(
         const a = ready[i]!;
         if (a.kind === ActionKind.pseudo) {
           ready.splice(i--, 1);
+          options.onPseudo?.(a);
           complete(a, { confirmed: true });
           progressed = true;
           continue;

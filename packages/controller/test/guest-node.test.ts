@@ -34,7 +34,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent, no libvirt-LXC): started, service inside; kill -9 of the guest detected in < 2 s and the guest recovered', async () => {
+test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent, no libvirt-LXC): started, service inside; kill -9 of the guest detected in < 2 s and the guest recovered; drained and back', async () => {
   dir = await mkdtemp(join(tmpdir(), 'remora-ctl-guest-'));
   const ocf = join(dir, 'ocf');
   await mkdir(join(ocf, 'resource.d'), { recursive: true });
@@ -105,6 +105,25 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   guestPid = newPid;
   expect(alive(guestPid)).toBe(true);
   expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
+  // Drain (the guest asks to leave, or an operator does): its service stops, then its
+  // connection; as in Pacemaker, the connection comes back unless the daemon has gone (the
+  // shutdown attribute is cleared when a remote node connects).
+  const reasons: string[] = [];
+  const feed = new AbortController();
+  void (async () => {
+    for await (const c of store.changes(feed.signal)) reasons.push(c.reason);
+  })();
+  await controller.drain('guest1');
+  await controller.idle(AbortSignal.timeout(30_000));
+  feed.abort();
+  const svcStop = reasons.indexOf('controller: svc_stop_0 on guest1');
+  const connStop = reasons.indexOf('controller: guest1_stop_0 on node1');
+  expect(svcStop).toBeGreaterThan(0);
+  expect(connStop).toBeGreaterThan(svcStop);
+  expect(reasons.indexOf('controller: svc_start_0 on guest1')).toBeGreaterThan(connStop);
+  expect(alive(guestPid)).toBe(true);
+  expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
+  expect(store.xml).not.toMatch(/name="shutdown"/);
   // Stopping the guest through the cluster leaves no process behind.
   await store.modify((doc) => setResourceMeta(doc, 'vm1', 'target-role', 'Stopped'));
   await controller.idle(AbortSignal.timeout(30_000));

@@ -40,6 +40,8 @@ function action(operation: string, interval = 0, targetRc = 0): GraphAction {
     timeout: 20_000,
     targetRc,
     priority: 0,
+    downed: [],
+    maintenance: [],
   };
 }
 

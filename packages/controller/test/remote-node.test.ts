@@ -99,7 +99,9 @@ test('a remote node (real remora remoted process): connection started by the con
   await controller.idle(AbortSignal.timeout(30_000));
   expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
   expect(existsSync(join(remoteState, 'Dummy-svc.state'))).toBe(true);
-  expect(store.xml).toMatch(/<node_state id="rnode1" uname="rnode1" remote_node="true">/);
+  expect(store.xml).toMatch(
+    /<node_state id="rnode1" uname="rnode1" remote_node="true" in_ccm="true">/,
+  );
 
   const killedAt = Date.now();
   remote.kill('SIGKILL');

@@ -1,0 +1,28 @@
+# Shared by remora's agents: a "machine" (cluster node, remote node or guest
+# run as processes on one host) is every process whose REMORA_MACHINE
+# environment variable (a /-separated path of nested machines, e.g.
+# node2/guest1) has the machine's name as one component.
+
+# machine_pids NAME: the pids of that machine's processes (not our own).
+machine_pids() {
+  for e in /proc/[0-9]*/environ; do
+    p=${e#/proc/}; p=${p%/environ}
+    [ "$p" = "$$" ] && continue
+    tr "\\0" "\\n" 2>/dev/null <"$e" | grep -qE "^REMORA_MACHINE=(.*/)?$1(/.*)?\$" && echo "$p"
+  done
+}
+
+# kill_machine NAME: SIGKILL every process of the machine (a stopped one too), wait until gone.
+kill_machine() {
+  pids=$(machine_pids "$1")
+  [ -z "$pids" ] && return 0
+  kill -KILL $pids 2>/dev/null
+  i=0
+  while [ $i -lt 100 ]; do
+    alive=""
+    for p in $pids; do [ -e "/proc/$p" ] && [ "$(cut -d' ' -f3 "/proc/$p/stat" 2>/dev/null)" != Z ] && alive=1; done
+    [ -z "$alive" ] && return 0
+    i=$((i + 1)); sleep 0.02
+  done
+  return 1
+}
