@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OptionSpec } from './args';
@@ -40,7 +40,7 @@ const spec: OptionSpec = {
   'max-nodes': { help: 'upper bound on cluster nodes per CIB (default 4)' },
   jobs: { help: 'parallel cases (default: CPU count)' },
   timeout: { help: 'seconds per command run (default 30)' },
-  out: { help: 'folder for differing cases (default fuzz-failures/ in the current directory)' },
+  out: { help: 'folder for differing cases (default $TMPDIR/remora-fuzz-failures)' },
   'shrink-max': { help: 'differing cases to shrink (default 5; 0 = none)' },
   'shrink-tests': { help: 'predicate runs per shrink (default 300)' },
   'summary-only': { flag: true, help: 'compare the Transition Summary only, not executed actions' },
@@ -167,7 +167,7 @@ async function fuzz(): Promise<number> {
   const verify = !p.has('no-verify');
   const shrinkMax = num(p, 'shrink-max', ci ? 2 : 5);
   const shrinkTests = num(p, 'shrink-tests', ci ? 150 : 300);
-  const outDir = userPath(str(p, 'out', 'fuzz-failures'));
+  const outDir = userPath(str(p, 'out', join(tmpdir(), 'remora-fuzz-failures')));
   const dopts = { reference, candidate, timeoutMs, summaryOnly: p.has('summary-only'), cwd };
   const featureArg = features.join(',');
 
