@@ -101,8 +101,8 @@ export function maintenance(store: CibStore, node: string, on: boolean): Promise
  * scheduler move or stop its resources, then stop a remote/guest node's
  * connection or shut a cluster node down.
  */
-export function drain(store: CibStore, node: string): Promise<void> {
-  const request = `drain ${node}`;
+export function drain(store: CibStore, node: string, why?: string): Promise<void> {
+  const request = `drain ${node}${why ? ` (${why})` : ''}`;
   return edit(store, request, 'status', (doc, cib) => {
     requireNode(cib, node, request);
     setNodeAttribute(doc, node, 'shutdown', String(Math.floor(Date.now() / 1000)), {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { setNodeAttribute } from '@remora/cib';
+import { effectiveMeta, parseBoolean, setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import * as admin from './admin';
 import type { AttributeLifetime, MoveOptions } from './admin';
@@ -171,6 +171,25 @@ export class Controller implements AsyncDisposable {
     const q = p.catch(() => undefined);
     this.writes.add(q);
     void q.finally(() => this.writes.delete(q));
+  }
+
+  /**
+   * A remote or guest node's daemon is shutting down (SIGTERM) and asks to
+   * be drained: refused when its connection is unmanaged (or the cluster is
+   * in maintenance), else the node gets the `shutdown` attribute; the
+   * scheduler stops or moves its resources, then stops the connection, and
+   * the daemon exits once disconnected.
+   */
+  private async drainRequested(node: string, reason: string): Promise<boolean> {
+    const cib = this.options.store.cib;
+    const guest = cib.guestNodes.find((g) => g.name === node);
+    const rsc = guest ? guest.container : node;
+    const managed =
+      parseBoolean(effectiveMeta(cib, rsc)['is-managed'], true) &&
+      !parseBoolean(cib.properties['maintenance-mode'], false);
+    if (!managed) return false;
+    await admin.drain(this.options.store, node, reason);
+    return true;
   }
 
   private async watchMembership(node: string, x: RemoteNodeExecutor): Promise<void> {
@@ -360,6 +379,7 @@ export class Controller implements AsyncDisposable {
         const c = this.connections.connections.get(remote);
         if (c) {
           this.answerRelay(remote, c.executor);
+          c.executor.client.onDrainRequest((req) => this.drainRequested(remote, req.reason));
           void this.watchResults(remote, c.executor);
         }
       }

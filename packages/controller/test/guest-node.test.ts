@@ -54,7 +54,7 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
       <primitive class="ocf" id="vm1" provider="remora" type="guest-daemon">
         <instance_attributes id="vm1-ia"><nvpair id="vm1-n" name="name" value="guest1"/><nvpair id="vm1-l" name="listen" value="127.0.0.1:${port}"/><nvpair id="vm1-k" name="authkey" value="${keyFile}"/><nvpair id="vm1-r" name="remora" value="${remora}"/><nvpair id="vm1-t" name="rsctmp" value="${guestTmp}"/></instance_attributes>
         <meta_attributes id="vm1-meta"><nvpair id="vm1-rn" name="remote-node" value="guest1"/><nvpair id="vm1-ra" name="remote-addr" value="127.0.0.1"/><nvpair id="vm1-rp" name="remote-port" value="${port}"/><nvpair id="vm1-ct" name="remote-connect-timeout" value="15s"/></meta_attributes>
-        <operations><op id="vm1-mon" name="monitor" interval="10s"/></operations>
+        <operations><op id="vm1-mon" name="monitor" interval="2s"/></operations>
       </primitive>
       <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
     </resources>
@@ -83,6 +83,13 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
     scheduler,
     executors: new Map([['node1', new RemoteNodeExecutor(client)]]),
     authKey: KEY,
+    onTransition: (r, g) =>
+      process.env.DEBUG_TRANSITIONS &&
+      console.log(
+        r.status,
+        r.failed.map((f) => f.detail),
+        [...g.actions.values()].map((a) => `${a.operationKey}@${a.onNode}`),
+      ),
   });
   cleanup.push(() => controller.close());
   await controller.idle(AbortSignal.timeout(30_000));
@@ -124,6 +131,42 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   expect(alive(guestPid)).toBe(true);
   expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
   expect(store.xml).not.toMatch(/name="shutdown"/);
+  // SIGTERM to the guest's daemon: it asks the controller to drain the node, the service stops
+  // and the connection closes, then the daemon exits; the container (whose process is the
+  // daemon) is seen stopped by its monitor and recovered with the service.
+  reasons.length = 0;
+  const feed2 = new AbortController();
+  void (async () => {
+    for await (const c of store.changes(feed2.signal)) reasons.push(c.reason);
+  })();
+  const termAt = Date.now();
+  process.kill(guestPid, 'SIGTERM');
+  while (alive(guestPid)) {
+    if (Date.now() - termAt > 10_000)
+      throw new Error('the guest daemon did not exit after draining');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(readFileSync(`${guestTmp}.log`, 'utf8')).toMatch(
+    /stopped \(the controller drained this node\)/,
+  );
+  const drained = reasons.indexOf('operator: drain guest1 (the remote daemon is shutting down)');
+  const stoppedSvc = reasons.indexOf('controller: svc_stop_0 on guest1');
+
+  expect(drained).toBeGreaterThanOrEqual(0);
+  expect(stoppedSvc).toBeGreaterThan(drained);
+  expect(reasons.indexOf('controller: guest1_stop_0 on node1')).toBeGreaterThan(stoppedSvc);
+  expect(reasons.some((r) => /svc_monitor_2000 on guest1/.test(r))).toBe(false);
+  const pidNow = (): number =>
+    existsSync(`${guestTmp}.pid`) ? Number(readFileSync(`${guestTmp}.pid`, 'utf8')) : 0;
+  while (pidNow() === guestPid || pidNow() === 0 || !alive(pidNow())) {
+    if (Date.now() - termAt > 20_000) throw new Error('the drained guest was not restarted');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await controller.idle(AbortSignal.timeout(30_000));
+  feed2.abort();
+  guestPid = Number(readFileSync(`${guestTmp}.pid`, 'utf8'));
+  expect(alive(guestPid)).toBe(true);
+  expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
   // Stopping the guest through the cluster leaves no process behind.
   await store.modify((doc) => setResourceMeta(doc, 'vm1', 'target-role', 'Stopped'));
   await controller.idle(AbortSignal.timeout(30_000));

@@ -345,8 +345,13 @@ export class RemoteDaemon implements AsyncDisposable {
 
   /** Admission of a new operation: validation and limits. Returns the error to send, if refused. */
   private admit(w: WireRequest, oneShot: boolean): grpc.ServiceError | undefined {
-    if (this.closed || this.shuttingDown)
-      return failure(grpc.status.UNAVAILABLE, `${this.nodeName} is shutting down`);
+    if (this.closed) return failure(grpc.status.UNAVAILABLE, `${this.nodeName} is shutting down`);
+    // While draining, the controller still stops (and probes) what runs here; nothing new starts.
+    if (this.shuttingDown && !(oneShot && (w.action === 'stop' || w.action === 'monitor')))
+      return failure(
+        grpc.status.FAILED_PRECONDITION,
+        `${this.nodeName} is shutting down: only stop and probe operations are accepted`,
+      );
     const why = checkRequest(w);
     if (why) return failure(grpc.status.INVALID_ARGUMENT, why);
     if (this.runner.history(w.resourceId) === undefined) {
