@@ -184,7 +184,8 @@ function isConnectionError(err: unknown): boolean {
  * ```
  */
 export class RemoteClient implements AsyncDisposable {
-  private readonly grpcClient: ExecutorClient;
+  private grpcClient: ExecutorClient;
+  private readonly makeChannel: () => ExecutorClient;
   private readonly events = new EventEmitter();
   private stateValue: ConnectionState = 'down';
   private bootId = '';
@@ -196,6 +197,7 @@ export class RemoteClient implements AsyncDisposable {
   private ackTimer: NodeJS.Timeout | undefined;
   private drainHandler: DrainHandler | undefined;
   private takenOver = false;
+  private lostNotice: readonly [number, number] | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private reconnecting: Promise<void> | undefined;
   private relayHandler: RelayHandler | undefined;
@@ -213,16 +215,18 @@ export class RemoteClient implements AsyncDisposable {
       this.lastSequence = options.resume.sequence;
       this.acked = options.resume.sequence;
     }
-    this.grpcClient = new ExecutorClient(options.address, credentials, {
-      ...channelOptions,
-      'grpc.max_receive_message_length': maxBytes,
-      'grpc.max_send_message_length': maxBytes,
-      'grpc.keepalive_time_ms': 1000,
-      'grpc.keepalive_timeout_ms': 1000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    });
+    this.makeChannel = () =>
+      new ExecutorClient(options.address, credentials, {
+        ...channelOptions,
+        'grpc.max_receive_message_length': maxBytes,
+        'grpc.max_send_message_length': maxBytes,
+        'grpc.keepalive_time_ms': 1000,
+        'grpc.keepalive_timeout_ms': 1000,
+        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      });
+    this.grpcClient = this.makeChannel();
     this.events.setMaxListeners(0);
   }
 
@@ -269,6 +273,14 @@ export class RemoteClient implements AsyncDisposable {
         maxQueuedOperations: i.maxQueuedOperations,
       },
     };
+  }
+
+  /**
+   * The latest notice that the daemon dropped results before we acknowledged
+   * them ([first, last] sequence numbers; also sent as a state event).
+   */
+  get lostResults(): readonly [number, number] | undefined {
+    return this.lostNotice;
   }
 
   /** The latest result received (save it to resume after a restart of this process, see `resume`). */
@@ -359,6 +371,12 @@ export class RemoteClient implements AsyncDisposable {
           );
         }
         lastError = err;
+        if ((err as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED) {
+          // grpc-js has no TCP connect timeout: a connection attempt made while
+          // packets were dropped (a cut link) hangs for minutes. Start afresh.
+          this.grpcClient.close();
+          this.grpcClient = this.makeChannel();
+        }
       }
       if (Date.now() + delay > deadline) {
         const detail = (lastError as grpc.ServiceError | undefined)?.details ?? String(lastError);
@@ -464,6 +482,7 @@ export class RemoteClient implements AsyncDisposable {
         return;
       }
       case 'lost':
+        this.lostNotice = [kind.value.firstLost, kind.value.lastLost];
         this.events.emit('state', {
           state: this.stateValue,
           at: Date.now(),
@@ -522,14 +541,23 @@ export class RemoteClient implements AsyncDisposable {
 
   private startReconnecting(): void {
     this.reconnecting ??= (async () => {
+      let reported = '';
       while (this.stateValue === 'down' && !this.takenOver) {
         try {
           await this.establish(2000);
         } catch (err) {
-          if (err instanceof AuthenticationError || err instanceof ProtocolError) {
-            this.setState({ state: 'down', at: Date.now(), reason: err.message });
-            break;
+          // Keep trying whatever answers meanwhile (a refused key, an impostor
+          // or a proxy on a misrouted network, an older daemon being
+          // upgraded); report each new reason once.
+          const reason = err instanceof Error ? err.message : String(err);
+          if (
+            (err instanceof AuthenticationError || err instanceof ProtocolError) &&
+            reason !== reported
+          ) {
+            reported = reason;
+            this.setState({ state: 'down', at: Date.now(), reason });
           }
+          if (!(err instanceof DisconnectedError)) await new Promise((r) => setTimeout(r, 1000));
         }
       }
     })().finally(() => (this.reconnecting = undefined));

@@ -31,6 +31,8 @@ afterAll(async () => {
   await tmp.remove();
 });
 
+const logs = new Map<ChildProcess, () => string>();
+
 async function startDaemon(port: number, name: string): Promise<ChildProcess> {
   const child = spawn(
     remora,
@@ -52,6 +54,7 @@ async function startDaemon(port: number, name: string): Promise<ChildProcess> {
   children.add(child);
   let err = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  logs.set(child, () => err);
   await until(`daemon ${name} listening (${err})`, 10_000, () => err.includes('serving'));
   return child;
 }
@@ -106,5 +109,34 @@ describe('a real `remora remoted` process', () => {
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
     expect(daemon.exitCode).toBe(0);
+  }, 30_000);
+
+  test('SIGTERM with a controller: the controller is asked to drain; the daemon exits when it disconnects', async () => {
+    const port = await freePort();
+    const daemon = await startDaemon(port, 'drainme');
+    const client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
+    client.onDrainRequest(() => {
+      setTimeout(() => void client.close(), 300);
+      return true;
+    });
+    const t = Date.now();
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    expect(Date.now() - t).toBeGreaterThanOrEqual(250);
+    expect(daemon.exitCode).toBe(0);
+    expect(logs.get(daemon)!()).toMatch(/stopped \(the controller drained this node\)/);
+  }, 30_000);
+
+  test('SIGTERM with an unmanaged controller (no drain handler): the daemon exits at once', async () => {
+    const port = await freePort();
+    const daemon = await startDaemon(port, 'unmanaged');
+    await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
+    expect(client.state).toBe('connected');
+    const t = Date.now();
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    expect(Date.now() - t).toBeLessThan(1500);
+    expect(daemon.exitCode).toBe(0);
+    expect(logs.get(daemon)!()).toMatch(/stopped \(the controller does not manage this node\)/);
   }, 30_000);
 });

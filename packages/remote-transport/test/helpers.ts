@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ConnectionEvent, RemoteResult } from '../src';
 
 export const KEY = randomBytes(64);
 
@@ -67,4 +68,47 @@ export async function until(what: string, ms: number, probe: () => boolean): Pro
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * An OCF root with the system's heartbeat agents and one fixture agent,
+ * `ocf:test:Sleep` (a real script: sleeps `seconds`, keeps a state file).
+ */
+export async function ocfRootWithSleep(dir: string): Promise<string> {
+  const { mkdir, symlink, writeFile } = await import('node:fs/promises');
+  const root = join(dir, 'ocf');
+  await mkdir(join(root, 'resource.d', 'test'), { recursive: true });
+  await symlink('/usr/lib/ocf/lib', join(root, 'lib'));
+  await symlink('/usr/lib/ocf/resource.d/heartbeat', join(root, 'resource.d', 'heartbeat'));
+  await writeFile(
+    join(root, 'resource.d', 'test', 'Sleep'),
+    `#!/bin/sh
+state="\${OCF_RESKEY_state:-/tmp/sleep-\${OCF_RESOURCE_INSTANCE}}"
+case "$1" in
+  meta-data) echo '<?xml version="1.0"?><resource-agent name="Sleep" version="1"><version>1.0</version><parameters/><actions><action name="start" timeout="20s"/><action name="stop" timeout="20s"/><action name="monitor" timeout="20s" interval="10s"/><action name="meta-data" timeout="5s"/></actions></resource-agent>'; exit 0 ;;
+  start) sleep "\${OCF_RESKEY_seconds:-0}"; echo started; touch "$state"; exit 0 ;;
+  stop) sleep "\${OCF_RESKEY_seconds:-0}"; rm -f "$state"; exit 0 ;;
+  monitor) [ -e "$state" ] && exit 0; exit 7 ;;
+  *) exit 3 ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  return root;
+}
+
+/** Everything a client reports, collected for assertions. */
+export function record(client: {
+  states(): AsyncIterable<ConnectionEvent>;
+  results(): AsyncIterable<RemoteResult>;
+}): { states: ConnectionEvent[]; results: RemoteResult[] } {
+  const states: ConnectionEvent[] = [];
+  const results: RemoteResult[] = [];
+  void (async () => {
+    for await (const s of client.states()) states.push(s);
+  })();
+  void (async () => {
+    for await (const r of client.results()) results.push(r);
+  })();
+  return { states, results };
 }
