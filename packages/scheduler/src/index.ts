@@ -1,1 +1,170 @@
-export {};
+/**
+ * @remora/scheduler — placement and transition graphs from a CIB, making
+ * the decisions Pacemaker 2.1's scheduler makes.
+ *
+ * ```ts
+ * import { schedule } from '@remora/scheduler';
+ * const result = schedule(cibXml);
+ * for (const line of result.summary) console.log(line.text);
+ * ```
+ */
+import type { Cib, XmlDocument } from '@remora/cib';
+import { parseXml, readCib } from '@remora/cib';
+import type { ActionSet } from './actions';
+import { createActions } from './actions';
+import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
+import type { Action } from './model';
+import type { ResourceView, StatusView, SummaryLine } from './output';
+import {
+  actionLine,
+  currentStatus,
+  executedActions,
+  formatStatus,
+  revisedStatus,
+  transitionSummary,
+} from './output';
+import type { FailedOp } from './unpack';
+import { unpack } from './unpack';
+
+export type { FailedOp, ResourceView, StatusView, SummaryLine };
+export { formatStatus };
+
+/** One action of a transition graph. */
+export interface GraphAction {
+  readonly id: number;
+  /** `rsc_op` (runs an agent), `pseudo` (ordering point), `cluster` (fencing, shutdown, clear fail count). */
+  readonly type: 'rsc_op' | 'pseudo' | 'cluster';
+  readonly task: string;
+  readonly resource?: string;
+  /** The agent, `class:provider:type`, for resource operations. */
+  readonly agent?: string;
+  readonly node?: string;
+  /** For actions on a remote or guest node: the cluster node its connection runs on. */
+  readonly routerNode?: string;
+  readonly interval: number;
+  /** Fencing: reboot, off or on. */
+  readonly fenceAction?: string;
+  /** The rc that counts as success (7 for probes). */
+  readonly expectedRc: number;
+  /** Ids of actions that must complete first. */
+  readonly inputs: readonly number[];
+  /** The line crm_simulate would print when executing it. */
+  readonly text: string;
+}
+
+export interface Schedule {
+  readonly summary: readonly SummaryLine[];
+  /** Required, runnable actions, in a valid execution order. */
+  readonly actions: readonly GraphAction[];
+  readonly current: StatusView;
+  readonly revised: StatusView;
+  readonly failedActions: readonly FailedOp[];
+  /** Node scores per resource (for "why is X not running?"): resource -> node -> score. */
+  readonly scores: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  readonly warnings: readonly string[];
+}
+
+export interface ScheduleOptions {
+  /** "Now" for rules and failure timeouts (default: the CIB's execution-date, else the clock). */
+  readonly now?: Date;
+}
+
+function toCib(input: string | XmlDocument | Cib): Cib {
+  if (typeof input === 'string') return readCib(parseXml(input));
+  if ('root' in input) return readCib(input);
+  return input;
+}
+
+function nowFor(cib: Cib, options: ScheduleOptions): Date {
+  if (options.now) return options.now;
+  const ed = cib.rootAttributes['execution-date'];
+  if (ed !== undefined && /^\d+$/.test(ed)) return new Date(Number(ed) * 1000);
+  return new Date();
+}
+
+/** Compute the transition for a CIB: where everything should run and the actions to get there. */
+export function schedule(
+  input: string | XmlDocument | Cib,
+  options: ScheduleOptions = {},
+): Schedule {
+  const cib = toCib(input);
+  const ws = unpack(cib, nowFor(cib, options));
+  applyNodeCriteria(ws);
+  createInternalConstraints(ws);
+  const scores: Record<string, Record<string, number>> = {};
+  assignAll(ws);
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || r.allowed.length === 0) continue;
+    const s: Record<string, number> = {};
+    for (const n of ws.nodes) {
+      const w = r.allowed[n.index] ?? -2_000_000_000;
+      if (w !== -2_000_000_000) s[n.name] = w;
+    }
+    scores[r.id] = s;
+  }
+  const current = currentStatus(ws);
+  const as: ActionSet = createActions(ws);
+  const summary = transitionSummary(ws, as);
+  const executed = executedActions(as);
+  const ids = new Map<Action, number>(executed.map((a, i) => [a, i]));
+  const actions: GraphAction[] = executed.map((a, i) => {
+    const router =
+      a.node && a.node.kind !== 'member'
+        ? (a.node.connection?.assignedTo ?? a.node.connection?.runningOn[0])
+        : undefined;
+    return {
+      id: i,
+      type: a.pseudo ? 'pseudo' : a.rsc && !a.clearFailcount ? 'rsc_op' : 'cluster',
+      task: a.task,
+      resource: a.rsc?.id,
+      agent: a.rsc && a.rsc.kind === 'primitive' ? a.rsc.agent : undefined,
+      node: a.node?.name,
+      routerNode: router?.name,
+      interval: a.interval,
+      fenceAction: a.fenceAction,
+      expectedRc: a.expectedRc ?? 0,
+      inputs: a.before.map((o) => ids.get(o.first)).filter((x): x is number => x !== undefined),
+      text: actionLine(a),
+    };
+  });
+  return {
+    summary,
+    actions,
+    current,
+    revised: revisedStatus(ws, executed),
+    failedActions: ws.failedOps,
+    scores,
+    warnings: ws.warnings,
+  };
+}
+
+/** The text crm_simulate prints for a CIB (`-S` adds the executed transition and revised status). */
+export function formatSimulation(
+  result: Schedule,
+  options: { simulate?: boolean; scores?: boolean } = {},
+): string {
+  const lines: string[] = ['Current cluster status:', ...formatStatus(result.current), ''];
+  if (options.scores) {
+    lines.push('Allocation scores:');
+    for (const [rsc, nodes] of Object.entries(result.scores))
+      for (const [node, score] of Object.entries(nodes))
+        lines.push(
+          `pcmk__native_allocate: ${rsc} allocation score on ${node}: ${formatScoreText(score)}`,
+        );
+    lines.push('');
+  }
+  lines.push('Transition Summary:');
+  for (const s of result.summary) lines.push(`  * ${s.text}`);
+  if (options.simulate) {
+    lines.push('', 'Executing Cluster Transition:');
+    for (const a of result.actions) lines.push(`  * ${a.text}`);
+    lines.push('', 'Revised Cluster Status:', ...formatStatus(result.revised));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function formatScoreText(score: number): string {
+  if (score >= 1_000_000) return 'INFINITY';
+  if (score <= -1_000_000) return '-INFINITY';
+  return String(score);
+}

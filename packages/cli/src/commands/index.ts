@@ -5,6 +5,7 @@ import { registerCibCommands } from './cib';
 import { registerNodeCommands } from './node';
 import { registerRemoteCommands } from './remote';
 import { registerResourceCommands } from './resource';
+import { registerSimulateCommands } from './simulate';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
@@ -17,4 +18,5 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   registerResourceCommands,
   registerAttributeCommands,
   registerNodeCommands,
+  registerSimulateCommands,
 ];

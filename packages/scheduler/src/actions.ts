@@ -1,0 +1,767 @@
+/**
+ * Actions and their ordering: what each resource must do to reach its next
+ * role, probes, recurring monitors, fencing, shutdowns, orderings (internal,
+ * configured, remote connections) and the propagation of "required" and
+ * "unrunnable" along orderings until nothing changes.
+ */
+import type { OrderConstraint } from '@remora/cib';
+import type { Action, Ordering, Rsc, SNode } from './model';
+import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
+import type { WorkingSet } from './unpack';
+import { fenceNode } from './unpack';
+
+export class ActionSet {
+  readonly actions: Action[] = [];
+  readonly orderings: Ordering[] = [];
+  private readonly index = new Map<string, Action>();
+  /** Actions per resource and task, for resolving resource-level orderings. */
+  private readonly byRscTask = new Map<string, Action[]>();
+
+  constructor(private readonly ws: WorkingSet) {}
+
+  find(key: string, node?: SNode): Action | undefined {
+    return this.index.get(`${key}@${node?.name ?? ''}`);
+  }
+
+  ofRsc(rsc: Rsc, task: string, node?: SNode): Action[] {
+    const list = this.byRscTask.get(`${rsc.id}\0${task}`) ?? [];
+    return node ? list.filter((a) => a.node === node) : list;
+  }
+
+  custom(
+    rsc: Rsc | undefined,
+    task: string,
+    interval: number,
+    node: SNode | undefined,
+    optional: boolean,
+    opts: { pseudo?: boolean; key?: string } = {},
+  ): Action {
+    const key = opts.key ?? `${rsc ? rsc.id : ''}_${task}_${interval}`;
+    const existing = this.find(key, node);
+    if (existing) {
+      if (!optional) existing.optional = false;
+      return existing;
+    }
+    const a: Action = {
+      id: this.actions.length,
+      rsc,
+      task,
+      node,
+      interval,
+      key,
+      optional,
+      runnable: true,
+      pseudo: opts.pseudo ?? false,
+      migrateRunnable: false,
+      before: [],
+      after: [],
+    };
+    if (rsc && !a.pseudo) this.setRunnable(a);
+    this.actions.push(a);
+    this.index.set(`${key}@${node?.name ?? ''}`, a);
+    if (rsc) {
+      const k = `${rsc.id}\0${task}`;
+      const list = this.byRscTask.get(k);
+      if (list) list.push(a);
+      else this.byRscTask.set(k, [a]);
+      rsc.actions.push(a);
+    }
+    return a;
+  }
+
+  private setRunnable(a: Action): void {
+    const rsc = a.rsc as Rsc;
+    const node = a.node;
+    const cfg = this.ws.config;
+    if (!rsc.managed && a.interval === 0 && !(a.task === 'monitor')) a.optional = true;
+    if (!node) {
+      a.runnable = false;
+      return;
+    }
+    if (!node.online && (node.kind !== 'guest' || node.remoteRequiresReset)) {
+      a.runnable = false;
+      return;
+    }
+    if (node.pending) {
+      a.runnable = false;
+      return;
+    }
+    const needs = a.task === 'start' || a.task === 'promote' ? rsc.requires : ('nothing' as const);
+    if (needs === 'nothing') {
+      a.runnable = true;
+      return;
+    }
+    if (!cfg.haveQuorum && cfg.noQuorumPolicy === 'stop') {
+      a.runnable = false;
+      a.reason = 'no quorum';
+    } else if (!cfg.haveQuorum && cfg.noQuorumPolicy === 'freeze') {
+      if (!isActiveRole(rsc.role) || rsc.nextRole > rsc.role) {
+        a.runnable = false;
+        a.reason = 'quorum freeze';
+      }
+    }
+  }
+
+  order(first: Action | undefined, then: Action | undefined, flags: number): void {
+    if (!first || !then || first === then) return;
+    for (const o of first.after) {
+      if (o.then === then) {
+        o.flags |= flags;
+        return;
+      }
+    }
+    const o: Ordering = { first, then, flags };
+    first.after.push(o);
+    then.before.push(o);
+    this.orderings.push(o);
+  }
+
+  /** Order every `firstTask` action of `a` before every `thenTask` action of `b`. */
+  orderRsc(a: Rsc, firstTask: string, b: Rsc, thenTask: string, flags: number): void {
+    const firsts = this.rscActions(a, firstTask);
+    const thens = this.rscActions(b, thenTask);
+    for (const f of firsts) for (const t of thens) this.order(f, t, flags);
+  }
+
+  private rscActions(r: Rsc, task: string): Action[] {
+    return this.ofRsc(r, task).filter((x) => x.interval === 0);
+  }
+}
+
+// ---------------------------------------------------------------- primitives
+
+function currentNode(rsc: Rsc): SNode | undefined {
+  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
+  return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
+}
+
+function stopResource(as: ActionSet, rsc: Rsc, optional: boolean): void {
+  for (const node of rsc.runningOn) {
+    const stop = as.custom(rsc, 'stop', 0, node, optional);
+    if (!rsc.assignedTo) setReason(stop, 'node availability');
+    if (!rsc.managed) stop.runnable = false;
+  }
+}
+
+function startResource(as: ActionSet, rsc: Rsc, node: SNode, optional: boolean): Action {
+  const start = as.custom(rsc, 'start', 0, node, true);
+  if (start.runnable && !optional) start.optional = false;
+  return start;
+}
+
+function setReason(a: Action, reason: string, overwrite = false): void {
+  if (a.reason === undefined || overwrite) a.reason = reason;
+}
+
+function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
+  if (rsc.nextRole === Role.Unknown) rsc.nextRole = rsc.assignedTo ? Role.Started : Role.Stopped;
+  if (rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
+  if (rsc.role > Role.Started) rsc.role = Role.Started;
+  const current = currentNode(rsc);
+  const allActive = rsc.runningOn.length;
+  const cleanActive = rsc.runningOn.filter((n) => !n.unclean).length;
+  let needStop = false;
+  let moving = false;
+  let allowMigrate = false;
+  if (current && rsc.assignedTo && current !== rsc.assignedTo && rsc.nextRole >= Role.Started) {
+    moving = true;
+    allowMigrate = canMigrate(rsc, current);
+    needStop = true;
+  }
+  const multiply = rsc.requires === 'fencing' ? allActive > 1 : cleanActive > 1;
+  if (multiply) {
+    if (rsc.multipleActive === 'stop_start' || rsc.multipleActive === 'stop_unexpected')
+      needStop = true;
+    rsc.multiplyActive = true;
+  }
+  if (!moving) {
+    if (rsc.failed) {
+      if (rsc.stopFlag) needStop = true;
+    } else if (rsc.blocked) {
+      needStop = true;
+    }
+  }
+
+  // restart: down to stopped on the current node, back up on the next
+  if (isActiveRole(rsc.role)) {
+    stopResource(as, rsc, !needStop);
+    if (rsc.role <= rsc.nextRole && !rsc.blocked && rsc.assignedTo) {
+      startResource(as, rsc, rsc.assignedTo, !needStop);
+    }
+  }
+  // role transition
+  if (rsc.role !== rsc.nextRole) {
+    if (rsc.nextRole === Role.Stopped) {
+      if (isActiveRole(rsc.role)) stopResource(as, rsc, false);
+    } else if (rsc.role === Role.Stopped || rsc.role === Role.Unknown) {
+      if (rsc.assignedTo) startResource(as, rsc, rsc.assignedTo, false);
+    }
+  }
+  createRecurring(ws, as, rsc);
+  if (allowMigrate && current) createMigration(as, rsc, current);
+}
+
+function canMigrate(rsc: Rsc, current: SNode): boolean {
+  if (!rsc.allowMigrate) return false;
+  if (!rsc.managed || rsc.failed || rsc.startPending) return false;
+  if (!nodeAvailable(current)) return false;
+  return true;
+}
+
+function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
+  const target = rsc.assignedTo as SNode;
+  const start = as.find(`${rsc.id}_start_0`, target);
+  const stop = as.find(`${rsc.id}_stop_0`, current);
+  if (!start || !stop) return;
+  const to = as.custom(rsc, 'migrate_to', 0, current, start.optional && stop.optional);
+  const from = as.custom(rsc, 'migrate_from', 0, target, start.optional && stop.optional);
+  to.migrateRunnable = true;
+  from.migrateRunnable = true;
+  start.migrateRunnable = true;
+  stop.migrateRunnable = true;
+  rsc.migration = { to, from };
+  as.order(to, from, O.optional | O.impliesThen | O.runnableLeft);
+  as.order(from, stop, O.optional | O.impliesThen | O.runnableLeft);
+  as.order(from, start, O.optional | O.runnableLeft);
+}
+
+function activeRecurringKeys(rsc: Rsc, node: SNode): Set<string> {
+  return rsc.activeRecurring?.get(node) ?? new Set();
+}
+
+function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
+  const node = rsc.assignedTo;
+  const start = node ? as.find(`${rsc.id}_start_0`, node) : undefined;
+  for (const op of rsc.ops) {
+    if (op.interval <= 0 || !op.enabled) continue;
+    if (op.name !== 'monitor') continue;
+    if (op.role === Role.Stopped) continue;
+    if (rsc.nextRole === Role.Stopped || !node || !start) continue;
+    if (op.role !== Role.Unknown && op.role !== Role.Started && op.role !== rsc.nextRole) continue;
+    if (op.role === Role.Promoted) continue;
+    const key = `${rsc.id}_${op.name}_${op.interval}`;
+    let optional = true;
+    if (!start.optional) optional = false;
+    else if (!activeRecurringKeys(rsc, node).has(key)) optional = false;
+    const mon = as.custom(rsc, op.name, op.interval, node, optional);
+    if (!start.runnable) mon.runnable = false;
+    else if (!node.online || node.unclean) mon.runnable = false;
+    if (rsc.managed) as.order(start, mon, O.impliesThen | O.runnableLeft);
+  }
+  void ws;
+}
+
+// ---------------------------------------------------------------- probes
+
+function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): void {
+  if (rsc.kind !== 'primitive') {
+    for (const c of rsc.children) probeResource(ws, as, c, node);
+    return;
+  }
+  if (node.kind !== 'member') {
+    if (rsc.cls === 'stonith') return;
+    if (node.kind === 'guest' && containsGuest(rsc)) return;
+    if (rsc.remoteNode) return;
+  }
+  if (rsc.container && !rsc.remoteNode) return;
+  if (rsc.orphan) return;
+  if (rsc.knownOn.has(node)) return;
+  const top = rsc.parent ?? rsc;
+  const mode = rsc.discovery.get(node.index);
+  const allowed = rsc.allowed[node.index];
+  if (rsc.exclusiveDiscover || top.exclusiveDiscover) {
+    if (allowed === undefined || allowed === -2_000_000_000) return;
+    if (mode !== 'exclusive') return;
+  }
+  if (mode === 'never') return;
+  if (node.kind === 'guest') {
+    const guest = node.connection?.container;
+    if (guest && guest.role === Role.Stopped) return;
+    if (guest && guestWillStop(node)) return;
+  }
+  const probe = as.custom(rsc, 'monitor', 0, node, false);
+  probe.expectedRc = 7;
+  const flags =
+    !probe.runnable && rsc.runningOn.length === 0 ? O.optional | O.runnableLeft : O.optional;
+  (probe as { probeFlags?: number }).probeFlags = flags;
+}
+
+function containsGuest(rsc: Rsc): boolean {
+  return rsc.guestConnection !== undefined;
+}
+
+function guestWillStop(node: SNode): boolean {
+  const conn = node.connection;
+  const container = conn?.container;
+  return Boolean(
+    node.remoteRequiresReset ||
+    (container && container.failed) ||
+    (conn && conn.nextRole === Role.Stopped),
+  );
+}
+
+function scheduleProbes(ws: WorkingSet, as: ActionSet): void {
+  if (!ws.config.startupProbes) return;
+  for (const node of ws.nodes) {
+    if (!node.online) continue;
+    if (node.unclean) continue;
+    if (!node.rscDiscovery) continue;
+    for (const r of ws.resources) probeResource(ws, as, r, node);
+  }
+}
+
+// ---------------------------------------------------------------- groups
+
+function createGroupActions(ws: WorkingSet, as: ActionSet, g: Rsc): void {
+  for (const c of g.children) createPrimitiveActions(ws, as, c);
+  for (const task of ['start', 'running', 'stop', 'stopped'])
+    as.custom(g, task, 0, undefined, true, { pseudo: true });
+  const first = g.children[0];
+  g.nextRole = first ? first.nextRole : Role.Stopped;
+}
+
+function groupInternal(as: ActionSet, g: Rsc): void {
+  const ordered = (g.meta.ordered ?? 'true') !== 'false';
+  as.orderRsc(g, 'stopped', g, 'start', O.optional);
+  as.orderRsc(g, 'stop', g, 'stopped', O.runnableLeft);
+  as.orderRsc(g, 'start', g, 'running', O.runnableLeft);
+  let prev: Rsc | undefined;
+  let lastActive: Rsc | undefined;
+  for (const m of g.children) {
+    as.orderRsc(g, 'stop', m, 'stop', O.optional);
+    as.orderRsc(m, 'stop', g, 'stopped', O.optional);
+    as.orderRsc(g, 'start', m, 'start', O.optional);
+    as.orderRsc(m, 'start', g, 'running', O.runnableLeft);
+    if (ordered && prev) {
+      as.orderRsc(prev, 'start', m, 'start', O.impliesThen | O.runnableLeft);
+      as.orderRsc(m, 'stop', prev, 'stop', O.optional | O.restart);
+      if (m.runningOn.length > 0 && prev.runningOn.length === 0)
+        as.orderRsc(m, 'stop', prev, 'start', O.impliesFirst | O.runnableLeft);
+    }
+    if (m.runningOn.length > 0) {
+      if (
+        ordered &&
+        prev &&
+        prev.runningOn.length === 0 &&
+        lastActive &&
+        lastActive.runningOn.length > 0
+      )
+        as.orderRsc(m, 'stop', lastActive, 'stop', O.optional);
+      lastActive = m;
+    }
+    prev = m;
+  }
+}
+
+// ---------------------------------------------------------------- orderings
+
+function primitiveInternal(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
+  as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
+  for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
+    const flags = (probe as { probeFlags?: number }).probeFlags ?? O.optional;
+    const top = rsc;
+    for (const s of as.ofRsc(top, 'start')) as.order(probe, s, flags);
+  }
+  if (rsc.container && rsc.remoteNode) {
+    as.orderRsc(rsc.container, 'start', rsc, 'start', O.impliesThen | O.runnableLeft);
+    as.orderRsc(rsc, 'stop', rsc.container, 'stop', O.impliesFirst);
+    as.orderRsc(rsc.container, 'monitor', rsc, 'stop', O.optional);
+  }
+  void ws;
+}
+
+function orderConstraintFlags(
+  kind: OrderConstraint['orderKind'],
+  firstAction: string,
+  symmetric: boolean,
+  inverse: boolean,
+): number {
+  let flags: number = O.optional;
+  if (kind === 'Optional') return flags;
+  if (kind === 'Serialize') return flags | O.serialize;
+  if (!symmetric) return flags | O.asymmetrical;
+  if (inverse) return flags | O.impliesFirst;
+  flags |= O.impliesThen;
+  if (firstAction === 'start' || firstAction === 'promote') flags |= O.runnableLeft;
+  return flags;
+}
+
+const INVERSE: Record<string, string> = {
+  start: 'stop',
+  stop: 'start',
+  promote: 'demote',
+  demote: 'promote',
+  running: 'stopped',
+  stopped: 'running',
+  promoted: 'demoted',
+  demoted: 'promoted',
+};
+
+function userOrderings(ws: WorkingSet, as: ActionSet): void {
+  for (const c of ws.cib.constraints) {
+    if (c.kind !== 'order') continue;
+    const pairs: { first: string; then: string; fa: string; ta: string }[] = [];
+    if (c.first && c.then) {
+      pairs.push({ first: c.first, then: c.then, fa: c.firstAction, ta: c.thenAction });
+    } else {
+      for (const set of c.sets) {
+        if (set.sequential) {
+          for (let i = 1; i < set.resources.length; i++)
+            pairs.push({
+              first: set.resources[i - 1] ?? '',
+              then: set.resources[i] ?? '',
+              fa: set.action ?? 'start',
+              ta: set.action ?? 'start',
+            });
+        }
+      }
+      for (let s = 1; s < c.sets.length; s++) {
+        const prev = c.sets[s - 1];
+        const cur = c.sets[s];
+        if (!prev || !cur) continue;
+        const firsts = prev.sequential ? prev.resources.slice(-1) : prev.resources;
+        const thens = cur.sequential ? cur.resources.slice(0, 1) : cur.resources;
+        for (const f of firsts)
+          for (const t of thens)
+            pairs.push({
+              first: f,
+              then: t,
+              fa: prev.action ?? 'start',
+              ta: cur.action ?? 'start',
+            });
+      }
+    }
+    for (const p of pairs) {
+      const a = ws.byId.get(p.first);
+      const b = ws.byId.get(p.then);
+      if (!a || !b) continue;
+      const flags = orderConstraintFlags(c.orderKind, p.fa, c.symmetrical, false);
+      orderUser(as, a, p.fa, b, p.ta, flags);
+      if (c.symmetrical && c.orderKind !== 'Serialize') {
+        const fi = INVERSE[p.ta];
+        const ti = INVERSE[p.fa];
+        if (fi && ti)
+          orderUser(as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true));
+      }
+    }
+  }
+}
+
+/** An ordering between resources, where either may be a group (its pseudo action stands for it). */
+function orderUser(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: string, flags: number): void {
+  const firstTask = a.kind === 'group' ? groupTask(fa, true) : fa;
+  const thenTask = ta;
+  const firsts = as.ofRsc(a, firstTask).filter((x) => x.interval === 0);
+  const thens =
+    b.kind === 'group'
+      ? b.children.flatMap((m) => as.ofRsc(m, thenTask).filter((x) => x.interval === 0))
+      : as.ofRsc(b, thenTask).filter((x) => x.interval === 0);
+  const groupThen = b.kind === 'group' ? as.ofRsc(b, thenTask) : [];
+  for (const f of firsts) {
+    for (const t of thens) as.order(f, t, flags);
+    for (const t of groupThen) as.order(f, t, flags & ~(O.impliesThen | O.impliesFirst));
+  }
+}
+
+/** The group pseudo action that marks a task as complete for orderings after it. */
+function groupTask(task: string, first: boolean): string {
+  if (!first) return task;
+  switch (task) {
+    case 'start':
+      return 'running';
+    case 'stop':
+      return 'stopped';
+    default:
+      return task;
+  }
+}
+
+// ---------------------------------------------------------------- remote nodes
+
+type RemoteState = 'unknown' | 'alive' | 'resting' | 'failed' | 'stopped';
+
+function remoteState(node: SNode): RemoteState {
+  const conn = node.connection as Rsc;
+  const cluster = conn.runningOn[0];
+  if (conn.nextRole === Role.Stopped || !conn.assignedTo) {
+    if (cluster && cluster.unclean) return 'failed';
+    if (!conn.failed) return 'stopped';
+    return 'failed';
+  }
+  if (!cluster) return 'unknown';
+  if (cluster.unclean || !cluster.online) return 'resting';
+  if (conn.runningOn.length > 1 && conn.partialSource && conn.partialTarget) return 'resting';
+  return 'alive';
+}
+
+function remoteOrderings(as: ActionSet): void {
+  for (const a of [...as.actions]) {
+    const rsc = a.rsc;
+    if (!rsc || !a.node || a.node.kind === 'member' || !a.node.connection || a.pseudo) continue;
+    if (rsc.remoteNode) continue;
+    const conn = a.node.connection;
+    const state = remoteState(a.node);
+    const startsOf = (): Action[] => as.ofRsc(conn, 'start');
+    const stopsOf = (): Action[] => as.ofRsc(conn, 'stop');
+    const startThen = (flags: number): void => {
+      for (const s of startsOf()) as.order(s, a, flags);
+    };
+    const thenStop = (flags: number): void => {
+      for (const s of stopsOf()) as.order(a, s, flags);
+    };
+    let task = a.task;
+    if (task === 'migrate_to' || task === 'migrate_from') task = 'stop';
+    if (task === 'start' || task === 'promote') {
+      startThen(state === 'failed' ? O.impliesThen : 0);
+      for (const other of rsc.actions)
+        if (other.task === 'stop' && other.node !== a.node)
+          for (const s of startsOf()) as.order(s, other, O.optional);
+    } else if (task === 'stop') {
+      if (state === 'alive') thenStop(O.impliesFirst);
+      else if (state === 'failed')
+        fenceNode(a.node, 'resources are active but connection is unrecoverable');
+      else if (conn.nextRole === Role.Stopped) thenStop(O.impliesFirst);
+      else startThen(0);
+    } else if (task === 'demote') {
+      if (state === 'resting' || state === 'unknown') startThen(0);
+    } else if (a.interval > 0) {
+      startThen(O.impliesThen);
+    } else {
+      if (task === 'monitor' && state === 'failed')
+        fenceNode(a.node, 'resources are in unknown state and connection is unrecoverable');
+      if (conn.runningOn.length > 0 && state === 'stopped') thenStop(O.runnableLeft);
+      else startThen(0);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- fencing
+
+function canFence(ws: WorkingSet, node: SNode): boolean {
+  if (node.kind === 'guest') {
+    const container = node.connection?.container;
+    for (const host of container?.runningOn ?? [])
+      if (!host.online && !canFence(ws, host)) return false;
+    return true;
+  }
+  const c = ws.config;
+  if (!c.stonithEnabled || !c.haveStonithResource) return false;
+  if (c.haveQuorum || c.noQuorumPolicy === 'ignore') return true;
+  return node.online;
+}
+export { canFence };
+
+function fenceAction(ws: WorkingSet, as: ActionSet, node: SNode, reason: string): Action {
+  const action = ws.config.stonithAction;
+  const a = as.custom(undefined, 'stonith', 0, node, false, {
+    key: `stonith-${node.name}-${action}`,
+  });
+  a.fenceAction = action;
+  setReason(a, reason);
+  return a;
+}
+
+function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: SNode): void {
+  for (const rsc of ws.byId.values()) {
+    if (rsc.kind !== 'primitive' || !rsc.managed) continue;
+    for (const stop of as.ofRsc(rsc, 'stop', node)) {
+      stop.pseudo = true;
+      stop.runnable = true;
+      if (rsc.requires === 'fencing' || node.kind === 'guest') as.order(fence, stop, O.optional);
+    }
+    for (const a of rsc.actions) {
+      if (a.task === 'start' && rsc.requires === 'fencing' && a.node !== node)
+        as.order(fence, a, O.optional);
+    }
+  }
+}
+
+function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {
+  const haveManaged = [...ws.byId.values()].some((r) => r.kind === 'primitive' && r.managed);
+  for (const node of ws.nodes) {
+    if (node.kind === 'guest') {
+      if (node.remoteRequiresReset && haveManaged && canFence(ws, node)) fenceGuest(ws, as, node);
+      continue;
+    }
+    if (haveManaged && node.unclean && canFence(ws, node)) {
+      const f = fenceAction(ws, as, node, node.fenceReason ?? 'node is unclean');
+      orderStopsVsFence(ws, as, f, node);
+    } else if (node.kind === 'member' && node.online && node.shutdown) {
+      const down = as.custom(undefined, 'do_shutdown', 0, node, false, {
+        key: `do_shutdown-${node.name}`,
+      });
+      for (const rsc of node.running)
+        for (const stop of as.ofRsc(rsc, 'stop', node))
+          as.order(stop, down, O.optional | O.runnableLeft);
+    }
+  }
+}
+
+function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {
+  const container = node.connection?.container;
+  if (!container) return;
+  const stop = as.ofRsc(container, 'stop')[0];
+  const fence = as.custom(undefined, 'stonith', 0, node, false, {
+    key: `stonith-${node.name}-${container.nextRole === Role.Stopped ? 'off' : 'reboot'}`,
+    pseudo: true,
+  });
+  fence.fenceAction = container.nextRole === Role.Stopped ? 'off' : 'reboot';
+  setReason(fence, 'guest is unclean');
+  (fence as { guestOf?: Rsc }).guestOf = container;
+  if (stop) as.order(stop, fence, O.impliesThen | O.runnableLeft);
+  orderStopsVsFence(ws, as, fence, node);
+}
+
+// ---------------------------------------------------------------- propagation
+
+function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): boolean {
+  if (flag === 'optional') {
+    if (!then.optional) return false;
+    then.optional = false;
+    if (first.rsc && then.rsc !== first.rsc)
+      setReason(then, `required ${first.rsc.id} ${first.task}`);
+    return true;
+  }
+  if (!then.runnable) return false;
+  then.runnable = false;
+  if (first.rsc && then.rsc !== first.rsc)
+    setReason(then, `unrunnable ${first.rsc.id} ${first.task}`);
+  return true;
+}
+
+function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
+  const rsc = a.rsc;
+  if (rsc && rsc.kind === 'group' && a.pseudo) {
+    const task = a.task === 'running' ? 'start' : a.task === 'stopped' ? 'stop' : a.task;
+    let optional = true;
+    let runnable = true;
+    for (const m of rsc.children) {
+      const ma = m.actions.find((x) => x.task === task && x.interval === 0);
+      if (ma) {
+        if (!ma.optional) optional = false;
+        if (!ma.runnable) runnable = false;
+      } else if (task !== 'stop' && task !== 'demote') runnable = false;
+    }
+    return { optional, runnable };
+  }
+  return { optional: a.optional, runnable: a.runnable };
+}
+
+function updateOrdering(o: Ordering): boolean {
+  const { first, then, flags } = o;
+  let changed = false;
+  const ff = firstFlags(first);
+  if (flags & O.impliesFirst && !then.optional && first.optional) {
+    first.optional = false;
+    if (then.rsc && first.rsc !== then.rsc)
+      setReason(first, `required ${then.rsc.id} ${then.task}`);
+    changed = true;
+  }
+  if (flags & O.runnableLeft && then.runnable && !ff.runnable && !then.pseudo) {
+    changed = implies(then, first, 'runnable') || changed;
+  } else if (flags & O.runnableLeft && then.runnable && !ff.runnable && then.pseudo) {
+    then.runnable = false;
+    changed = true;
+  }
+  if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
+    changed = implies(then, first, 'optional') || changed;
+  }
+  if (flags & O.restart && then.rsc && first.rsc) {
+    let restart = false;
+    if (!then.optional) restart = true;
+    if (!then.runnable && then.rsc.managed && first.rsc === then.rsc) restart = true;
+    if (restart) {
+      if (first.runnable && first.optional) {
+        first.optional = false;
+        changed = true;
+      }
+      if (!then.optional && first.optional) {
+        first.optional = false;
+        changed = true;
+      }
+      if (!first.optional && !first.runnable && then.runnable) {
+        then.runnable = false;
+        changed = true;
+      }
+    }
+  }
+  return changed;
+}
+
+export function propagate(as: ActionSet): void {
+  const queue: Action[] = [...as.actions];
+  const queued = new Set<Action>(queue);
+  const enqueue = (a: Action): void => {
+    if (queued.has(a)) return;
+    queue.push(a);
+    queued.add(a);
+    // group members' flags feed their group's pseudo actions
+    const g = a.rsc?.parent;
+    if (g) for (const ga of g.actions) if (!queued.has(ga)) enqueue(ga);
+  };
+  while (queue.length > 0) {
+    const a = queue.shift() as Action;
+    queued.delete(a);
+    for (const o of [...a.before, ...a.after]) {
+      const f0 = [o.first.optional, o.first.runnable];
+      const t0 = [o.then.optional, o.then.runnable];
+      if (!updateOrdering(o)) continue;
+      if (o.first.optional !== f0[0] || o.first.runnable !== f0[1]) enqueue(o.first);
+      if (o.then.optional !== t0[0] || o.then.runnable !== t0[1]) enqueue(o.then);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- entry
+
+export function createActions(ws: WorkingSet): ActionSet {
+  const as = new ActionSet(ws);
+  // stops decided while unpacking (failures)
+  scheduleProbes(ws, as);
+  for (const r of ws.resources) {
+    if (r.kind === 'group') createGroupActions(ws, as, r);
+    else if (r.kind === 'primitive') createPrimitiveActions(ws, as, r);
+  }
+  for (const f of ws.forcedStops) {
+    if (f.rsc.runningOn.includes(f.node)) as.custom(f.rsc, 'stop', 0, f.node, false);
+  }
+  // orphaned recurring operations: cancel them
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || !r.managed || !ws.config.stopOrphanActions) continue;
+    const act = r.activeRecurring;
+    if (!act) continue;
+    for (const [node, keys] of act) {
+      for (const key of keys) {
+        const m = /_([a-z_-]+)_(\d+)$/.exec(key);
+        if (!m) continue;
+        const interval = Number(m[2]);
+        if (r.ops.some((o) => `${r.id}_${o.name}_${o.interval}` === key && o.enabled)) continue;
+        const cancel = as.custom(r, 'cancel', interval, node, false, { key: `${key}-cancel` });
+        cancel.cancel = true;
+        (cancel as { cancelTask?: string }).cancelTask = m[1];
+      }
+    }
+  }
+  for (const c of ws.clearFailcounts) {
+    const a = as.custom(c.rsc, 'clear_failcount', 0, c.node, false, {
+      key: `${c.rsc.id}_clear_failcount_0`,
+    });
+    a.clearFailcount = true;
+  }
+  for (const r of ws.byId.values()) {
+    if (r.kind === 'primitive') primitiveInternal(ws, as, r);
+    else if (r.kind === 'group') groupInternal(as, r);
+  }
+  userOrderings(ws, as);
+  remoteOrderings(as);
+  scheduleFencingAndShutdowns(ws, as);
+  propagate(as);
+  // stops of unmanaged resources never run
+  for (const a of as.actions) {
+    if (a.rsc && !a.rsc.managed && (a.task === 'stop' || a.task === 'start')) {
+      if (a.task === 'stop') a.runnable = false;
+    }
+  }
+  for (const r of ws.byId.values()) for (const p of primitivesOf(r)) void p;
+  return as;
+}

@@ -1,0 +1,590 @@
+/**
+ * Placement: node scores per resource (locations, stickiness, failure
+ * thresholds, colocations) and the choice of a node, in Pacemaker's order.
+ *
+ * Scores live in a dense Int32Array per primitive, indexed by node; a node a
+ * resource may not even consider is ABSENT (asymmetric clusters).
+ */
+import type { LocationConstraint } from '@remora/cib';
+import { addScores, evaluateRule } from '@remora/cib';
+import type { Coloc, Rsc, SNode } from './model';
+import { INF, Role, nodeAvailable, primitivesOf } from './model';
+import type { WorkingSet } from './unpack';
+import { addColocation, failCountInfo } from './unpack';
+
+export const ABSENT = -2_000_000_000;
+const INFINITY_HACK = INF * -100;
+
+export type Table = Int32Array;
+
+function baseWeight(node: SNode): number {
+  if (node.kind === 'member' && (!node.online || node.shutdown)) return -INF;
+  return 0;
+}
+
+function locate(ws: WorkingSet, rsc: Rsc, node: SNode | undefined, score: number): void {
+  for (const p of primitivesOf(rsc)) {
+    const t = p.allowed;
+    if (node === undefined) {
+      for (const n of ws.nodes) {
+        const cur = t[n.index] ?? ABSENT;
+        t[n.index] = addScores(cur === ABSENT ? baseWeight(n) : cur, score);
+      }
+    } else {
+      const cur = t[node.index] ?? ABSENT;
+      t[node.index] = addScores(cur === ABSENT ? baseWeight(node) : cur, score);
+    }
+  }
+}
+
+function resourcesMatching(ws: WorkingSet, c: LocationConstraint): Rsc[] {
+  if (c.rsc !== undefined) {
+    const r = ws.byId.get(c.rsc);
+    return r ? [r] : [];
+  }
+  if (c.rscPattern !== undefined) {
+    let re: RegExp;
+    try {
+      re = new RegExp(c.rscPattern);
+    } catch {
+      ws.warnings.push(`location '${c.id}': invalid rsc-pattern '${c.rscPattern}'`);
+      return [];
+    }
+    return ws.resources.filter((r) => re.test(r.id));
+  }
+  return [];
+}
+
+function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
+  const targets = resourcesMatching(ws, c);
+  if (targets.length === 0) return;
+  if (c.role && !['started', 'unknown'].includes(c.role.toLowerCase())) return;
+  const discovery = c.resourceDiscovery as 'always' | 'never' | 'exclusive' | undefined;
+  const mark = (rsc: Rsc, node: SNode): void => {
+    if (!discovery) return;
+    for (const p of primitivesOf(rsc)) {
+      p.discovery.set(node.index, discovery);
+      if (discovery === 'exclusive') p.exclusiveDiscover = true;
+    }
+    if (discovery === 'exclusive') rsc.exclusiveDiscover = true;
+  };
+  if (c.node !== undefined) {
+    const node = ws.nodeByName.get(c.node);
+    if (!node) return;
+    for (const r of targets) {
+      locate(ws, r, node, c.score ?? 0);
+      mark(r, node);
+    }
+    return;
+  }
+  for (const rule of c.rules) {
+    if (rule.role && !['started', 'unknown'].includes(rule.role.toLowerCase())) continue;
+    for (const node of ws.nodes) {
+      const ok = evaluateRule(rule, { now: ws.now, nodeAttributes: node.attrs });
+      if (!ok) continue;
+      let score = rule.score ?? 0;
+      if (rule.score === undefined && rule.scoreAttribute) {
+        const v = node.attrs[rule.scoreAttribute];
+        if (v === undefined) continue;
+        score = Number.parseInt(v, 10);
+        if (/^[+]?INFINITY$/i.test(v)) score = INF;
+        else if (/^-INFINITY$/i.test(v)) score = -INF;
+        if (!Number.isFinite(score)) continue;
+      }
+      for (const r of targets) {
+        locate(ws, r, node, score);
+        mark(r, node);
+      }
+    }
+  }
+}
+
+/** Everything that sets node scores before assignment. */
+export function applyNodeCriteria(ws: WorkingSet): void {
+  const n = ws.nodes.length;
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive') continue;
+    r.allowed = new Int32Array(n).fill(ABSENT);
+    if (ws.config.symmetric) for (const node of ws.nodes) r.allowed[node.index] = baseWeight(node);
+  }
+  for (const c of ws.cib.constraints) if (c.kind === 'location') applyLocation(ws, c);
+
+  // stickiness
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive') continue;
+    if (!r.managed || r.stickiness < 1 || r.runningOn.length !== 1) continue;
+    const node = r.runningOn[0] as SNode;
+    if (!ws.config.symmetric && r.allowed[node.index] === ABSENT) continue;
+    locate(ws, r, node, r.stickiness);
+  }
+
+  // failures found while unpacking
+  for (const b of ws.bans) locate(ws, b.rsc, b.node, b.score);
+
+  // migration-threshold
+  const cleared = new Set(ws.clearFailcounts.map((c) => `${c.rsc.id}\0${c.node.name}`));
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive') continue;
+    for (const node of ws.nodes) {
+      if (cleared.has(`${r.id}\0${node.name}`)) continue;
+      const fc = failCountInfo(r, node);
+      if (fc.count <= 0) continue;
+      if (r.failureTimeout > 0 && fc.lastFailure > 0) {
+        const nowSec = Math.floor(ws.now.getTime() / 1000);
+        if (nowSec >= fc.lastFailure + r.failureTimeout) continue;
+      }
+      if (r.migrationThreshold - fc.count <= 0) locate(ws, r, node, -INF);
+    }
+  }
+}
+
+/** Colocations and bans Pacemaker adds by itself (groups, guests, remote connections). */
+export function createInternalConstraints(ws: WorkingSet): void {
+  const remoteNodes = ws.nodes.filter((n) => n.kind !== 'member');
+  const avoidRemote = (r: Rsc): void => {
+    for (const node of remoteNodes) locate(ws, r, node, -INF);
+  };
+  for (const r of ws.byId.values()) {
+    if (r.kind === 'group') {
+      const colocated = (r.meta.collocated ?? r.meta.colocated ?? 'true') !== 'false';
+      if (!colocated) continue;
+      for (let i = 1; i < r.children.length; i++) {
+        addColocation(ws, {
+          id: `${r.id}-internal`,
+          dependent: r.children[i] as Rsc,
+          primary: r.children[i - 1] as Rsc,
+          score: INF,
+          dependentRole: Role.Unknown,
+          primaryRole: Role.Unknown,
+          influence: true,
+        });
+      }
+    } else if (r.kind === 'primitive') {
+      if (r.remoteNode || r.cls === 'stonith') avoidRemote(r);
+      if (r.container) {
+        avoidRemote(r.container);
+        addColocation(ws, {
+          id: 'resource-with-container',
+          dependent: r,
+          primary: r.container,
+          score: INF,
+          dependentRole: Role.Unknown,
+          primaryRole: Role.Unknown,
+          influence: true,
+        });
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------- merging
+
+function anyAvailable(ws: WorkingSet, t: Table): boolean {
+  for (const node of ws.nodes) {
+    const w = t[node.index] ?? ABSENT;
+    if (w !== ABSENT && w >= 0 && nodeAvailable(node)) return true;
+  }
+  return false;
+}
+
+function attrValue(node: SNode, attr: string | undefined): string | undefined {
+  return node.attrs[attr ?? '#uname'];
+}
+
+function bestScoreMatchingAttr(
+  ws: WorkingSet,
+  rsc: Rsc,
+  attr: string | undefined,
+  value: string | undefined,
+): number {
+  let best = -INF;
+  const t = rsc.allowed;
+  if (attr === undefined || attr === '#uname' || attr === '#id') {
+    // fast path: the node with that name
+    for (const node of ws.nodes) {
+      if (attrValue(node, attr) !== value) continue;
+      const w = t[node.index] ?? ABSENT;
+      if (w !== ABSENT && w > best && nodeAvailable(node)) best = w;
+    }
+    return best;
+  }
+  for (const node of ws.nodes) {
+    const w = t[node.index] ?? ABSENT;
+    if (w === ABSENT || w <= best || !nodeAvailable(node)) continue;
+    if (attrValue(node, attr) === value) best = w;
+  }
+  return best;
+}
+
+function addScoresMatchingAttr(
+  ws: WorkingSet,
+  work: Table,
+  rsc: Rsc,
+  attr: string | undefined,
+  factor: number,
+  onlyPositive: boolean,
+): void {
+  for (const node of ws.nodes) {
+    const cur = work[node.index] ?? ABSENT;
+    if (cur === ABSENT) continue;
+    const score = bestScoreMatchingAttr(ws, rsc, attr, attrValue(node, attr));
+    if (factor < 0 && score < 0) continue;
+    if (cur === INFINITY_HACK) continue;
+    const f = factor * score;
+    let weight = Math.trunc(f < 0 ? f - 0.5 : f + 0.5);
+    if (weight === 0 && score !== 0) weight = factor > 0 ? 1 : factor < 0 ? -1 : 0;
+    const next = addScores(weight, cur);
+    if (onlyPositive && next < 0 && cur > 0) {
+      work[node.index] = INFINITY_HACK;
+      continue;
+    }
+    if (onlyPositive && next < 0 && cur === 0) continue;
+    work[node.index] = next;
+  }
+}
+
+export const W = { init: 1, forward: 2, rollback: 4, positive: 8 } as const;
+
+function lastChild(rsc: Rsc): Rsc | undefined {
+  return rsc.kind === 'group' && rsc.children.length > 0
+    ? rsc.children[rsc.children.length - 1]
+    : undefined;
+}
+
+/** Pacemaker's merge_weights: a resource's scores, plus those of resources colocated with it. */
+export function mergeWeights(
+  ws: WorkingSet,
+  rsc: Rsc,
+  nodes: Table | undefined,
+  attr: string | undefined,
+  factor: number,
+  flags: number,
+): Table {
+  if (rsc.kind === 'group') return mergeGroupWeights(ws, rsc, nodes, attr, factor, flags);
+  if (rsc.merging) return nodes as Table;
+  rsc.merging = true;
+  let work: Table;
+  let f = flags;
+  if (f & W.init) {
+    work = rsc.allowed.slice();
+    f &= ~W.init;
+  } else {
+    work = (nodes as Table).slice();
+    addScoresMatchingAttr(ws, work, rsc, attr, factor, (f & W.positive) !== 0);
+  }
+  if (anyAvailable(ws, work)) {
+    const multiplier = factor < 0 ? -1 : 1;
+    const list = f & W.forward ? rsc.thisWith : rsc.withThis;
+    for (const c of list) {
+      let other: Rsc;
+      if (f & W.forward) other = c.primary;
+      else if (!c.influence) continue;
+      else other = c.dependent;
+      work = mergeWeights(ws, other, work, c.nodeAttribute, (multiplier * c.score) / INF, f);
+    }
+  } else if (f & W.rollback) {
+    rsc.merging = false;
+    return nodes as Table;
+  }
+  if (f & W.positive) {
+    for (let i = 0; i < work.length; i++) if (work[i] === INFINITY_HACK) work[i] = 1;
+  }
+  rsc.merging = false;
+  return work;
+}
+
+function mergeGroupWeights(
+  ws: WorkingSet,
+  rsc: Rsc,
+  nodes: Table | undefined,
+  attr: string | undefined,
+  factor: number,
+  flags: number,
+): Table {
+  if (rsc.merging) return nodes as Table;
+  const first = rsc.children[0];
+  if (!first) return nodes ?? new Int32Array(ws.nodes.length).fill(ABSENT);
+  rsc.merging = true;
+  let work: Table;
+  if (flags & W.init) {
+    const last = lastChild(rsc) as Rsc;
+    work = mergeWeights(ws, last, undefined, attr, factor, flags);
+  } else {
+    work = mergeWeights(ws, first, nodes, attr, factor, flags);
+  }
+  for (const c of rsc.withThis) {
+    work = mergeWeights(
+      ws,
+      c.dependent,
+      work,
+      c.nodeAttribute,
+      (factor * c.score) / INF,
+      flags & ~W.init,
+    );
+  }
+  rsc.merging = false;
+  return work;
+}
+
+// ------------------------------------------------------------- choosing
+
+function currentNode(rsc: Rsc): SNode | undefined {
+  return rsc.runningOn[0];
+}
+
+function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: SNode): number {
+  const wa = nodeAvailable(a) ? (t[a.index] ?? ABSENT) : -INF;
+  const wb = nodeAvailable(b) ? (t[b.index] ?? ABSENT) : -INF;
+  if (wa !== wb) return wa > wb ? -1 : 1;
+  if (ws.config.placementStrategy !== 'minimal') {
+    if (a.assigned !== b.assigned) return a.assigned < b.assigned ? -1 : 1;
+    if (preferred) {
+      if (preferred === a) return -1;
+      if (preferred === b) return 1;
+    }
+  }
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean {
+  if (!force && chosen) {
+    const w = rsc.allowed[chosen.index] ?? ABSENT;
+    if (w < 0 || !nodeAvailable(chosen)) {
+      rsc.nextRole = Role.Stopped;
+      rsc.nextRoleReason = 'node availability';
+      chosen = undefined;
+    }
+  }
+  rsc.provisional = false;
+  rsc.assignedTo = undefined;
+  if (!chosen) {
+    rsc.nextRole = Role.Stopped;
+    rsc.nextRoleReason ??= 'unable to allocate';
+    return false;
+  }
+  rsc.assignedTo = chosen;
+  chosen.assigned++;
+  return true;
+}
+
+function chooseNode(ws: WorkingSet, rsc: Rsc): boolean {
+  if (!rsc.provisional) return rsc.assignedTo !== undefined;
+  const running = currentNode(rsc);
+  // best node: a linear scan instead of a full sort (large clusters)
+  let best: SNode | undefined;
+  for (const n of ws.nodes) {
+    if ((rsc.allowed[n.index] ?? ABSENT) === ABSENT) continue;
+    if (!best || compareNodes(ws, rsc.allowed, n, best, running) < 0) best = n;
+  }
+  let chosen = best;
+  if (chosen && (rsc.allowed[chosen.index] ?? ABSENT) > 0 && nodeAvailable(chosen)) {
+    if (running && nodeAvailable(running)) {
+      const bw = rsc.allowed[chosen.index];
+      if ((rsc.allowed[running.index] ?? ABSENT) === bw) chosen = running;
+    }
+  }
+  return finalize(rsc, chosen, false);
+}
+
+function colocationAffectsLocation(dependent: Rsc, primary: Rsc, c: Coloc): boolean {
+  if (primary.provisional) return false;
+  if (!dependent.provisional) return false;
+  if (c.score > 0 && c.dependentRole !== Role.Unknown && c.dependentRole !== dependent.nextRole)
+    return false;
+  if (c.score > 0 && c.primaryRole !== Role.Unknown && c.primaryRole !== effectiveNextRole(primary))
+    return false;
+  return true;
+}
+
+function effectiveNextRole(r: Rsc): Role {
+  if (r.nextRole !== Role.Unknown) return r.nextRole;
+  return r.assignedTo ? Role.Started : Role.Stopped;
+}
+
+/** Where a (possibly group) primary ended up, as a colocation with it sees it. */
+function primaryNode(primary: Rsc, score: number): SNode | undefined {
+  if (primary.kind === 'group') {
+    const member = score >= INF ? lastChild(primary) : primary.children[0];
+    return member ? member.assignedTo : undefined;
+  }
+  return primary.assignedTo;
+}
+
+function applyColocToWeights(ws: WorkingSet, dependent: Rsc, primary: Rsc, c: Coloc): void {
+  const attr = c.nodeAttribute ?? '#id';
+  const pnode = primaryNode(primary, c.score);
+  let value: string | undefined;
+  if (pnode) value = pnode.attrs[attr];
+  else if (c.score < 0) return;
+  const work = dependent.allowed.slice();
+  for (const node of ws.nodes) {
+    const cur = work[node.index] ?? ABSENT;
+    if (cur === ABSENT) continue;
+    if (!pnode) work[node.index] = addScores(-c.score, cur);
+    else if (node.attrs[attr] === value) {
+      if (c.score < INF) work[node.index] = addScores(c.score, cur);
+    } else if (c.score >= INF) work[node.index] = addScores(-c.score, cur);
+  }
+  if (c.score <= -INF || c.score >= INF || anyAvailable(ws, work)) dependent.allowed = work;
+}
+
+function thisWithList(rsc: Rsc): Coloc[] {
+  const list = [...rsc.thisWith];
+  const parent = rsc.parent;
+  if (parent?.kind === 'group' && parent.children[0] === rsc) list.push(...parent.thisWith);
+  return list;
+}
+
+function withThisList(rsc: Rsc): Coloc[] {
+  const list = [...rsc.withThis];
+  const parent = rsc.parent;
+  if (parent?.kind === 'group' && lastChild(parent) === rsc) list.push(...parent.withThis);
+  return list;
+}
+
+export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
+  if (rsc.kind === 'group') return assignGroup(ws, rsc);
+  if (rsc.kind !== 'primitive') return undefined;
+  if (rsc.parent && rsc.parent.kind === 'group' && !rsc.parent.assigning)
+    return assignGroup(ws, rsc.parent) && rsc.assignedTo;
+  if (!rsc.provisional) return rsc.assignedTo;
+  if (rsc.assigning) return undefined;
+  rsc.assigning = true;
+
+  for (const c of thisWithList(rsc)) {
+    const archive =
+      c.dependentRole >= Role.Promoted || (c.score < 0 && c.score > -INF)
+        ? rsc.allowed.slice()
+        : undefined;
+    assign(ws, c.primary);
+    if (colocationAffectsLocation(rsc, c.primary, c)) applyColocToWeights(ws, rsc, c.primary, c);
+    if (archive && !anyAvailable(ws, rsc.allowed)) rsc.allowed = archive;
+  }
+  for (const c of withThisList(rsc)) {
+    if (!c.influence) continue;
+    rsc.allowed = mergeWeights(
+      ws,
+      c.dependent,
+      rsc.allowed,
+      c.nodeAttribute,
+      c.score / INF,
+      W.rollback,
+    );
+  }
+
+  if (rsc.nextRole === Role.Stopped) {
+    locate(ws, rsc, undefined, -INF);
+  } else if (
+    rsc.nextRole > rsc.role &&
+    !ws.config.haveQuorum &&
+    ws.config.noQuorumPolicy === 'freeze'
+  ) {
+    rsc.nextRole = rsc.role;
+    rsc.nextRoleReason = 'no-quorum-policy=freeze';
+  }
+  if (ws.config.stonithEnabled && !ws.config.haveStonithResource) rsc.managed = false;
+
+  if (!rsc.managed) {
+    rsc.nextRole = rsc.role;
+    finalize(rsc, currentNode(rsc), true);
+  } else if (ws.config.stopAllResources) {
+    finalize(rsc, undefined, true);
+  } else {
+    chooseNode(ws, rsc);
+  }
+  rsc.assigning = false;
+
+  if (rsc.remoteNode) {
+    const node = rsc.remoteNode;
+    if (rsc.assignedTo && rsc.nextRole !== Role.Stopped) {
+      node.online = true;
+      if (node.unseen) node.unclean = false;
+    } else {
+      node.shutdown = true;
+    }
+  }
+  return rsc.assignedTo;
+}
+
+function assignGroup(ws: WorkingSet, g: Rsc): SNode | undefined {
+  if (!g.provisional) return g.children[0]?.assignedTo;
+  if (g.assigning) return undefined;
+  const first = g.children[0];
+  if (!first) {
+    g.provisional = false;
+    return undefined;
+  }
+  g.assigning = true;
+  g.role = first.role;
+  let firstNode: SNode | undefined;
+  for (const child of g.children) {
+    const node = assign(ws, child);
+    if (firstNode === undefined) firstNode = node;
+  }
+  g.nextRole = first.nextRole;
+  g.assigning = false;
+  g.provisional = false;
+  g.assignedTo = firstNode;
+  return firstNode;
+}
+
+// ------------------------------------------------------------- order
+
+function sortedNodesForOrdering(ws: WorkingSet): SNode[] {
+  return [...ws.nodes].sort((a, b) => {
+    const wa = nodeAvailable(a) ? baseWeight(a) : -INF;
+    const wb = nodeAvailable(b) ? baseWeight(b) : -INF;
+    if (wa !== wb) return wa > wb ? -1 : 1;
+    return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  });
+}
+
+/** Top-level resources in the order Pacemaker assigns them. */
+export function assignmentOrder(ws: WorkingSet): Rsc[] {
+  const nodes = sortedNodesForOrdering(ws);
+  const merged = new Map<Rsc, Table>();
+  const weightsOf = (r: Rsc): Table => {
+    let t = merged.get(r);
+    if (!t) {
+      t = mergeWeights(ws, r, undefined, undefined, 1, W.forward | W.init);
+      merged.set(r, t);
+    }
+    return t;
+  };
+  const list = ws.resources.map((r, i) => ({ r, i }));
+  list.sort((x, y) => {
+    const a = x.r;
+    const b = y.r;
+    if (a.priority !== b.priority) return a.priority > b.priority ? -1 : 1;
+    if (nodes.length === 0) return x.i - y.i;
+    const ta = weightsOf(a);
+    const tb = weightsOf(b);
+    const ca = currentOf(a);
+    const cb = currentOf(b);
+    const wa = ca ? normal(ta[ca.index]) : -INF;
+    const wb = cb ? normal(tb[cb.index]) : -INF;
+    if (wa !== wb) return wa > wb ? -1 : 1;
+    for (const n of nodes) {
+      const va = normal(ta[n.index]);
+      const vb = normal(tb[n.index]);
+      if (va !== vb) return va > vb ? -1 : 1;
+    }
+    return x.i - y.i;
+  });
+  return list.map((x) => x.r);
+}
+
+function normal(w: number | undefined): number {
+  return w === undefined || w === ABSENT ? -INF : w;
+}
+
+function currentOf(r: Rsc): SNode | undefined {
+  if (r.kind === 'group') return r.children.find((c) => c.runningOn.length > 0)?.runningOn[0];
+  return r.runningOn[0];
+}
+
+export function assignAll(ws: WorkingSet): void {
+  const order = assignmentOrder(ws);
+  for (const r of order) if (r.remoteNode) assign(ws, r);
+  for (const r of order) if (!r.remoteNode) assign(ws, r);
+}

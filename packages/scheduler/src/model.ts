@@ -1,0 +1,241 @@
+/**
+ * The scheduler's working set: nodes, resources and actions as the
+ * algorithms see them. Internal; the public shapes are in types.ts.
+ */
+import type { Primitive } from '@remora/cib';
+
+export const INF = 1_000_000;
+
+/** Resource roles, ordered as Pacemaker orders them. */
+export enum Role {
+  Unknown = 0,
+  Stopped = 1,
+  Started = 2,
+  Unpromoted = 3,
+  Promoted = 4,
+}
+
+export const ROLE_NAMES: Record<Role, string> = {
+  [Role.Unknown]: 'Unknown',
+  [Role.Stopped]: 'Stopped',
+  [Role.Started]: 'Started',
+  [Role.Unpromoted]: 'Unpromoted',
+  [Role.Promoted]: 'Promoted',
+};
+
+export function parseRole(value: string | undefined): Role {
+  switch ((value ?? '').toLowerCase()) {
+    case 'stopped':
+      return Role.Stopped;
+    case 'started':
+      return Role.Started;
+    case 'slave':
+    case 'unpromoted':
+      return Role.Unpromoted;
+    case 'master':
+    case 'promoted':
+      return Role.Promoted;
+    default:
+      return Role.Unknown;
+  }
+}
+
+/** What a failed operation makes the cluster do (`on-fail`), in increasing severity. */
+export enum OnFail {
+  Ignore = 0,
+  Demote = 1,
+  Recover = 2,
+  Migrate = 3,
+  ResetRemote = 4,
+  Block = 5,
+  Stop = 6,
+  Standby = 7,
+  Fence = 8,
+}
+
+export interface SNode {
+  readonly index: number;
+  readonly name: string;
+  readonly id: string;
+  readonly kind: 'member' | 'remote' | 'guest';
+  online: boolean;
+  unclean: boolean;
+  unseen: boolean;
+  shutdown: boolean;
+  standby: boolean;
+  standbyOnFail: boolean;
+  pending: boolean;
+  maintenance: boolean;
+  expectedUp: boolean;
+  remoteRequiresReset: boolean;
+  remoteWasFenced: boolean;
+  rscDiscovery: boolean;
+  /** Why the node must be fenced, when unclean. */
+  fenceReason?: string;
+  /** Node attributes as rules and colocations see them. */
+  attrs: Record<string, string>;
+  /** The connection resource of a remote or guest node. */
+  connection?: Rsc;
+  /** Resources assigned here during this run (for balancing). */
+  assigned: number;
+  /** Resources currently active here. */
+  running: Rsc[];
+  hasState: boolean;
+  isDc: boolean;
+}
+
+export interface OpConfig {
+  readonly name: string;
+  readonly interval: number;
+  readonly role: Role;
+  readonly onFail?: string;
+  readonly enabled: boolean;
+  readonly timeout?: number;
+}
+
+export interface Rsc {
+  readonly id: string;
+  readonly kind: 'primitive' | 'group' | 'clone';
+  parent?: Rsc;
+  children: Rsc[];
+  readonly primitive?: Primitive;
+  readonly agent: string;
+  readonly cls: string;
+  meta: Record<string, string>;
+  params: Record<string, string>;
+  ops: OpConfig[];
+  priority: number;
+  stickiness: number;
+  migrationThreshold: number;
+  failureTimeout: number;
+  managed: boolean;
+  targetRole: Role;
+  multipleActive: string;
+  allowMigrate: boolean;
+  requires: 'nothing' | 'quorum' | 'fencing' | 'unfencing';
+  critical: boolean;
+  /** A remote connection: the node it creates. */
+  remoteNode?: SNode;
+  /** For a guest connection: the resource running the guest. */
+  container?: Rsc;
+  /** For a container: the guest connection it holds. */
+  guestConnection?: Rsc;
+  orphan: boolean;
+  implicit: boolean;
+
+  // status
+  role: Role;
+  nextRole: Role;
+  nextRoleReason?: string;
+  runningOn: SNode[];
+  /** Nodes with any history for the resource. */
+  knownOn: Set<SNode>;
+  failed: boolean;
+  stopFlag: boolean;
+  blocked: boolean;
+  startPending: boolean;
+  partialSource?: SNode;
+  partialTarget?: SNode;
+  dangling: SNode[];
+  /** Failures recorded per node (for "Failed Resource Actions"). */
+
+  // assignment
+  allowed: Int32Array;
+  provisional: boolean;
+  assigning: boolean;
+  merging: boolean;
+  assignedTo?: SNode;
+  thisWith: Coloc[];
+  withThis: Coloc[];
+  /** Where probes may run: per node discovery mode. */
+  discovery: Map<number, 'always' | 'never' | 'exclusive'>;
+  exclusiveDiscover: boolean;
+
+  actions: Action[];
+  reloadFlag: boolean;
+  /** Keys of recurring operations active per node (from the history). */
+  activeRecurring?: Map<SNode, Set<string>>;
+  multiplyActive?: boolean;
+  migration?: { to: Action; from: Action };
+}
+
+export interface Coloc {
+  readonly id: string;
+  readonly dependent: Rsc;
+  readonly primary: Rsc;
+  readonly score: number;
+  readonly dependentRole: Role;
+  readonly primaryRole: Role;
+  readonly nodeAttribute?: string;
+  readonly influence: boolean;
+}
+
+export interface Action {
+  readonly id: number;
+  readonly rsc?: Rsc;
+  readonly task: string;
+  readonly node?: SNode;
+  readonly interval: number;
+  /** `rsc_task_interval`, or a pseudo/cluster action key. */
+  readonly key: string;
+  optional: boolean;
+  runnable: boolean;
+  pseudo: boolean;
+  migrateRunnable: boolean;
+  reason?: string;
+  /** For fencing: reboot/off/on. */
+  fenceAction?: string;
+  before: Ordering[];
+  after: Ordering[];
+  /** Cancel of a recurring operation. */
+  cancel?: boolean;
+  clearFailcount?: boolean;
+  expectedRc?: number;
+  /** Printed in the graph only. */
+  printed?: boolean;
+}
+
+export const O = {
+  optional: 1,
+  impliesThen: 2,
+  impliesFirst: 4,
+  runnableLeft: 8,
+  restart: 16,
+  asymmetrical: 32,
+  serialize: 64,
+  impliesThenOnNode: 128,
+  implFirstMigratable: 256,
+  sameNode: 512,
+} as const;
+
+export interface Ordering {
+  readonly first: Action;
+  readonly then: Action;
+  flags: number;
+}
+
+export function isActiveRole(role: Role): boolean {
+  return role !== Role.Stopped && role !== Role.Unknown;
+}
+
+/** The top-level resource holding `rsc`. */
+export function topOf(rsc: Rsc): Rsc {
+  let r = rsc;
+  while (r.parent) r = r.parent;
+  return r;
+}
+
+export function primitivesOf(rsc: Rsc): Rsc[] {
+  if (rsc.kind === 'primitive') return [rsc];
+  return rsc.children.flatMap(primitivesOf);
+}
+
+export function nodeAvailable(
+  node: SNode | undefined,
+  weight?: number,
+): node is SNode & { online: true } {
+  if (!node || !node.online || node.shutdown || node.unclean || node.standby || node.maintenance)
+    return false;
+  if (weight !== undefined && weight < 0) return false;
+  return true;
+}

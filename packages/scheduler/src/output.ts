@@ -1,0 +1,373 @@
+/**
+ * What a schedule says in words: the transition summary (Pacemaker's
+ * LogActions), the executed actions in a valid order, and cluster status
+ * lists in crm_simulate's layout.
+ */
+import type { Action, Rsc, SNode } from './model';
+import { ROLE_NAMES, Role, isActiveRole } from './model';
+import type { ActionSet } from './actions';
+import type { WorkingSet } from './unpack';
+
+export interface SummaryLine {
+  /** Start, Stop, Move, Recover, Restart, Migrate, Promote, Demote, Reload, Fence, ... */
+  readonly change: string;
+  /** The resource, or for Fence the node. */
+  readonly subject: string;
+  readonly from?: string;
+  readonly to?: string;
+  readonly reason?: string;
+  readonly text: string;
+}
+
+function rscLine(
+  change: string,
+  rsc: Rsc,
+  origin: SNode | undefined,
+  destination: SNode | undefined,
+  action: Action | undefined,
+  source: Action | undefined,
+): SummaryLine {
+  const src = source ?? action;
+  const sameHost = origin !== undefined && destination !== undefined && origin === destination;
+  let details: string;
+  if (origin === undefined) details = destination?.name ?? '';
+  else if (destination === undefined) details = origin.name;
+  else if (sameHost) details = origin.name;
+  else details = `${origin.name} -> ${destination.name}`;
+  let reason: string | undefined;
+  const runnable = action ? action.runnable : true;
+  if (src?.reason && !runnable) reason = `due to ${src.reason} (blocked)`;
+  else if (src?.reason) reason = `due to ${src.reason}`;
+  else if (!runnable) reason = 'blocked';
+  const text = `${change.padEnd(8)}   ${rsc.id.padEnd(Math.max(5, rsc.id.length))}   ( ${details} )${reason ? `  ${reason}` : ''}`;
+  return {
+    change,
+    subject: rsc.id,
+    from: origin?.name,
+    to: destination && !sameHost ? destination.name : undefined,
+    reason,
+    text,
+  };
+}
+
+function first<T>(list: T[]): T | undefined {
+  return list[0];
+}
+
+function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
+  const next = rsc.assignedTo;
+  let current: SNode | undefined;
+  if (rsc.runningOn.length > 0) {
+    current = rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
+    if (rsc.role === Role.Stopped) rsc.role = Role.Started;
+  }
+  if (!current && rsc.orphan) return;
+  if (!rsc.managed || (!current && !next)) return;
+  const moving = current !== undefined && next !== undefined && current !== next;
+  const start = next ? first(as.ofRsc(rsc, 'start', next)) : undefined;
+  const startNode = start && start.runnable ? current : undefined;
+  let stop = first(startNode ? as.ofRsc(rsc, 'stop', startNode) : as.ofRsc(rsc, 'stop'));
+  if (!stop && rsc.multiplyActive) stop = first(as.ofRsc(rsc, 'stop'));
+
+  if (rsc.role === rsc.nextRole) {
+    if (!next) return;
+    const migrate = first(as.ofRsc(rsc, 'migrate_from', next));
+    if (migrate && current && migrate.runnable && !migrate.optional) {
+      out.push(rscLine('Migrate', rsc, current, next, start, undefined));
+    } else if (!start || start.optional) {
+      return;
+    } else if (!start.runnable) {
+      const reasonOp = !stop || !stop.reason ? start : stop;
+      out.push(rscLine('Stop', rsc, current, undefined, stop, reasonOp));
+    } else if (moving && current) {
+      out.push(rscLine(rsc.failed ? 'Recover' : 'Move', rsc, current, next, stop, undefined));
+    } else if (rsc.failed) {
+      out.push(rscLine('Recover', rsc, current, undefined, stop, undefined));
+    } else if (rsc.multiplyActive && stop?.reason === undefined && current) {
+      out.push(rscLine('Restart', rsc, current, next, start, undefined));
+    } else {
+      out.push(rscLine('Restart', rsc, current, next, start, undefined));
+    }
+    return;
+  }
+
+  if (stop && (rsc.nextRole === Role.Stopped || (start && !start.runnable))) {
+    for (const node of rsc.runningOn) {
+      const stopOp = first(as.ofRsc(rsc, 'stop', node));
+      let reasonOp = start;
+      if (stopOp?.reason) reasonOp = stopOp;
+      out.push(rscLine('Stop', rsc, node, undefined, stopOp, reasonOp));
+    }
+  } else if (stop && rsc.failed && rsc.stopFlag) {
+    out.push(rscLine('Recover', rsc, current, next, stop, start));
+  } else if (moving) {
+    out.push(rscLine('Move', rsc, current, next, stop, undefined));
+  } else if (stop && !stop.optional) {
+    out.push(rscLine('Restart', rsc, current, next, start, undefined));
+  } else if (rsc.role === Role.Stopped && rsc.nextRole > Role.Stopped) {
+    out.push(rscLine('Start', rsc, current, next, start, undefined));
+  }
+}
+
+function logResource(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
+  if (rsc.kind === 'primitive') logPrimitive(as, rsc, out);
+  else for (const c of rsc.children) logResource(as, c, out);
+}
+
+export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] {
+  const out: SummaryLine[] = [];
+  for (const a of as.actions) {
+    if (a.rsc || a.optional) continue;
+    if (a.task !== 'stonith') continue;
+    const node = a.node as SNode;
+    const guest = (a as { guestOf?: Rsc }).guestOf;
+    const name = guest ? `${node.name} (resource: ${guest.id})` : node.name;
+    const task = `Fence (${a.fenceAction ?? 'reboot'})`;
+    out.push({
+      change: 'Fence',
+      subject: node.name,
+      reason: a.reason,
+      text: a.reason ? `${task} ${name} '${a.reason}'` : `${task} ${name}`,
+    });
+  }
+  for (const r of ws.resources) logResource(as, r, out);
+  return out;
+}
+
+// ---------------------------------------------------------------- executed
+
+/** Actions the transition runs (required, runnable), in a topological order of the orderings. */
+export function executedActions(as: ActionSet): Action[] {
+  const live = as.actions.filter((a) => !a.optional && a.runnable);
+  const inGraph = new Set(live);
+  const indegree = new Map<Action, number>();
+  for (const a of live) indegree.set(a, 0);
+  for (const a of live)
+    for (const o of a.after)
+      if (inGraph.has(o.then)) indegree.set(o.then, (indegree.get(o.then) ?? 0) + 1);
+  const ready = live.filter((a) => indegree.get(a) === 0);
+  const out: Action[] = [];
+  while (ready.length > 0) {
+    const a = ready.shift() as Action;
+    out.push(a);
+    for (const o of a.after) {
+      if (!inGraph.has(o.then)) continue;
+      const d = (indegree.get(o.then) ?? 0) - 1;
+      indegree.set(o.then, d);
+      if (d === 0) ready.push(o.then);
+    }
+  }
+  // a cycle would leave actions out: append them (and let verification report it)
+  if (out.length < live.length) for (const a of live) if (!out.includes(a)) out.push(a);
+  return out;
+}
+
+export function actionLine(a: Action): string {
+  if (a.task === 'stonith') {
+    if (a.pseudo) return `Pseudo action:   ${a.key} on ${a.node?.name ?? ''}`;
+    return `Fencing ${a.node?.name ?? ''} (${a.fenceAction ?? 'reboot'})`;
+  }
+  if (a.task === 'do_shutdown') return `Cluster action:  do_shutdown on ${a.node?.name ?? ''}`;
+  if (a.clearFailcount)
+    return `Cluster action:  clear_failcount for ${a.rsc?.id ?? ''} on ${a.node?.name ?? ''}`;
+  if (a.pseudo) return `Pseudo action:   ${a.key}`;
+  const rsc = a.rsc as Rsc;
+  const task =
+    a.cancel !== undefined && a.cancel
+      ? `cancel=${a.interval}`
+      : a.interval > 0
+        ? `${a.task}=${a.interval}`
+        : a.task;
+  return `Resource action: ${rsc.id.padEnd(15)} ${task} on ${a.node?.name ?? ''}`;
+}
+
+// ---------------------------------------------------------------- status
+
+export interface StatusView {
+  readonly nodes: readonly {
+    readonly name: string;
+    readonly kind: SNode['kind'];
+    readonly state: string;
+    readonly host?: string;
+  }[];
+  readonly resources: readonly ResourceView[];
+}
+
+export interface ResourceView {
+  readonly id: string;
+  readonly kind: 'primitive' | 'group';
+  readonly agent?: string;
+  readonly role: string;
+  readonly nodes: readonly string[];
+  readonly failed: boolean;
+  readonly managed: boolean;
+  readonly children?: readonly ResourceView[];
+}
+
+function nodeState(n: SNode): string {
+  if (n.unclean && !n.online) return 'UNCLEAN (offline)';
+  if (n.unclean) return 'UNCLEAN (online)';
+  if (!n.online) return 'OFFLINE';
+  if (n.pending) return 'pending';
+  if (n.standbyOnFail) return 'standby (on-fail)';
+  if (n.standby) return 'standby';
+  if (n.maintenance) return 'maintenance';
+  return 'online';
+}
+
+function viewOf(
+  r: Rsc,
+  placement: (p: Rsc) => { role: Role; nodes: SNode[]; failed: boolean },
+): ResourceView {
+  if (r.kind === 'group')
+    return {
+      id: r.id,
+      kind: 'group',
+      role: '',
+      nodes: [],
+      failed: false,
+      managed: r.managed,
+      children: r.children.map((c) => viewOf(c, placement)),
+    };
+  const p = placement(r);
+  return {
+    id: r.id,
+    kind: 'primitive',
+    agent: r.agent,
+    role: ROLE_NAMES[p.role],
+    nodes: p.nodes.map((n) => n.name),
+    failed: p.failed,
+    managed: r.managed,
+  };
+}
+
+export function currentStatus(ws: WorkingSet): StatusView {
+  return {
+    nodes: ws.nodes.map((n) => ({
+      name: n.name,
+      kind: n.kind,
+      state: nodeState(n),
+      host: n.kind === 'guest' ? n.connection?.container?.runningOn[0]?.name : undefined,
+    })),
+    resources: ws.resources
+      .filter((r) => !r.implicit && !(r.orphan && r.runningOn.length === 0))
+      .map((r) =>
+        viewOf(r, (p) => ({
+          role: isActiveRole(p.role) ? p.role : Role.Stopped,
+          nodes: p.runningOn,
+          failed: p.failed,
+        })),
+      ),
+  };
+}
+
+/** The status after every executed action succeeded. */
+export function revisedStatus(ws: WorkingSet, executed: readonly Action[]): StatusView {
+  const ran = new Set(executed);
+  const fenced = new Set<SNode>();
+  const down = new Set<SNode>();
+  for (const a of executed) {
+    if (a.task === 'stonith' && a.node) fenced.add(a.node);
+    if (a.task === 'do_shutdown' && a.node) down.add(a.node);
+  }
+  const placement = (p: Rsc): { role: Role; nodes: SNode[]; failed: boolean } => {
+    let nodes = [...p.runningOn];
+    let failed = p.failed;
+    for (const a of p.actions) {
+      if (!ran.has(a) && !(a.pseudo && a.task === 'stop' && a.runnable && !a.optional)) continue;
+      if (a.task === 'stop' && a.node) {
+        nodes = nodes.filter((n) => n !== a.node);
+        failed = false;
+      }
+    }
+    for (const a of p.actions) {
+      if (!ran.has(a) && !(a.pseudo && a.task === 'start' && a.runnable && !a.optional)) continue;
+      if ((a.task === 'start' || a.task === 'migrate_from') && a.node && !nodes.includes(a.node)) {
+        nodes.push(a.node);
+        failed = false;
+      }
+    }
+    nodes = nodes.filter((n) => !fenced.has(n));
+    return { role: nodes.length > 0 ? Role.Started : Role.Stopped, nodes, failed };
+  };
+  const connectionUp = (n: SNode): boolean => {
+    const c = n.connection;
+    if (!c) return false;
+    return placement(c).nodes.length > 0;
+  };
+  return {
+    nodes: ws.nodes.map((n) => {
+      let state = nodeState(n);
+      if (fenced.has(n) || down.has(n)) state = 'OFFLINE';
+      else if (n.kind !== 'member')
+        state = connectionUp(n)
+          ? n.standby
+            ? 'standby'
+            : n.maintenance
+              ? 'maintenance'
+              : 'online'
+          : 'OFFLINE';
+      return {
+        name: n.name,
+        kind: n.kind,
+        state,
+        host:
+          n.kind === 'guest' ? placement(n.connection?.container as Rsc).nodes[0]?.name : undefined,
+      };
+    }),
+    resources: ws.resources
+      .filter((r) => !r.implicit && !r.orphan)
+      .map((r) => viewOf(r, placement)),
+  };
+}
+
+export function formatStatus(view: StatusView, indent = '  '): string[] {
+  const lines: string[] = [`${indent}* Node List:`];
+  const group = (label: string, names: string[]): void => {
+    if (names.length > 0) lines.push(`${indent}  * ${label}: [ ${names.join(' ')} ]`);
+  };
+  const members = view.nodes.filter((n) => n.kind === 'member');
+  for (const n of members) {
+    if (!['online', 'OFFLINE'].includes(n.state))
+      lines.push(`${indent}  * Node ${n.name}: ${n.state}`);
+  }
+  group(
+    'Online',
+    members.filter((n) => n.state === 'online').map((n) => n.name),
+  );
+  group(
+    'OFFLINE',
+    members.filter((n) => n.state === 'OFFLINE').map((n) => n.name),
+  );
+  for (const kind of ['remote', 'guest'] as const) {
+    const label = kind === 'remote' ? 'Remote' : 'Guest';
+    const list = view.nodes.filter((n) => n.kind === kind);
+    for (const n of list)
+      if (!['online', 'OFFLINE'].includes(n.state))
+        lines.push(`${indent}  * ${label}Node ${n.name}: ${n.state}`);
+    group(
+      `${label}Online`,
+      list
+        .filter((n) => n.state === 'online')
+        .map((n) => (n.host ? `${n.name}@${n.host}` : n.name)),
+    );
+    group(
+      `${label}OFFLINE`,
+      list.filter((n) => n.state === 'OFFLINE').map((n) => n.name),
+    );
+  }
+  lines.push('', `${indent}* Full List of Resources:`);
+  const rscLine = (r: ResourceView, pad: string): void => {
+    if (r.kind === 'group') {
+      lines.push(`${pad}* Resource Group: ${r.id}${r.managed ? '' : ' (unmanaged)'}:`);
+      for (const c of r.children ?? []) rscLine(c, `${pad}  `);
+      return;
+    }
+    const where = r.nodes.length > 0 ? ` ${r.nodes.join(' ')}` : '';
+    const state = r.failed ? `FAILED${where}` : `${r.role}${r.role === 'Stopped' ? '' : where}`;
+    const flags = r.managed ? '' : ' (unmanaged)';
+    lines.push(`${pad}* ${r.id}\t(${r.agent ?? ''}):\t ${state}${flags}`);
+  };
+  for (const r of view.resources) rscLine(r, `${indent}  `);
+  return lines;
+}

@@ -1,0 +1,1144 @@
+/**
+ * Unpacking: from the typed CIB to the working set — node states, the
+ * resource tree with effective meta attributes, and what the status
+ * section's operation history says about where each resource is active.
+ */
+import type {
+  Cib,
+  ColocationConstraint,
+  Group,
+  OperationRecord,
+  Primitive,
+  Resource,
+  ResourceHistoryRecord,
+} from '@remora/cib';
+import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
+import type { Coloc, OpConfig, Rsc, SNode } from './model';
+import { INF, OnFail, Role, isActiveRole, parseRole } from './model';
+
+export interface Config {
+  stonithEnabled: boolean;
+  haveStonithResource: boolean;
+  noQuorumPolicy: 'stop' | 'ignore' | 'freeze' | 'suicide' | 'demote';
+  symmetric: boolean;
+  haveQuorum: boolean;
+  startFailureIsFatal: boolean;
+  stopOrphanResources: boolean;
+  stopOrphanActions: boolean;
+  maintenanceMode: boolean;
+  stonithAction: string;
+  placementStrategy: string;
+  startupProbes: boolean;
+  stopAllResources: boolean;
+  startupFencing: boolean;
+  defaultStickiness: number;
+}
+
+/** A failed operation, as "Failed Resource Actions" lists it. */
+export interface FailedOp {
+  readonly resource: string;
+  readonly node: string;
+  readonly operation: string;
+  readonly interval: number;
+  readonly rc: number;
+  readonly status: number;
+  readonly callId: number;
+  readonly exitReason?: string;
+  readonly lastRcChange?: number;
+  readonly key: string;
+}
+
+/** A stop that unpacking already knows is required (failure handling). */
+export interface ForcedStop {
+  readonly rsc: Rsc;
+  readonly node: SNode;
+}
+
+export interface WorkingSet {
+  readonly cib: Cib;
+  readonly now: Date;
+  readonly config: Config;
+  readonly nodes: SNode[];
+  readonly nodeByName: Map<string, SNode>;
+  /** Top-level resources, in configuration order (implicit guest connections last). */
+  readonly resources: Rsc[];
+  /** Every resource by id (collectives and primitives). */
+  readonly byId: Map<string, Rsc>;
+  readonly colocations: Coloc[];
+  readonly failedOps: FailedOp[];
+  readonly forcedStops: ForcedStop[];
+  /** Location scores applied while unpacking (bans from failures), applied after constraints. */
+  readonly bans: { rsc: Rsc; node?: SNode; score: number }[];
+  /** Expired fail counts to clear: "clear_failcount" actions. */
+  readonly clearFailcounts: { rsc: Rsc; node: SNode }[];
+  readonly warnings: string[];
+  dc?: SNode;
+}
+
+const STATUS_DONE = 0;
+const STATUS_PENDING = -1;
+const STATUS_CANCELLED = 1;
+const STATUS_NOT_INSTALLED = 7;
+const STATUS_NOT_CONNECTED = 8;
+const STATUS_ERROR = 4;
+const STATUS_ERROR_HARD = 5;
+const STATUS_ERROR_FATAL = 6;
+
+function isTrue(v: string | undefined): boolean {
+  return parseBoolean(v, false);
+}
+
+function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
+  const p = mergeNvSets(cib.propertySets, (rule) => evaluateRule(rule, ruleCtx));
+  const nq = (p['no-quorum-policy'] ?? 'stop').toLowerCase();
+  return {
+    stonithEnabled: parseBoolean(p['stonith-enabled'], true),
+    haveStonithResource: false,
+    noQuorumPolicy: (['stop', 'ignore', 'freeze', 'suicide', 'demote'].includes(nq)
+      ? nq
+      : 'stop') as Config['noQuorumPolicy'],
+    symmetric: parseBoolean(p['symmetric-cluster'], true),
+    haveQuorum: cib.haveQuorum,
+    startFailureIsFatal: parseBoolean(p['start-failure-is-fatal'], true),
+    stopOrphanResources: parseBoolean(p['stop-orphan-resources'], true),
+    stopOrphanActions: parseBoolean(p['stop-orphan-actions'], true),
+    maintenanceMode: parseBoolean(p['maintenance-mode'], false),
+    stonithAction:
+      (p['stonith-action'] ?? 'reboot') === 'poweroff' ? 'off' : (p['stonith-action'] ?? 'reboot'),
+    placementStrategy: p['placement-strategy'] ?? 'default',
+    startupProbes: parseBoolean(p['enable-startup-probes'], true),
+    stopAllResources: parseBoolean(p['stop-all-resources'], false),
+    startupFencing: parseBoolean(p['startup-fencing'], true),
+    defaultStickiness:
+      p['default-resource-stickiness'] !== undefined
+        ? parseScore(p['default-resource-stickiness'])
+        : 0,
+  };
+}
+
+function seconds(value: string | undefined, where: string): number {
+  if (value === undefined || value === '') return 0;
+  return Math.floor(parseInterval(value, where) / 1000);
+}
+
+/** The expected rc from a transition key `action:transition:rc:uuid`. */
+function targetRc(op: OperationRecord): number {
+  const key = op.transitionKey ?? op.transitionMagic?.split(';')[1];
+  if (!key) return -1;
+  const parts = key.split(':');
+  if (parts.length < 4) return -1;
+  const n = Number(parts[2]);
+  return Number.isInteger(n) ? n : -1;
+}
+
+export function unpack(cib: Cib, now: Date): WorkingSet {
+  const ruleCtxBase = { now };
+  const config = readConfig(cib, ruleCtxBase);
+  const ws: WorkingSet = {
+    cib,
+    now,
+    config,
+    nodes: [],
+    nodeByName: new Map(),
+    resources: [],
+    byId: new Map(),
+    colocations: [],
+    failedOps: [],
+    forcedStops: [],
+    bans: [],
+    clearFailcounts: [],
+    warnings: [],
+  };
+
+  // ---- nodes from configuration
+  const addNode = (
+    name: string,
+    id: string,
+    kind: SNode['kind'],
+    permanent: Record<string, string>,
+  ): SNode => {
+    const existing = ws.nodeByName.get(name);
+    if (existing) return existing;
+    const unclean = kind === 'member' && config.startupFencing;
+    const node: SNode = {
+      index: ws.nodes.length,
+      name,
+      id,
+      kind,
+      online: false,
+      unclean,
+      unseen: true,
+      shutdown: false,
+      standby: false,
+      standbyOnFail: false,
+      pending: false,
+      maintenance: false,
+      expectedUp: false,
+      remoteRequiresReset: false,
+      remoteWasFenced: false,
+      rscDiscovery: true,
+      attrs: {
+        ...permanent,
+        '#uname': name,
+        '#id': id,
+        '#kind': kind === 'member' ? 'cluster' : kind === 'guest' ? 'container' : 'remote',
+        '#is_dc': 'false',
+      },
+      assigned: 0,
+      running: [],
+      hasState: false,
+      isDc: false,
+    };
+    ws.nodes.push(node);
+    ws.nodeByName.set(name, node);
+    return node;
+  };
+  for (const n of cib.nodes) {
+    if (n.kind !== 'member') continue;
+    const permanent = mergeNvSets(n.attributes, (rule) => evaluateRule(rule, ruleCtxBase));
+    addNode(n.name, n.id, 'member', permanent);
+  }
+
+  // ---- resources
+  const rscCtx = (p?: Primitive) => ({
+    now,
+    resource: p ? { class: p.class, provider: p.provider, type: p.type } : undefined,
+  });
+  const metaOf = (r: Resource, ancestors: Resource[], p?: Primitive): Record<string, string> => {
+    const passes = (rule: Parameters<typeof evaluateRule>[0]) => evaluateRule(rule, rscCtx(p));
+    const meta: Record<string, string> = {};
+    mergeNvSets(r.meta, passes, meta);
+    for (const a of [...ancestors].reverse()) mergeNvSets(a.meta, passes, meta);
+    mergeNvSets(cib.rscDefaults, passes, meta);
+    return meta;
+  };
+  const opsOf = (p: Primitive): OpConfig[] =>
+    p.operations.map((o) => ({
+      name: o.name,
+      interval: o.interval,
+      role: parseRole(o.role),
+      onFail: o.onFail,
+      enabled: o.enabled,
+      timeout: o.timeout,
+    }));
+
+  const makeRsc = (
+    id: string,
+    kind: Rsc['kind'],
+    meta: Record<string, string>,
+    primitive?: Primitive,
+  ): Rsc => {
+    const cls = primitive?.class ?? '';
+    const isStonith = cls === 'stonith';
+    if (isStonith) config.haveStonithResource = true;
+    const stick = meta['resource-stickiness'] ?? meta['default-resource-stickiness'];
+    const mt = meta['migration-threshold'];
+    let migrationThreshold = mt !== undefined ? parseScore(mt) : INF;
+    if (migrationThreshold <= 0) migrationThreshold = INF;
+    const isRemote =
+      primitive?.class === 'ocf' &&
+      primitive.provider === 'pacemaker' &&
+      primitive.type === 'remote';
+    const managed =
+      parseBoolean(meta['is-managed'], true) &&
+      !config.maintenanceMode &&
+      !parseBoolean(meta.maintenance, false);
+    const req = meta.requires;
+    const requires: Rsc['requires'] =
+      req === 'nothing' || req === 'quorum' || req === 'fencing' || req === 'unfencing'
+        ? req
+        : isStonith
+          ? 'quorum'
+          : config.stonithEnabled
+            ? 'fencing'
+            : 'quorum';
+    const r: Rsc = {
+      id,
+      kind,
+      children: [],
+      primitive,
+      agent: primitive?.agent ?? '',
+      cls,
+      meta,
+      params: primitive
+        ? mergeNvSets(primitive.params, (rule) => evaluateRule(rule, rscCtx(primitive)))
+        : {},
+      ops: primitive ? opsOf(primitive) : [],
+      priority: Number.parseInt(meta.priority ?? '0', 10) || 0,
+      stickiness: stick !== undefined ? parseScore(stick) : config.defaultStickiness,
+      migrationThreshold,
+      failureTimeout: seconds(meta['failure-timeout'], `${id} failure-timeout`),
+      managed,
+      targetRole: parseRole(meta['target-role']),
+      multipleActive: meta['multiple-active'] ?? 'stop_start',
+      allowMigrate: parseBoolean(meta['allow-migrate'], isRemote),
+      requires,
+      critical: parseBoolean(meta.critical, true),
+      orphan: false,
+      implicit: false,
+      role: Role.Unknown,
+      nextRole: Role.Unknown,
+      runningOn: [],
+      knownOn: new Set(),
+      failed: false,
+      stopFlag: false,
+      blocked: false,
+      startPending: false,
+      dangling: [],
+      allowed: new Int32Array(0),
+      provisional: true,
+      assigning: false,
+      merging: false,
+      thisWith: [],
+      withThis: [],
+      discovery: new Map(),
+      exclusiveDiscover: false,
+      actions: [],
+      reloadFlag: false,
+    };
+    if (r.targetRole === Role.Started) r.targetRole = Role.Unknown;
+    ws.byId.set(id, r);
+    return r;
+  };
+
+  const guestConnections: Rsc[] = [];
+  const readPrim = (p: Primitive, ancestors: Resource[]): Rsc => {
+    const meta = metaOf(p, ancestors, p);
+    const r = makeRsc(p.id, 'primitive', meta, p);
+    const remoteNodeName = meta['remote-node'];
+    if (remoteNodeName) {
+      // A guest node: an implicit ocf:pacemaker:remote connection inside this resource.
+      const connMeta: Record<string, string> = {
+        'remote-node': remoteNodeName,
+        container: p.id,
+      };
+      const conn = makeRsc(remoteNodeName, 'primitive', connMeta);
+      Object.assign(conn, {
+        agent: 'ocf:pacemaker:remote',
+        cls: 'ocf',
+        implicit: true,
+        allowMigrate: parseBoolean(meta['remote-allow-migrate'], true),
+        requires: 'quorum' as const,
+        ops: [{ name: 'monitor', interval: 30_000, role: Role.Unknown, enabled: true }],
+      });
+      conn.container = r;
+      r.guestConnection = conn;
+      const node = addNode(remoteNodeName, remoteNodeName, 'guest', {});
+      node.connection = conn;
+      conn.remoteNode = node;
+      guestConnections.push(conn);
+    } else if (p.class === 'ocf' && p.provider === 'pacemaker' && p.type === 'remote') {
+      const node = addNode(p.id, p.id, 'remote', {});
+      node.connection = r;
+      r.remoteNode = node;
+    }
+    return r;
+  };
+  const readGroup = (g: Group, ancestors: Resource[]): Rsc => {
+    const r = makeRsc(g.id, 'group', metaOf(g, ancestors));
+    for (const c of g.children) {
+      const child = readPrim(c, [...ancestors, g]);
+      child.parent = r;
+      r.children.push(child);
+    }
+    return r;
+  };
+  for (const res of cib.resources) {
+    if (res.kind === 'primitive') ws.resources.push(readPrim(res, []));
+    else if (res.kind === 'group') ws.resources.push(readGroup(res, []));
+    else {
+      ws.warnings.push(`${res.kind} '${res.id}' is not scheduled yet (unsupported resource kind)`);
+    }
+  }
+  ws.resources.push(...guestConnections);
+
+  // remote node attributes from <nodes> entries of type remote
+  for (const n of cib.nodes) {
+    if (n.kind === 'member') continue;
+    const node = ws.nodeByName.get(n.name);
+    if (!node) continue;
+    Object.assign(
+      node.attrs,
+      mergeNvSets(n.attributes, (rule) => evaluateRule(rule, ruleCtxBase)),
+    );
+  }
+
+  // ---- node states, first pass (cluster nodes)
+  const states = new Map(cib.status.map((s) => [s.uname, s]));
+  for (const s of cib.status) {
+    const node = ws.nodeByName.get(s.uname) ?? ws.nodes.find((n) => n.id === s.id);
+    if (!node) continue;
+    node.hasState = true;
+    if (node.kind !== 'member') {
+      node.remoteWasFenced = Number(s.attributes.node_fenced ?? '0') > 0;
+      continue;
+    }
+    Object.assign(node.attrs, s.transientAttributes);
+    if (isTrue(node.attrs.standby)) node.standby = true;
+    if (isTrue(node.attrs.maintenance)) node.maintenance = true;
+    node.unclean = false;
+    node.unseen = false;
+    determineOnline(ws, node, s.attributes);
+    if (!config.haveQuorum && node.online && config.noQuorumPolicy === 'suicide')
+      fenceNode(node, 'cluster does not have quorum');
+  }
+  if (cib.dcUuid !== undefined) {
+    const dc = ws.nodes.find((n) => n.kind === 'member' && n.id === cib.dcUuid);
+    if (dc) {
+      dc.isDc = true;
+      dc.attrs['#is_dc'] = 'true';
+      ws.dc = dc;
+    }
+  }
+  if (!config.stonithEnabled) {
+    for (const n of ws.nodes) if (n.unseen && n.kind === 'member') n.unclean = false;
+  }
+
+  // ---- resource history: nodes whose connections are known first
+  const unpacked = new Set<SNode>();
+  const historyOf = (node: SNode): void => {
+    unpacked.add(node);
+    const s = states.get(node.name);
+    if (!s) return;
+    for (const h of s.resources) unpackResourceHistory(ws, node, h);
+  };
+  for (;;) {
+    let progress = false;
+    for (const s of cib.status) {
+      const node = ws.nodeByName.get(s.uname);
+      if (!node || unpacked.has(node)) continue;
+      if (node.kind === 'guest') {
+        const conn = node.connection;
+        if (!conn || conn.role !== Role.Started || conn.container?.role !== Role.Started) continue;
+      } else if (node.kind === 'remote') {
+        const conn = node.connection;
+        if (!conn || conn.role !== Role.Started) continue;
+      } else if (!config.stonithEnabled && !node.online) {
+        continue;
+      }
+      if (node.kind !== 'member') {
+        determineRemoteOnline(node);
+        remoteAttrs(ws, node, s.transientAttributes);
+      }
+      historyOf(node);
+      progress = true;
+    }
+    if (!progress) break;
+  }
+  if (config.stonithEnabled) {
+    for (const s of cib.status) {
+      const node = ws.nodeByName.get(s.uname);
+      if (!node || unpacked.has(node)) continue;
+      if (node.kind !== 'member') {
+        determineRemoteOnline(node);
+        remoteAttrs(ws, node, s.transientAttributes);
+      }
+      historyOf(node);
+    }
+  }
+  for (const node of ws.nodes) {
+    if (node.kind === 'member') continue;
+    if (node.shutdown && node.connection) {
+      node.connection.nextRole = Role.Stopped;
+      node.connection.nextRoleReason = 'remote shutdown';
+    }
+    if (!unpacked.has(node)) determineRemoteOnline(node);
+  }
+
+  // target-role for resources without history
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive') continue;
+    if (r.role === Role.Unknown) r.role = Role.Stopped;
+    applyTargetRole(r);
+  }
+  for (const r of ws.byId.values()) {
+    if (r.kind === 'group') {
+      r.role = r.children.reduce((m, c) => Math.max(m, c.role), Role.Stopped);
+      r.runningOn = [...new Set(r.children.flatMap((c) => c.runningOn))];
+    }
+  }
+
+  // ---- colocations (configured)
+  for (const c of cib.constraints) {
+    if (c.kind === 'colocation') readColocation(ws, c);
+  }
+  return ws;
+}
+
+function applyTargetRole(r: Rsc): void {
+  let target = r.targetRole;
+  for (let p = r.parent; p; p = p.parent) {
+    if (p.targetRole !== Role.Unknown && (target === Role.Unknown || p.targetRole < target))
+      target = p.targetRole;
+  }
+  if (target === Role.Unknown) return;
+  if (target > Role.Started) target = Role.Started; // primitives and groups: no promotion
+  if (r.nextRole === Role.Unknown || target < r.nextRole) {
+    r.nextRole = target;
+    r.nextRoleReason = 'target-role';
+  }
+}
+
+function readColocation(ws: WorkingSet, c: ColocationConstraint): void {
+  const make = (dep: string, prim: string, depRole?: string, primRole?: string): void => {
+    const dependent = ws.byId.get(dep);
+    const primary = ws.byId.get(prim);
+    if (!dependent || !primary) {
+      ws.warnings.push(`colocation '${c.id}' refers to a resource that does not exist`);
+      return;
+    }
+    addColocation(ws, {
+      id: c.id,
+      dependent,
+      primary,
+      score: c.score,
+      dependentRole: parseRole(depRole),
+      primaryRole: parseRole(primRole),
+      influence: true,
+    });
+  };
+  if (c.rsc && c.withRsc) {
+    make(c.rsc, c.withRsc, c.rscRole, c.withRscRole);
+    return;
+  }
+  // resource sets: within a sequential set each member is colocated with the previous one;
+  // between sets, every member of a set with every member of the next set.
+  const sets = c.sets;
+  for (const set of sets) {
+    if (!set.sequential) continue;
+    for (let i = 1; i < set.resources.length; i++)
+      make(set.resources[i] ?? '', set.resources[i - 1] ?? '', set.role, set.role);
+  }
+  for (let s = 1; s < sets.length; s++) {
+    const prev = sets[s - 1];
+    const cur = sets[s];
+    if (!prev || !cur) continue;
+    const primary = prev.sequential ? prev.resources.slice(-1) : prev.resources;
+    const deps = cur.sequential ? cur.resources.slice(0, 1) : cur.resources;
+    for (const d of deps) for (const p of primary) make(d, p, cur.role, prev.role);
+  }
+}
+
+export function addColocation(ws: WorkingSet, c: Coloc): void {
+  if (c.score === 0) return;
+  ws.colocations.push(c);
+  c.dependent.thisWith.push(c);
+  c.primary.withThis.push(c);
+}
+
+function fenceNode(node: SNode, reason: string): void {
+  if (node.kind === 'guest') {
+    const container = node.connection?.container;
+    if (container && !container.failed) {
+      if (container.managed) {
+        node.remoteRequiresReset = true;
+        container.failed = true;
+        container.stopFlag = true;
+      }
+    }
+    return;
+  }
+  if (node.kind === 'remote') {
+    const conn = node.connection;
+    if (!conn || conn.managed) node.remoteRequiresReset = true;
+    node.unclean = true;
+    node.fenceReason ??= reason;
+    return;
+  }
+  if (node.unclean) return;
+  node.unclean = true;
+  node.fenceReason ??= reason;
+}
+export { fenceNode };
+
+function determineOnline(ws: WorkingSet, node: SNode, a: Record<string, string>): void {
+  const exp = a.expected ?? 'down';
+  const shutdown = node.attrs.shutdown;
+  node.shutdown = false;
+  node.expectedUp = false;
+  if (shutdown !== undefined && shutdown !== '' && shutdown !== '0') node.shutdown = true;
+  else if (exp === 'member') node.expectedUp = true;
+  const inCluster = a.in_ccm;
+  const inTrue = inCluster === 'true' || /^[1-9]\d*$/.test(inCluster ?? '');
+  const crmdOnline = a.crmd === 'online' || /^[1-9]\d*$/.test(a.crmd ?? '');
+  const join = a.join;
+  let online = false;
+  if (!ws.config.stonithEnabled) {
+    if (!inTrue) online = false;
+    else if (crmdOnline) online = join === 'member';
+    else if (!node.expectedUp) online = false;
+    else fenceNode(node, 'peer is unexpectedly down');
+  } else {
+    const term = node.attrs.terminate;
+    const doTerminate = isTrue(term) || /^[1-9]/.test(term ?? '');
+    online = inTrue;
+    if (node.shutdown) {
+      online = crmdOnline;
+    } else if (inCluster === undefined) {
+      fenceNode(node, 'peer has not been seen by the cluster');
+    } else if (join === 'nack') {
+      fenceNode(node, 'peer failed Pacemaker membership criteria');
+    } else if (!doTerminate && exp === 'down') {
+      if (inTrue || crmdOnline) {
+        node.standby = true;
+        node.pending = true;
+      }
+    } else if (doTerminate && join === 'down' && !inTrue && !crmdOnline) {
+      online = false;
+    } else if (!inTrue) {
+      fenceNode(node, 'peer is no longer part of the cluster');
+    } else if (!crmdOnline) {
+      fenceNode(node, 'peer process is no longer available');
+    } else if (doTerminate) {
+      fenceNode(node, 'termination was requested');
+    } else if (join === 'member') {
+      // active
+    } else if (join === 'pending' || join === 'down') {
+      node.standby = true;
+      node.pending = true;
+    } else {
+      fenceNode(node, 'peer was in an unknown state');
+    }
+  }
+  node.online = online;
+}
+
+function determineRemoteOnline(node: SNode): void {
+  const rsc = node.connection;
+  if (!rsc) {
+    node.online = false;
+    return;
+  }
+  const container = rsc.container;
+  const host = container && rsc.runningOn.length === 1 ? rsc.runningOn[0] : undefined;
+  if (rsc.role === Role.Started) node.online = true;
+  if (rsc.role === Role.Started && rsc.nextRole === Role.Stopped) node.shutdown = true;
+  if (container?.failed) {
+    node.online = false;
+    node.remoteRequiresReset = true;
+  } else if (rsc.failed) {
+    node.online = false;
+  } else if (rsc.role === Role.Stopped || (container && container.role === Role.Stopped)) {
+    node.online = false;
+    node.remoteRequiresReset = false;
+  } else if (host && !host.online && host.unclean) {
+    node.online = false;
+    node.remoteRequiresReset = true;
+  }
+}
+
+function remoteAttrs(ws: WorkingSet, node: SNode, transient: Record<string, string>): void {
+  if (!node.remoteRequiresReset) {
+    node.unclean = false;
+    node.unseen = false;
+  }
+  Object.assign(node.attrs, transient);
+  const sd = node.attrs.shutdown;
+  if (sd !== undefined && sd !== '' && sd !== '0') node.shutdown = true;
+  if (isTrue(node.attrs.standby)) node.standby = true;
+  if (isTrue(node.attrs.maintenance) || (node.connection && !node.connection.managed))
+    node.maintenance = true;
+  const disc = node.attrs['resource-discovery-enabled'];
+  if (disc !== undefined && !isTrue(disc)) {
+    if (!(node.kind === 'remote' && !ws.config.stonithEnabled)) node.rscDiscovery = false;
+  }
+}
+
+// ---------------------------------------------------------------- history
+
+interface NodeHistoryState {
+  onFail: OnFail;
+  lastFailure?: OperationRecord;
+}
+
+function onFailFor(
+  ws: WorkingSet,
+  rsc: Rsc,
+  task: string,
+  interval: number,
+): { onFail: OnFail; failRole: Role; restartContainer?: boolean } {
+  const op = rsc.ops.find((o) => o.name === task && o.interval === interval);
+  let value = op?.onFail;
+  if (value === undefined) {
+    const d = mergeNvSets(ws.cib.opDefaults, (rule) =>
+      evaluateRule(rule, { now: ws.now, operation: { name: task, interval } }),
+    );
+    value = d['on-fail'];
+  }
+  const isRemoteConn = rsc.remoteNode !== undefined && rsc.remoteNode.kind === 'remote';
+  switch (value) {
+    case 'block':
+      return { onFail: OnFail.Block, failRole: Role.Started };
+    case 'fence':
+      return ws.config.stonithEnabled
+        ? { onFail: OnFail.Fence, failRole: Role.Started }
+        : { onFail: OnFail.Stop, failRole: Role.Stopped };
+    case 'standby':
+      return { onFail: OnFail.Standby, failRole: Role.Started };
+    case 'ignore':
+    case 'nothing':
+      return { onFail: OnFail.Ignore, failRole: Role.Started };
+    case 'migrate':
+      return { onFail: OnFail.Migrate, failRole: Role.Started };
+    case 'stop':
+      return { onFail: OnFail.Stop, failRole: Role.Stopped };
+    case 'restart':
+      return { onFail: OnFail.Recover, failRole: Role.Started };
+    case 'demote':
+      return { onFail: OnFail.Demote, failRole: Role.Started };
+    default:
+      break;
+  }
+  if (rsc.container)
+    return { onFail: OnFail.Recover, failRole: Role.Started, restartContainer: true };
+  if (isRemoteConn && !(task === 'monitor' && interval === 0) && task !== 'start') {
+    if (!rsc.managed) return { onFail: OnFail.Stop, failRole: Role.Stopped };
+    return { onFail: OnFail.ResetRemote, failRole: Role.Started };
+  }
+  if (task === 'stop')
+    return ws.config.stonithEnabled
+      ? { onFail: OnFail.Fence, failRole: Role.Started }
+      : { onFail: OnFail.Block, failRole: Role.Started };
+  return { onFail: OnFail.Recover, failRole: Role.Started };
+}
+
+function failCountInfo(rsc: Rsc, node: SNode): { count: number; lastFailure: number } {
+  let count = 0;
+  let last = 0;
+  const prefix = `fail-count-${rsc.id}`;
+  const lfPrefix = `last-failure-${rsc.id}`;
+  for (const [k, v] of Object.entries(node.attrs)) {
+    if (k === prefix || k.startsWith(`${prefix}#`)) {
+      count = Math.min(INF, count + parseScore(v));
+    } else if (k === lfPrefix || k.startsWith(`${lfPrefix}#`)) {
+      last = Math.max(last, Number(v) || 0);
+    }
+  }
+  return { count, lastFailure: last };
+}
+export { failCountInfo };
+
+function setActive(rsc: Rsc): void {
+  rsc.role = Role.Started;
+}
+
+function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
+  const existing = ws.byId.get(h.id);
+  if (existing) return existing;
+  const cls = h.class ?? 'ocf';
+  const agent = h.provider ? `${cls}:${h.provider}:${h.type ?? ''}` : `${cls}:${h.type ?? ''}`;
+  const r: Rsc = {
+    id: h.id,
+    kind: 'primitive',
+    children: [],
+    agent,
+    cls,
+    meta: {},
+    params: {},
+    ops: [],
+    priority: 0,
+    stickiness: 0,
+    migrationThreshold: INF,
+    failureTimeout: 0,
+    managed: ws.config.stopOrphanResources && !ws.config.maintenanceMode,
+    targetRole: Role.Unknown,
+    multipleActive: 'stop_start',
+    allowMigrate: false,
+    requires: ws.config.stonithEnabled ? 'fencing' : 'quorum',
+    critical: true,
+    orphan: true,
+    implicit: false,
+    role: Role.Unknown,
+    nextRole: Role.Unknown,
+    runningOn: [],
+    knownOn: new Set(),
+    failed: false,
+    stopFlag: false,
+    blocked: false,
+    startPending: false,
+    dangling: [],
+    allowed: new Int32Array(0),
+    provisional: true,
+    assigning: false,
+    merging: false,
+    thisWith: [],
+    withThis: [],
+    discovery: new Map(),
+    exclusiveDiscover: false,
+    actions: [],
+    reloadFlag: false,
+  };
+  if (cls === 'stonith') ws.config.haveStonithResource = true;
+  ws.byId.set(h.id, r);
+  ws.resources.push(r);
+  return r;
+}
+
+function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRecord): void {
+  if (h.operations.length === 0) return;
+  const rsc = findOrphan(ws, h);
+  if (rsc.kind !== 'primitive') return;
+  const savedRole = rsc.role;
+  rsc.role = Role.Unknown;
+  const st: NodeHistoryState = { onFail: OnFail.Ignore };
+  const ops = [...h.operations].sort(
+    (a, b) => (a.callId < 0 ? Infinity : a.callId) - (b.callId < 0 ? Infinity : b.callId),
+  );
+  let restartContainer = false;
+  for (const op of ops) {
+    if (unpackOp(ws, rsc, node, op, st)) restartContainer = true;
+  }
+  recordActiveRecurring(rsc, node, ops);
+  processState(ws, rsc, node, st, restartContainer);
+  if (savedRole > rsc.role) rsc.role = savedRole;
+}
+
+/** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */
+function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRecord[]): void {
+  let stopIndex = -1;
+  let startIndex = -1;
+  let impliedMonitorStart = -1;
+  let impliedCloneStart = -1;
+  ops.forEach((op, i) => {
+    const task = op.operation;
+    if (task === 'stop' && op.opStatus === 0) stopIndex = i;
+    else if (task === 'start' || task === 'migrate_from') startIndex = i;
+    else if (impliedMonitorStart <= stopIndex && task === 'monitor') {
+      if (op.rc === 0 || op.rc === 8) impliedMonitorStart = i;
+    } else if (task === 'promote' || task === 'demote') impliedCloneStart = i;
+  });
+  if (startIndex === -1)
+    startIndex = impliedCloneStart !== -1 ? impliedCloneStart : impliedMonitorStart;
+  if (!node.online) return;
+  const keys = new Set<string>();
+  ops.forEach((op, i) => {
+    if (startIndex < stopIndex && i <= stopIndex) return;
+    if (i < startIndex) return;
+    if (op.interval === 0 || op.opStatus === -1) return;
+    keys.add(`${rsc.id}_${op.operation}_${op.interval}`);
+  });
+  if (keys.size === 0) return;
+  rsc.activeRecurring ??= new Map();
+  rsc.activeRecurring.set(node, keys);
+}
+
+/** Returns true when the failure asks to restart the container. */
+function unpackOp(
+  ws: WorkingSet,
+  rsc: Rsc,
+  node: SNode,
+  op: OperationRecord,
+  st: NodeHistoryState,
+): boolean {
+  const task = op.operation;
+  if (task === 'notify' || task === 'meta-data' || task === '') return false;
+  const rc = op.rc;
+  let status = op.opStatus;
+  const expected = targetRc(op);
+  const isProbe = task === 'monitor' && op.interval === 0;
+
+  // failure expiry
+  let expired = false;
+  if (status !== STATUS_NOT_INSTALLED && rsc.failureTimeout > 0) {
+    const last = op.lastRcChange ?? Number(op.attributes['last-run'] ?? 0);
+    const nowSec = Math.floor(ws.now.getTime() / 1000);
+    if (last > 0 && nowSec >= last + rsc.failureTimeout) {
+      const fc = failCountInfo(rsc, node);
+      const lastFail = fc.lastFailure || last;
+      if (nowSec >= lastFail + rsc.failureTimeout) {
+        expired = true;
+        if (fc.count > 0 && !ws.clearFailcounts.some((c) => c.rsc === rsc && c.node === node))
+          ws.clearFailcounts.push({ rsc, node });
+      }
+    }
+  }
+
+  // remap
+  if (status === STATUS_DONE || status === STATUS_ERROR) {
+    status = STATUS_DONE;
+    if (expected < 0 || expected !== rc) status = STATUS_ERROR;
+    switch (rc) {
+      case 0:
+        if (isProbe && expected === 7) status = STATUS_DONE;
+        break;
+      case 7:
+        if (isProbe || expected === rc || !rsc.managed) {
+          status = STATUS_DONE;
+          rsc.role = Role.Stopped;
+          st.onFail = OnFail.Ignore;
+          rsc.nextRole = Role.Unknown;
+        }
+        break;
+      case 8:
+        if (isProbe && rc !== expected) status = STATUS_DONE;
+        rsc.role = Role.Promoted;
+        break;
+      case 9:
+        rsc.role = Role.Promoted;
+        status = STATUS_ERROR;
+        break;
+      case 6:
+        status = STATUS_ERROR_FATAL;
+        break;
+      case 3:
+        status = op.interval === 0 ? STATUS_ERROR_HARD : 3;
+        break;
+      case 5:
+      case 2:
+      case 4:
+        status = STATUS_ERROR_HARD;
+        break;
+      default:
+        if (status === STATUS_DONE && rc !== expected) status = STATUS_ERROR;
+        break;
+    }
+  }
+
+  if (expired && rc !== expected) {
+    if (op.interval === 0) return false;
+    if (node.online && !node.unclean) return false;
+  }
+
+  switch (status) {
+    case STATUS_CANCELLED:
+      return false;
+    case STATUS_PENDING:
+      if (task === 'start') {
+        rsc.startPending = true;
+        setActive(rsc);
+      } else if (task === 'promote') {
+        rsc.role = Role.Promoted;
+      }
+      return false;
+    case STATUS_DONE:
+      updateState(rsc, task, rc, op, st);
+      return false;
+    case STATUS_NOT_INSTALLED:
+      ws.bans.push({ rsc: banTarget(rsc), node, score: -INF });
+      failure(ws, rsc, node, op, rc, st);
+      return false;
+    case STATUS_NOT_CONNECTED:
+      if (node.kind !== 'member' && node.connection?.managed) {
+        node.connection.failed = true;
+        node.connection.stopFlag = true;
+      }
+      break;
+    default:
+      break;
+  }
+  const { onFail, restartContainer } = onFailFor(ws, rsc, task, op.interval);
+  if (onFail === OnFail.Ignore) {
+    updateState(rsc, task, expected, op, st);
+    recordFailed(ws, rsc, node, op);
+    return false;
+  }
+  failure(ws, rsc, node, op, rc, st);
+  if (status === STATUS_ERROR_HARD) ws.bans.push({ rsc: banTarget(rsc), node, score: -INF });
+  else if (status === STATUS_ERROR_FATAL) ws.bans.push({ rsc: banTarget(rsc), score: -INF });
+  return restartContainer === true;
+}
+
+function banTarget(rsc: Rsc): Rsc {
+  return rsc;
+}
+
+function recordFailed(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): void {
+  if (
+    ws.failedOps.some(
+      (f) => f.key === op.operationKey && f.node === node.name && f.callId === op.callId,
+    )
+  )
+    return;
+  ws.failedOps.push({
+    resource: rsc.id,
+    node: node.name,
+    operation: op.operation,
+    interval: op.interval,
+    rc: op.rc,
+    status: op.opStatus,
+    callId: op.callId,
+    exitReason: op.exitReason,
+    lastRcChange: op.lastRcChange,
+    key: op.operationKey,
+  });
+}
+
+function updateState(
+  rsc: Rsc,
+  task: string,
+  rc: number,
+  op: OperationRecord,
+  st: NodeHistoryState,
+): void {
+  let clear = false;
+  if (rc === 5) {
+    rsc.role = Role.Stopped;
+  } else if (rc === 7) {
+    clear = true;
+  } else if (task === 'monitor') {
+    if (st.lastFailure && st.lastFailure.operationKey === op.operationKey) clear = true;
+    if (rsc.role < Role.Started) setActive(rsc);
+  } else if (task === 'start') {
+    rsc.role = Role.Started;
+    clear = true;
+  } else if (task === 'stop') {
+    rsc.role = Role.Stopped;
+    clear = true;
+  } else if (task === 'promote') {
+    rsc.role = Role.Promoted;
+    clear = true;
+  } else if (task === 'demote') {
+    if (st.onFail === OnFail.Demote) clear = true;
+    rsc.role = Role.Unpromoted;
+  } else if (task === 'migrate_from') {
+    rsc.role = Role.Started;
+    clear = true;
+  } else if (task === 'migrate_to') {
+    // the resource is active on the source until the migration completes
+    rsc.role = Role.Started;
+    const target = op.attributes['migrate_target'];
+    if (target) (rsc as unknown as { migrateTo?: string }).migrateTo = target;
+  } else if (rsc.role < Role.Started) {
+    setActive(rsc);
+  }
+  if (clear) {
+    switch (st.onFail) {
+      case OnFail.Stop:
+      case OnFail.Fence:
+      case OnFail.Migrate:
+      case OnFail.Standby:
+        break;
+      case OnFail.ResetRemote:
+        break;
+      default:
+        st.onFail = OnFail.Ignore;
+        rsc.nextRole = Role.Unknown;
+        break;
+    }
+  }
+}
+
+function failure(
+  ws: WorkingSet,
+  rsc: Rsc,
+  node: SNode,
+  op: OperationRecord,
+  rc: number,
+  st: NodeHistoryState,
+): void {
+  const task = op.operation;
+  st.lastFailure = op;
+  if (!(!ws.config.symmetric && rc === 5)) recordFailed(ws, rsc, node, op);
+  const { onFail, failRole } = onFailFor(ws, rsc, task, op.interval);
+  if (st.onFail < onFail) st.onFail = onFail;
+  if (task === 'stop') {
+    ws.bans.push({ rsc, node, score: -INF });
+  } else if (task === 'promote') {
+    rsc.role = Role.Promoted;
+  } else if (task === 'demote') {
+    if (onFail === OnFail.Block) {
+      rsc.role = Role.Promoted;
+      rsc.nextRole = Role.Stopped;
+    } else if (rc === 7) rsc.role = Role.Stopped;
+    else rsc.role = Role.Unpromoted;
+  }
+  const isProbe = task === 'monitor' && op.interval === 0;
+  if (isProbe && rc === 5) rsc.role = Role.Stopped;
+  else if (rsc.role < Role.Started) setActive(rsc);
+  if (failRole !== Role.Started && rsc.nextRole < failRole) {
+    rsc.nextRole = failRole;
+    rsc.nextRoleReason = 'failure';
+  }
+  if (failRole === Role.Stopped) ws.bans.push({ rsc, score: -INF });
+}
+
+function processState(
+  ws: WorkingSet,
+  rsc: Rsc,
+  node: SNode,
+  st: NodeHistoryState,
+  restartContainer: boolean,
+): void {
+  if (rsc.role !== Role.Unknown) {
+    rsc.knownOn.add(node);
+    if (rsc.parent) rsc.parent.knownOn.add(node);
+  }
+  let onFail = st.onFail;
+  if (isActiveRole(rsc.role) && !node.online && !node.maintenance && rsc.managed) {
+    let shouldFence = false;
+    if (node.kind === 'guest') {
+      rsc.failed = true;
+      rsc.stopFlag = true;
+      shouldFence = true;
+    } else if (ws.config.stonithEnabled) {
+      shouldFence = true;
+    }
+    if (shouldFence) fenceNode(node, `${rsc.id} is thought to be active there`);
+  }
+  const saveOnFail = onFail;
+  if (node.unclean) onFail = OnFail.Ignore;
+  switch (onFail) {
+    case OnFail.Ignore:
+      break;
+    case OnFail.Demote:
+      rsc.failed = true;
+      break;
+    case OnFail.Fence:
+      fenceNode(node, `${rsc.id} failed there`);
+      break;
+    case OnFail.Standby:
+      node.standby = true;
+      node.standbyOnFail = true;
+      break;
+    case OnFail.Block:
+      rsc.managed = false;
+      rsc.blocked = true;
+      break;
+    case OnFail.Migrate:
+      ws.bans.push({ rsc, node, score: -INF });
+      break;
+    case OnFail.Stop:
+      rsc.nextRole = Role.Stopped;
+      rsc.nextRoleReason = 'on-fail=stop';
+      break;
+    case OnFail.Recover:
+      if (isActiveRole(rsc.role)) {
+        rsc.failed = true;
+        rsc.stopFlag = true;
+        if (restartContainer && rsc.container) {
+          rsc.container.failed = true;
+          rsc.container.stopFlag = true;
+          ws.forcedStops.push({ rsc: rsc.container, node });
+        } else ws.forcedStops.push({ rsc, node });
+      }
+      break;
+    case OnFail.ResetRemote:
+      if (
+        ws.config.stonithEnabled &&
+        rsc.remoteNode?.kind === 'remote' &&
+        !rsc.remoteNode.remoteWasFenced
+      )
+        fenceNode(rsc.remoteNode, 'remote connection is unrecoverable');
+      if (isActiveRole(rsc.role)) ws.forcedStops.push({ rsc, node });
+      break;
+  }
+  if (isActiveRole(rsc.role)) {
+    if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
+    if (!node.running.includes(rsc)) node.running.push(rsc);
+    if (saveOnFail !== OnFail.Ignore) {
+      // keep the flags below
+    }
+    switch (onFail) {
+      case OnFail.Ignore:
+        break;
+      case OnFail.Demote:
+      case OnFail.Block:
+        rsc.failed = true;
+        break;
+      default:
+        rsc.failed = true;
+        rsc.stopFlag = true;
+        break;
+    }
+  }
+}
