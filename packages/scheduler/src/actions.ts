@@ -116,9 +116,23 @@ export class ActionSet {
     this.orderings.push(o);
   }
 
-  /** Order every `firstTask` action of `a` before every `thenTask` action of `b`. */
+  /**
+   * Order every `firstTask` action of `a` before every `thenTask` action of
+   * `b`, as Pacemaker resolves resource-level orderings: a missing "first"
+   * action is created without a node (so it is unrunnable and blocks what
+   * must follow it), except a stop of a stopped resource; a missing "then"
+   * means there is nothing to order.
+   */
   orderRsc(a: Rsc, firstTask: string, b: Rsc, thenTask: string, flags: number): void {
-    const firsts = this.rscActions(a, firstTask);
+    let firsts = this.rscActions(a, firstTask);
+    if (firsts.length === 0) {
+      if (a === b || firstTask === 'monitor') return;
+      const stopped =
+        a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
+      if (firstTask === 'stop' && stopped) return;
+      if (a.kind !== 'primitive') return;
+      firsts = [this.custom(a, firstTask, 0, undefined, true)];
+    }
     const thens = this.rscActions(b, thenTask);
     for (const f of firsts) for (const t of thens) this.order(f, t, flags);
   }
@@ -219,6 +233,7 @@ function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
   from.migrateRunnable = true;
   start.migrateRunnable = true;
   stop.migrateRunnable = true;
+  start.pseudo = true;
   rsc.migration = { to, from };
   as.order(to, from, O.optional | O.impliesThen | O.runnableLeft);
   as.order(from, stop, O.optional | O.impliesThen | O.runnableLeft);
@@ -231,6 +246,7 @@ function activeRecurringKeys(rsc: Rsc, node: SNode): Set<string> {
 
 function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   const node = rsc.assignedTo;
+  if (rsc.blocked || rsc.maintenance || node?.maintenance) return;
   const start = node ? as.find(`${rsc.id}_start_0`, node) : undefined;
   for (const op of rsc.ops) {
     if (op.interval <= 0 || !op.enabled) continue;
@@ -647,45 +663,41 @@ function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
   return { optional: a.optional, runnable: a.runnable };
 }
 
-function updateOrdering(o: Ordering): boolean {
-  const { first, then, flags } = o;
-  let changed = false;
+function applyOrdering(first: Action, then: Action, flags: number, changed: Set<Action>): void {
   const ff = firstFlags(first);
+  const f0 = [first.optional, first.runnable];
+  const t0 = [then.optional, then.runnable];
   if (flags & O.impliesFirst && !then.optional && first.optional) {
     first.optional = false;
     if (then.rsc && first.rsc !== then.rsc)
       setReason(first, `required ${then.rsc.id} ${then.task}`);
-    changed = true;
   }
-  if (flags & O.runnableLeft && then.runnable && !ff.runnable && !then.pseudo) {
-    changed = implies(then, first, 'runnable') || changed;
-  } else if (flags & O.runnableLeft && then.runnable && !ff.runnable && then.pseudo) {
-    then.runnable = false;
-    changed = true;
+  if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
+    if (then.pseudo) then.runnable = false;
+    else implies(then, first, 'runnable');
   }
   if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
-    changed = implies(then, first, 'optional') || changed;
+    implies(then, first, 'optional');
   }
   if (flags & O.restart && then.rsc && first.rsc) {
     let restart = false;
     if (!then.optional) restart = true;
     if (!then.runnable && then.rsc.managed && first.rsc === then.rsc) restart = true;
     if (restart) {
-      if (first.runnable && first.optional) {
-        first.optional = false;
-        changed = true;
-      }
-      if (!then.optional && first.optional) {
-        first.optional = false;
-        changed = true;
-      }
-      if (!first.optional && !first.runnable && then.runnable) {
-        then.runnable = false;
-        changed = true;
-      }
+      if (first.runnable && first.optional) first.optional = false;
+      if (!then.optional && first.optional) first.optional = false;
+      if (!first.optional && !first.runnable && then.runnable) then.runnable = false;
     }
   }
-  return changed;
+  if (first.optional !== f0[0] || first.runnable !== f0[1]) changed.add(first);
+  if (then.optional !== t0[0] || then.runnable !== t0[1]) changed.add(then);
+  // an ordering before a group's action applies to each member's same action
+  if (then.rsc?.kind === 'group' && then.pseudo && flags & (O.impliesThen | O.runnableLeft)) {
+    for (const m of then.rsc.children) {
+      const ma = m.actions.find((x) => x.task === then.task && x.interval === 0);
+      if (ma) applyOrdering(first, ma, flags & (O.impliesThen | O.runnableLeft), changed);
+    }
+  }
 }
 
 export function propagate(as: ActionSet): void {
@@ -697,17 +709,16 @@ export function propagate(as: ActionSet): void {
     queued.add(a);
     // group members' flags feed their group's pseudo actions
     const g = a.rsc?.parent;
-    if (g) for (const ga of g.actions) if (!queued.has(ga)) enqueue(ga);
+    if (g) for (const ga of g.actions) enqueue(ga);
   };
+  const changed = new Set<Action>();
   while (queue.length > 0) {
     const a = queue.shift() as Action;
     queued.delete(a);
     for (const o of [...a.before, ...a.after]) {
-      const f0 = [o.first.optional, o.first.runnable];
-      const t0 = [o.then.optional, o.then.runnable];
-      if (!updateOrdering(o)) continue;
-      if (o.first.optional !== f0[0] || o.first.runnable !== f0[1]) enqueue(o.first);
-      if (o.then.optional !== t0[0] || o.then.runnable !== t0[1]) enqueue(o.then);
+      applyOrdering(o.first, o.then, o.flags, changed);
+      for (const c of changed) enqueue(c);
+      changed.clear();
     }
   }
 }
@@ -727,15 +738,21 @@ export function createActions(ws: WorkingSet): ActionSet {
   }
   // orphaned recurring operations: cancel them
   for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive' || !r.managed || !ws.config.stopOrphanActions) continue;
+    if (r.kind !== 'primitive') continue;
     const act = r.activeRecurring;
     if (!act) continue;
     for (const [node, keys] of act) {
+      if (!r.runningOn.includes(node)) continue;
+      const maintenance = r.maintenance === true || node.maintenance;
+      if (!maintenance && (!r.managed || !ws.config.stopOrphanActions)) continue;
       for (const key of keys) {
         const m = /_([a-z_-]+)_(\d+)$/.exec(key);
         if (!m) continue;
         const interval = Number(m[2]);
-        if (r.ops.some((o) => `${r.id}_${o.name}_${o.interval}` === key && o.enabled)) continue;
+        const configured = r.ops.some(
+          (o) => `${r.id}_${o.name}_${o.interval}` === key && o.enabled,
+        );
+        if (configured && !maintenance) continue;
         const cancel = as.custom(r, 'cancel', interval, node, false, { key: `${key}-cancel` });
         cancel.cancel = true;
         (cancel as { cancelTask?: string }).cancelTask = m[1];

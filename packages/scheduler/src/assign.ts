@@ -126,7 +126,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
   for (const r of ws.byId.values()) {
     if (r.kind !== 'primitive') continue;
     for (const node of ws.nodes) {
-      if (cleared.has(`${r.id}\0${node.name}`)) continue;
+      if (cleared.has(`${r.id}\0${node.name}`) || r.failureIgnored) continue;
       const fc = failCountInfo(r, node);
       if (fc.count <= 0) continue;
       if (r.failureTimeout > 0 && fc.lastFailure > 0) {

@@ -156,6 +156,8 @@ export interface Rsc {
   /** Keys of recurring operations active per node (from the history). */
   activeRecurring?: Map<SNode, Set<string>>;
   multiplyActive?: boolean;
+  failureIgnored?: boolean;
+  maintenance?: boolean;
   migration?: { to: Action; from: Action };
 }
 

@@ -351,6 +351,12 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
     }
   }
   ws.resources.push(...guestConnections);
+  for (const r of ws.byId.values()) {
+    const c = r.meta.container;
+    if (r.kind !== 'primitive' || r.implicit || c === undefined) continue;
+    const container = ws.byId.get(c);
+    if (container && container !== r) r.container = container;
+  }
 
   // remote node attributes from <nodes> entries of type remote
   for (const n of cib.nodes) {
@@ -928,6 +934,7 @@ function unpackOp(
   }
   const { onFail, restartContainer } = onFailFor(ws, rsc, task, op.interval);
   if (onFail === OnFail.Ignore) {
+    rsc.failureIgnored = true;
     updateState(rsc, task, expected, op, st);
     recordFailed(ws, rsc, node, op);
     return false;
@@ -1125,6 +1132,11 @@ function processState(
   if (isActiveRole(rsc.role)) {
     if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
     if (!node.running.includes(rsc)) node.running.push(rsc);
+    if (node.maintenance) {
+      rsc.maintenance = true;
+      rsc.managed = false;
+    }
+    if (!rsc.managed) ws.bans.push({ rsc, node, score: INF });
     if (saveOnFail !== OnFail.Ignore) {
       // keep the flags below
     }
