@@ -124,17 +124,20 @@ export class ActionSet {
    * means there is nothing to order.
    */
   orderRsc(a: Rsc, firstTask: string, b: Rsc, thenTask: string, flags: number): void {
-    let firsts = this.rscActions(a, firstTask);
-    if (firsts.length === 0) {
-      if (a === b || firstTask === 'monitor') return;
-      const stopped =
-        a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
-      if (firstTask === 'stop' && stopped) return;
-      if (a.kind !== 'primitive') return;
-      firsts = [this.custom(a, firstTask, 0, undefined, true)];
-    }
+    const firsts = a === b ? this.rscActions(a, firstTask) : this.firstActions(a, firstTask);
     const thens = this.rscActions(b, thenTask);
     for (const f of firsts) for (const t of thens) this.order(f, t, flags);
+  }
+
+  /** The actions an ordering starts from; a missing one is created without a node (unrunnable). */
+  firstActions(a: Rsc, task: string): Action[] {
+    const firsts = this.rscActions(a, task);
+    if (firsts.length > 0 || task === 'monitor') return firsts;
+    const stopped =
+      a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
+    if (task === 'stop' && stopped) return [];
+    if (a.kind !== 'primitive') return [];
+    return [this.custom(a, task, 0, undefined, true)];
   }
 
   private rscActions(r: Rsc, task: string): Action[] {
@@ -467,7 +470,7 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
 function orderUser(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: string, flags: number): void {
   const firstTask = a.kind === 'group' ? groupTask(fa, true) : fa;
   const thenTask = ta;
-  const firsts = as.ofRsc(a, firstTask).filter((x) => x.interval === 0);
+  const firsts = as.firstActions(a, firstTask);
   const thens =
     b.kind === 'group'
       ? b.children.flatMap((m) => as.ofRsc(m, thenTask).filter((x) => x.interval === 0))
@@ -675,6 +678,21 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
     if (then.pseudo) then.runnable = false;
     else implies(then, first, 'runnable');
+  }
+  if (flags & O.asymmetrical && then.rsc && !ff.runnable && then.runnable) {
+    let skip = false;
+    if (then.optional) {
+      const active = isActiveRole(then.rsc.role);
+      if (!active && then.task === 'stop') skip = true;
+      else if (
+        active &&
+        then.task === 'start' &&
+        then.rsc.runningOn.length === 1 &&
+        then.rsc.runningOn[0] === then.node
+      )
+        skip = true;
+    }
+    if (!skip) implies(then, first, 'runnable');
   }
   if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
     implies(then, first, 'optional');

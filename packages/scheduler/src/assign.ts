@@ -584,7 +584,8 @@ function currentOf(r: Rsc): SNode | undefined {
 }
 
 export function assignAll(ws: WorkingSet): void {
-  const order = assignmentOrder(ws);
+  // Pacemaker sorts resources only for utilization-based placement; otherwise configuration order.
+  const order = ws.config.placementStrategy === 'default' ? ws.resources : assignmentOrder(ws);
   for (const r of order) if (r.remoteNode) assign(ws, r);
   for (const r of order) if (!r.remoteNode) assign(ws, r);
 }
