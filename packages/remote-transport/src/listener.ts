@@ -102,7 +102,7 @@ export class SecureListener {
 
   /** Listen on an address; `[::]`/empty host listens on IPv6 and IPv4 (IPv4 only without IPv6). */
   async listen(address: ListenAddress): Promise<string> {
-    const server = net.createServer({ pauseOnConnect: false }, (socket) => {
+    const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       const peer = peerHost(socket);

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { RemoteClient } from '../src';
 import type { ConnectionEvent } from '../src';
-import { KEY, tempDir, until } from './helpers';
+import { KEY, ocfRootWithSleep, tempDir, until } from './helpers';
 
 const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
 
@@ -19,12 +19,14 @@ async function freePort(): Promise<number> {
 
 let tmp: { dir: string; remove: () => Promise<void> };
 let keyFile: string;
+let ocfRoot: string;
 const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   tmp = await tempDir();
   keyFile = join(tmp.dir, 'authkey');
   await writeFile(keyFile, KEY, { mode: 0o400 });
+  ocfRoot = await ocfRootWithSleep(tmp.dir);
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -46,6 +48,8 @@ async function startDaemon(port: number, name: string): Promise<ChildProcess> {
       name,
       '--local-socket',
       join(tmp.dir, `${name}.sock`),
+      '--ocf-root',
+      ocfRoot,
     ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -73,6 +77,14 @@ describe('a real `remora remoted` process', () => {
     let daemon = await startDaemon(port, 'killme');
     await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
     const states = watch(client);
+    // An operation in flight when the daemon dies: its outcome is unknown, and the result says so.
+    const inFlight = client.execute({
+      resourceId: 'slow',
+      agent: 'ocf:test:Sleep',
+      action: 'start',
+      params: { seconds: '3', state: join(tmp.dir, 'slow.state') },
+    });
+    await new Promise((r) => setTimeout(r, 300));
     const killedAt = Date.now();
     daemon.kill('SIGKILL');
     await until('down', 3000, () => states.some((s) => s.state === 'down'));
@@ -80,6 +92,12 @@ describe('a real `remora remoted` process', () => {
     daemon = await startDaemon(port, 'killme');
     await until('reconnected', 10_000, () => states.some((s) => s.state === 'connected'));
     expect(states.find((s) => s.state === 'connected')!.restarted).toBe(true);
+    expect(await inFlight).toMatchObject({
+      execStatus: 'error',
+      rc: 1,
+      exitReason:
+        'the remote daemon on killme restarted during the operation; its outcome is unknown',
+    });
     const r = await client.execute({
       resourceId: 'x',
       agent: 'ocf:heartbeat:Dummy',
