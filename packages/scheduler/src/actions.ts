@@ -756,7 +756,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   }
   // orphaned recurring operations: cancel them
   for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive') continue;
+    if (r.kind !== 'primitive' || r.orphan) continue;
     const act = r.activeRecurring;
     if (!act) continue;
     for (const [node, keys] of act) {
@@ -775,6 +775,15 @@ export function createActions(ws: WorkingSet): ActionSet {
         cancel.cancel = true;
         (cancel as { cancelTask?: string }).cancelTask = m[1];
       }
+    }
+  }
+  // orphans are stopped, then their history is deleted
+  for (const r of ws.byId.values()) {
+    if (!r.orphan || !r.managed) continue;
+    for (const node of r.runningOn) {
+      const stop = as.find(`${r.id}_stop_0`, node);
+      const del = as.custom(r, 'delete', 0, node, false);
+      if (stop) as.order(stop, del, O.optional | O.runnableLeft);
     }
   }
   for (const c of ws.clearFailcounts) {

@@ -777,6 +777,8 @@ function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
   if (cls === 'stonith') ws.config.haveStonithResource = true;
   ws.byId.set(h.id, r);
   ws.resources.push(r);
+  // an orphan (history of a resource no longer configured) may run nowhere
+  ws.bans.push({ rsc: r, score: -INF });
   return r;
 }
 
