@@ -730,8 +730,9 @@ export function propagate(as: ActionSet): void {
     if (g) for (const ga of g.actions) enqueue(ga);
   };
   const changed = new Set<Action>();
-  while (queue.length > 0) {
-    const a = queue.shift() as Action;
+  // a moving head instead of shift(): the queue holds every action (large clusters)
+  for (let head = 0; head < queue.length; head++) {
+    const a = queue[head] as Action;
     queued.delete(a);
     for (const o of [...a.before, ...a.after]) {
       applyOrdering(o.first, o.then, o.flags, changed);

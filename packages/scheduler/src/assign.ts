@@ -191,29 +191,28 @@ function attrValue(node: SNode, attr: string | undefined): string | undefined {
   return node.attrs[attr ?? '#uname'];
 }
 
-function bestScoreMatchingAttr(
+/** For each node, the best score `rsc` has on any available node sharing the node's value of `attr`. */
+function bestScoresByAttr(
   ws: WorkingSet,
   rsc: Rsc,
   attr: string | undefined,
-  value: string | undefined,
-): number {
-  let best = -INF;
+): (node: SNode) => number {
   const t = rsc.allowed;
   if (attr === undefined || attr === '#uname' || attr === '#id') {
-    // fast path: the node with that name
-    for (const node of ws.nodes) {
-      if (attrValue(node, attr) !== value) continue;
+    // node names and ids are unique: the node itself
+    return (node) => {
       const w = t[node.index] ?? ABSENT;
-      if (w !== ABSENT && w > best && nodeAvailable(node)) best = w;
-    }
-    return best;
+      return w !== ABSENT && nodeAvailable(node) ? w : -INF;
+    };
   }
+  const best = new Map<string | undefined, number>();
   for (const node of ws.nodes) {
     const w = t[node.index] ?? ABSENT;
-    if (w === ABSENT || w <= best || !nodeAvailable(node)) continue;
-    if (attrValue(node, attr) === value) best = w;
+    if (w === ABSENT || !nodeAvailable(node)) continue;
+    const v = attrValue(node, attr);
+    if (w > (best.get(v) ?? -INF)) best.set(v, w);
   }
-  return best;
+  return (node) => best.get(attrValue(node, attr)) ?? -INF;
 }
 
 function addScoresMatchingAttr(
@@ -224,10 +223,11 @@ function addScoresMatchingAttr(
   factor: number,
   onlyPositive: boolean,
 ): void {
+  const bestFor = bestScoresByAttr(ws, rsc, attr);
   for (const node of ws.nodes) {
     const cur = work[node.index] ?? ABSENT;
     if (cur === ABSENT) continue;
-    const score = bestScoreMatchingAttr(ws, rsc, attr, attrValue(node, attr));
+    const score = bestFor(node);
     if (factor < 0 && score < 0) continue;
     if (cur === INFINITY_HACK) continue;
     const f = factor * score;

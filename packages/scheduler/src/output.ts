@@ -147,8 +147,8 @@ export function executedActions(as: ActionSet): Action[] {
       if (inGraph.has(o.then)) indegree.set(o.then, (indegree.get(o.then) ?? 0) + 1);
   const ready = live.filter((a) => indegree.get(a) === 0);
   const out: Action[] = [];
-  while (ready.length > 0) {
-    const a = ready.shift() as Action;
+  for (let head = 0; head < ready.length; head++) {
+    const a = ready[head] as Action;
     out.push(a);
     for (const o of a.after) {
       if (!inGraph.has(o.then)) continue;
@@ -158,7 +158,10 @@ export function executedActions(as: ActionSet): Action[] {
     }
   }
   // a cycle would leave actions out: append them (and let verification report it)
-  if (out.length < live.length) for (const a of live) if (!out.includes(a)) out.push(a);
+  if (out.length < live.length) {
+    const done = new Set(out);
+    for (const a of live) if (!done.has(a)) out.push(a);
+  }
   return out;
 }
 

@@ -708,19 +708,25 @@ function onFailFor(
   return { onFail: OnFail.Recover, failRole: Role.Started };
 }
 
+const failCountCache = new WeakMap<SNode, Map<string, { count: number; lastFailure: number }>>();
+
+/** A resource's fail count and last failure time on a node (from `fail-count-*` / `last-failure-*` attributes). */
 function failCountInfo(rsc: Rsc, node: SNode): { count: number; lastFailure: number } {
-  let count = 0;
-  let last = 0;
-  const prefix = `fail-count-${rsc.id}`;
-  const lfPrefix = `last-failure-${rsc.id}`;
-  for (const [k, v] of Object.entries(node.attrs)) {
-    if (k === prefix || k.startsWith(`${prefix}#`)) {
-      count = Math.min(INF, count + parseScore(v));
-    } else if (k === lfPrefix || k.startsWith(`${lfPrefix}#`)) {
-      last = Math.max(last, Number(v) || 0);
+  let perRsc = failCountCache.get(node);
+  if (!perRsc) {
+    perRsc = new Map();
+    for (const [k, v] of Object.entries(node.attrs)) {
+      const m = /^(fail-count|last-failure)-(.+?)(#.*)?$/.exec(k);
+      if (!m) continue;
+      const id = m[2] as string;
+      const e = perRsc.get(id) ?? { count: 0, lastFailure: 0 };
+      if (m[1] === 'fail-count') e.count = Math.min(INF, e.count + parseScore(v));
+      else e.lastFailure = Math.max(e.lastFailure, Number(v) || 0);
+      perRsc.set(id, e);
     }
+    failCountCache.set(node, perRsc);
   }
-  return { count, lastFailure: last };
+  return perRsc.get(rsc.id) ?? { count: 0, lastFailure: 0 };
 }
 export { failCountInfo };
 
