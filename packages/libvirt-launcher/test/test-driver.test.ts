@@ -1,0 +1,185 @@
+/**
+ * The library against libvirt's test driver, served by a private libvirtd
+ * the test starts (shared state while a connection is open, real events).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OcfRc } from '@remora/agent-runner';
+import type { DomainEvent } from '@remora/libvirt-launcher';
+import {
+  DomainExistsError,
+  DomainNotFoundError,
+  DomainState,
+  InvalidConfigError,
+  InvalidDomainXmlError,
+  LibvirtConnection,
+  LibvirtUnreachableError,
+  MigrationUnsupportedError,
+  PrivateLibvirtd,
+  VirshNotFoundError,
+  privateLibvirtdSupport,
+} from '@remora/libvirt-launcher';
+
+const support = privateLibvirtdSupport();
+if (!support.ok) console.warn(`libvirt test-driver tests skipped: ${support.reason}`);
+const describeIf = support.ok ? describe : describe.skip;
+
+const testDomain = (name: string, memoryKiB = 65536): string =>
+  `<domain type='test'><name>${name}</name><memory unit='KiB'>${memoryKiB}</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`;
+
+describeIf('libvirt test driver through a private libvirtd', () => {
+  let lv: PrivateLibvirtd;
+  let conn: LibvirtConnection;
+  let dir: string;
+
+  beforeAll(async () => {
+    lv = await PrivateLibvirtd.start({ network: false });
+    conn = await LibvirtConnection.open({ uri: lv.uri('test') });
+    dir = await mkdtemp(join(tmpdir(), 'remora-lvt-'));
+  });
+
+  afterAll(async () => {
+    await conn?.close();
+    await lv?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('defines, starts, reports state as OCF results, stops and undefines a domain', async () => {
+    const dom = await conn.define(testDomain('lifecycle'));
+    expect(await dom.state()).toEqual({ state: DomainState.SHUT_OFF, reason: 'unknown' });
+    expect(await dom.monitor()).toBe(OcfRc.NOT_RUNNING);
+    await dom.start();
+    await dom.start(); // starting a running domain is not an error
+    expect((await dom.state()).state).toBe(DomainState.RUNNING);
+    expect(await dom.monitor()).toBe(OcfRc.SUCCESS);
+    await dom.suspend();
+    expect((await dom.state()).state).toBe(DomainState.PAUSED);
+    expect(await dom.monitor()).toBe(OcfRc.SUCCESS); // as VirtualDomain: paused is running
+    await dom.resume();
+    const info = await dom.info();
+    expect(info).toMatchObject({
+      name: 'lifecycle',
+      state: 'running',
+      persistent: true,
+      maxMemoryKiB: 65536,
+    });
+    expect((await conn.list()).map((d) => d.name)).toEqual(expect.arrayContaining(['lifecycle']));
+    const stop = await dom.shutdown({ timeoutMs: 5000 });
+    expect(stop.how).toBe('shutdown');
+    expect(await dom.state()).toEqual({ state: DomainState.SHUT_OFF, reason: 'shutdown' });
+    expect((await dom.shutdown()).how).toBe('already-stopped');
+    expect(await dom.undefine()).toBe(true);
+    expect(await dom.undefine()).toBe(false);
+    expect((await dom.state()).state).toBe(DomainState.ABSENT);
+    expect(await dom.monitor()).toBe(OcfRc.NOT_RUNNING);
+  });
+
+  it('creates transient domains that vanish when destroyed', async () => {
+    const dom = await conn.create(testDomain('transient'));
+    expect((await dom.info()).persistent).toBe(false);
+    expect(await dom.destroy()).toBe(true);
+    expect(await dom.destroy()).toBe(false);
+    expect((await dom.state()).state).toBe(DomainState.ABSENT);
+  });
+
+  it('streams lifecycle events as an AsyncIterable', async () => {
+    await using events = conn.events({ domain: 'evented' });
+    await events.ready;
+    const dom = await conn.define(testDomain('evented'));
+    await dom.start();
+    await dom.destroy();
+    await dom.undefine();
+    const seen: DomainEvent[] = [];
+    for await (const e of events) {
+      seen.push(e);
+      if (e.event === 'Undefined') break;
+    }
+    expect(seen.map((e) => `${e.event} ${e.detail}`)).toEqual([
+      'Defined Added',
+      'Started Booted',
+      'Stopped Destroyed',
+      'Undefined Removed',
+    ]);
+    expect(seen.every((e) => e.domain === 'evented' && e.type === 'lifecycle')).toBe(true);
+    expect(Math.abs(seen[0].at - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('changes memory limits live and reads them back', async () => {
+    const dom = await conn.create(testDomain('limited'));
+    await dom.setLimits({ memoryHardLimitMiB: 256, memorySoftLimitMiB: 128 });
+    expect(await dom.limits()).toMatchObject({ memoryHardLimitMiB: 256, memorySoftLimitMiB: 128 });
+    await expect(dom.setLimits({ cpuShares: 1 })).rejects.toThrow('limits.cpuShares: must be >= 2');
+    await expect(dom.setLimits({ memoryHardLimitMiB: 256, bogus: 1 } as never)).rejects.toThrow(
+      /limits\.bogus: unknown limit/,
+    );
+    await dom.destroy();
+  });
+
+  it('defines a domain from a user-supplied XML file, as VirtualDomain does', async () => {
+    const file = join(dir, 'user.xml');
+    await writeFile(file, testDomain('from-file'));
+    const dom = await conn.defineFile(file);
+    expect(dom.name).toBe('from-file');
+    expect(await dom.xml()).toContain('<name>from-file</name>');
+    await dom.undefine();
+  });
+
+  it('reports invalid domain XML with libvirt message and where it came from', async () => {
+    const file = join(dir, 'bad.xml');
+    await writeFile(
+      file,
+      `<domain type='test'><name>bad</name><memory>1024</memory><os><type>hvm</type></os><bogus/></domain>`,
+    );
+    const err = await conn.defineFile(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidDomainXmlError);
+    expect((err as InvalidDomainXmlError).source).toBe(file);
+    expect((err as Error).message).toMatch(/failed to validate against schema.*bogus/s);
+    await expect(
+      conn.define(`<domain type='test'><name>x</name><memory>1</memory></domain>`),
+    ).rejects.toThrow(/invalid domain XML \(x\): .*os <type> must be specified/);
+    expect(() => conn.define('<network/>')).rejects.toThrow(InvalidConfigError);
+  });
+
+  it('refuses a second domain of the same name', async () => {
+    const dom = await conn.define(testDomain('twin'));
+    const err = await conn.define(testDomain('twin', 131072)).catch((e: unknown) => e);
+    // libvirt redefines a persistent domain with the same UUID; a new one (another UUID) collides
+    expect(err === undefined || err instanceof DomainExistsError).toBe(true);
+    await dom.start();
+    const again = await conn.create(testDomain('twin')).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(DomainExistsError);
+    expect((again as DomainExistsError).domain).toBe('twin');
+    expect((again as Error).message).toMatch(/domain 'twin' already exists/);
+    await dom.destroy();
+    await dom.undefine();
+  });
+
+  it('says migration is unsupported by the test driver', async () => {
+    const dom = await conn.create(testDomain('mover'));
+    const other = new LibvirtConnection({ uri: lv.uri('test') });
+    const err = await dom.migrate(other).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MigrationUnsupportedError);
+    expect((err as Error).message).toMatch(
+      /cannot migrate 'mover' .*not supported by this libvirt driver/,
+    );
+    await dom.destroy();
+  });
+
+  it('names a missing domain, an unreachable libvirtd and a missing virsh', async () => {
+    await expect(conn.domain('nope').start()).rejects.toThrow(DomainNotFoundError);
+    const away = new LibvirtConnection({
+      uri: `test+unix:///default?socket=${join(dir, 'no-such-sock')}`,
+    });
+    const err = await away.check().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LibvirtUnreachableError);
+    expect((err as Error).message).toMatch(/libvirt is unreachable at test\+unix.*no-such-sock/);
+    const noVirsh = new LibvirtConnection({ uri: lv.uri('test'), virsh: '/nonexistent/virsh' });
+    const missing = await noVirsh.check().catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(VirshNotFoundError);
+    expect((missing as Error).message).toMatch(/Debian package libvirt-clients/);
+    expect(() => new LibvirtConnection({ uri: 'not a uri' })).toThrow(
+      /uri: expected a libvirt URI/,
+    );
+  });
+});
