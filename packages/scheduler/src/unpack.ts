@@ -131,6 +131,52 @@ function targetRc(op: OperationRecord): number {
   return Number.isInteger(n) ? n : -1;
 }
 
+/** The status and scheduling fields of a resource before anything is known about it. */
+function freshState(): Pick<
+  Rsc,
+  | 'role'
+  | 'nextRole'
+  | 'runningOn'
+  | 'knownOn'
+  | 'failed'
+  | 'stopFlag'
+  | 'blocked'
+  | 'startPending'
+  | 'dangling'
+  | 'allowed'
+  | 'provisional'
+  | 'assigning'
+  | 'merging'
+  | 'thisWith'
+  | 'withThis'
+  | 'discovery'
+  | 'exclusiveDiscover'
+  | 'actions'
+  | 'reloadFlag'
+> {
+  return {
+    role: Role.Unknown,
+    nextRole: Role.Unknown,
+    runningOn: [],
+    knownOn: new Set(),
+    failed: false,
+    stopFlag: false,
+    blocked: false,
+    startPending: false,
+    dangling: [],
+    allowed: new Int32Array(0),
+    provisional: true,
+    assigning: false,
+    merging: false,
+    thisWith: [],
+    withThis: [],
+    discovery: new Map(),
+    exclusiveDiscover: false,
+    actions: [],
+    reloadFlag: false,
+  };
+}
+
 export function unpack(cib: Cib, now: Date): WorkingSet {
   const ruleCtxBase = { now };
   const config = readConfig(cib, ruleCtxBase);
@@ -276,25 +322,7 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
       critical: parseBoolean(meta.critical, true),
       orphan: false,
       implicit: false,
-      role: Role.Unknown,
-      nextRole: Role.Unknown,
-      runningOn: [],
-      knownOn: new Set(),
-      failed: false,
-      stopFlag: false,
-      blocked: false,
-      startPending: false,
-      dangling: [],
-      allowed: new Int32Array(0),
-      provisional: true,
-      assigning: false,
-      merging: false,
-      thisWith: [],
-      withThis: [],
-      discovery: new Map(),
-      exclusiveDiscover: false,
-      actions: [],
-      reloadFlag: false,
+      ...freshState(),
     };
     if (r.targetRole === Role.Started) r.targetRole = Role.Unknown;
     ws.byId.set(id, r);
@@ -760,25 +788,7 @@ function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
     critical: true,
     orphan: true,
     implicit: false,
-    role: Role.Unknown,
-    nextRole: Role.Unknown,
-    runningOn: [],
-    knownOn: new Set(),
-    failed: false,
-    stopFlag: false,
-    blocked: false,
-    startPending: false,
-    dangling: [],
-    allowed: new Int32Array(0),
-    provisional: true,
-    assigning: false,
-    merging: false,
-    thisWith: [],
-    withThis: [],
-    discovery: new Map(),
-    exclusiveDiscover: false,
-    actions: [],
-    reloadFlag: false,
+    ...freshState(),
   };
   if (cls === 'stonith') ws.config.haveStonithResource = true;
   ws.byId.set(h.id, r);
