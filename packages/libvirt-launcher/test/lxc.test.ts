@@ -5,10 +5,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { OcfRc } from '@remora/agent-runner';
+import { join, resolve } from 'node:path';
+import type { OperationResult } from '@remora/agent-runner';
+import { AgentRunner, OcfRc } from '@remora/agent-runner';
 import type { Domain, PrivateLibvirtd } from '@remora/libvirt-launcher';
 import {
   DomainState,
@@ -245,6 +246,45 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
     expect((err as Error).message).toMatch(/cannot migrate 'mover'/);
     await domain.destroy();
     await domain.undefine();
+  });
+
+  it("runs as ocf:remora:libvirt-guest: start waits for the guest's remoted, stop shuts it down", async () => {
+    const { xml, ip } = guest('agent-guest');
+    const config = join(dir, 'agent-guest.xml');
+    await writeFile(config, xml);
+    await mkdir(join(dir, 'ocf', 'resource.d'), { recursive: true });
+    await symlink(
+      resolve(__dirname, '..', 'agents', 'remora'),
+      join(dir, 'ocf', 'resource.d', 'remora'),
+    );
+    await using runner = new AgentRunner({ ocfRoot: join(dir, 'ocf') });
+    const params = {
+      config,
+      hypervisor: lv.uri('lxc'),
+      remoted_address: await lv.forward(ip, 3121),
+      authkey: keyFile,
+      remote_connect_timeout: '20s',
+    };
+    const run = (action: string): Promise<OperationResult> =>
+      runner.execute({
+        resourceId: 'agent-guest',
+        agent: 'ocf:remora:libvirt-guest',
+        action,
+        params,
+        timeout: 30_000,
+      });
+    const start = await run('start');
+    expect(start.exitReason).toBe('');
+    expect(start.rc).toBe(OcfRc.SUCCESS);
+    // ready means the daemon answers now
+    expect(
+      (await waitForRemoted({ address: params.remoted_address, authKey: key, timeoutMs: 1000 }))
+        .nodeName,
+    ).toBe('agent-guest');
+    expect((await run('monitor')).rc).toBe(OcfRc.SUCCESS);
+    expect((await run('stop')).rc).toBe(OcfRc.SUCCESS);
+    expect((await run('monitor')).rc).toBe(OcfRc.NOT_RUNNING);
+    expect(cgroupDir('memory', 'agent-guest')).toBeUndefined();
   });
 
   it('leaves nothing behind when the private libvirtd stops: no guest, process, cgroup or namespace', async () => {

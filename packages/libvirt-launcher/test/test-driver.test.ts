@@ -2,10 +2,11 @@
  * The library against libvirt's test driver, served by a private libvirtd
  * the test starts (shared state while a connection is open, real events).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { OcfRc } from '@remora/agent-runner';
+import { join, resolve } from 'node:path';
+import type { OperationResult } from '@remora/agent-runner';
+import { AgentRunner, OcfRc } from '@remora/agent-runner';
 import type { DomainEvent } from '@remora/libvirt-launcher';
 import {
   DomainExistsError,
@@ -24,6 +25,9 @@ import {
 const support = privateLibvirtdSupport();
 if (!support.ok) console.warn(`libvirt test-driver tests skipped: ${support.reason}`);
 const describeIf = support.ok ? describe : describe.skip;
+
+/** The package's agents (they run dist/, built by `npm run build`). */
+const AGENTS = resolve(__dirname, '..', 'agents', 'remora');
 
 const testDomain = (name: string, memoryKiB = 65536): string =>
   `<domain type='test'><name>${name}</name><memory unit='KiB'>${memoryKiB}</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`;
@@ -183,3 +187,113 @@ describeIf('libvirt test driver through a private libvirtd', () => {
     );
   });
 });
+
+describeIf(
+  'the OCF agent ocf:remora:libvirt-guest run by @remora/agent-runner (test driver)',
+  () => {
+    let lv: PrivateLibvirtd;
+    let conn: LibvirtConnection;
+    let dir: string;
+    let runner: AgentRunner;
+    let params: Record<string, string>;
+    const agent = 'ocf:remora:libvirt-guest';
+
+    beforeAll(async () => {
+      lv = await PrivateLibvirtd.start({ network: false });
+      conn = await LibvirtConnection.open({ uri: lv.uri('test') }); // keeps the test driver's state alive
+      dir = await mkdtemp(join(tmpdir(), 'remora-lvo-'));
+      // An OCF root with the package's agents as provider "remora" (how a node ships them).
+      await mkdir(join(dir, 'ocf', 'resource.d'), { recursive: true });
+      await symlink(AGENTS, join(dir, 'ocf', 'resource.d', 'remora'));
+      runner = new AgentRunner({ ocfRoot: join(dir, 'ocf') });
+      await writeFile(join(dir, 'vm1.xml'), testDomain('vm1'));
+      params = { config: join(dir, 'vm1.xml'), hypervisor: lv.uri('test') };
+    });
+
+    afterAll(async () => {
+      await runner?.close();
+      await conn?.close();
+      await lv?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    const run = (
+      action: string,
+      extra: Record<string, string> = {},
+      meta: Record<string, string> = {},
+    ): Promise<OperationResult> =>
+      runner.execute({
+        resourceId: 'vm1',
+        agent,
+        action,
+        params: { ...params, ...extra },
+        meta,
+        timeout: 20_000,
+      });
+
+    it('describes VirtualDomain-like parameters in its meta-data', async () => {
+      const md = await runner.metaData(agent);
+      expect(md.parameters.map((p) => p.name)).toEqual(
+        expect.arrayContaining([
+          'config',
+          'hypervisor',
+          'force_stop',
+          'migration_transport',
+          'migrateuri',
+          'remoteuri',
+          'remoted_address',
+          'authkey',
+        ]),
+      );
+      expect(md.parameters.find((p) => p.name === 'config')?.required).toBe(true);
+    });
+
+    it('starts, monitors and stops the guest from its config file', async () => {
+      expect((await run('monitor')).rc).toBe(OcfRc.NOT_RUNNING); // probe
+      expect((await run('start')).rc).toBe(OcfRc.SUCCESS);
+      expect((await conn.domain('vm1').state()).state).toBe(DomainState.RUNNING);
+      expect((await run('start')).rc).toBe(OcfRc.SUCCESS); // already running
+      expect((await run('monitor', {}, {})).rc).toBe(OcfRc.SUCCESS);
+      const stop = await run('stop');
+      expect(stop.rc).toBe(OcfRc.SUCCESS);
+      expect((await conn.domain('vm1').state()).state).toBe(DomainState.ABSENT);
+      expect((await run('stop')).rc).toBe(OcfRc.SUCCESS); // stopping a stopped guest
+      expect((await run('monitor')).rc).toBe(OcfRc.NOT_RUNNING);
+    });
+
+    it('destroys at once with force_stop', async () => {
+      expect((await run('start')).rc).toBe(OcfRc.SUCCESS);
+      expect((await run('stop', { force_stop: 'true' })).rc).toBe(OcfRc.SUCCESS);
+      expect((await conn.domain('vm1').state()).state).toBe(DomainState.ABSENT);
+    });
+
+    it('fails migrate_to with a clear reason where the driver cannot migrate', async () => {
+      expect((await run('start')).rc).toBe(OcfRc.SUCCESS);
+      const r = await run('migrate_to', { remoteuri: lv.uri('test') }, { migrate_target: 'node2' });
+      expect(r.rc).toBe(OcfRc.ERR_GENERIC);
+      expect(r.exitReason).toMatch(/cannot migrate 'vm1'.*migration is not supported/);
+      expect((await run('stop')).rc).toBe(OcfRc.SUCCESS);
+    });
+
+    it('answers bad configuration and an unreachable hypervisor with OCF error codes and reasons', async () => {
+      const missing = await runner.execute({
+        resourceId: 'x',
+        agent,
+        action: 'start',
+        params: {},
+        timeout: 20_000,
+      });
+      expect(missing.rc).toBe(OcfRc.ERR_CONFIGURED);
+      expect(missing.exitReason).toBe('parameter config is required');
+      const unreadable = await run('start', { config: join(dir, 'nope.xml') });
+      expect(unreadable.rc).toBe(OcfRc.ERR_INSTALLED);
+      expect(unreadable.exitReason).toMatch(/nope\.xml is not readable/);
+      const away = await run('monitor', {
+        hypervisor: `test+unix:///default?socket=${join(dir, 'no-sock')}`,
+      });
+      expect(away.rc).toBe(OcfRc.ERR_GENERIC);
+      expect(away.exitReason).toMatch(/libvirt is unreachable/);
+      expect((await run('promote')).rc).toBe(OcfRc.ERR_UNIMPLEMENTED);
+    });
+  },
+);
