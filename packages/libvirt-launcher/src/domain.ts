@@ -35,6 +35,8 @@ export interface StopOutcome {
   /** `already-stopped`, `shutdown` (stopped by itself when asked), `destroyed` (after the timeout, or crashed). */
   readonly how: 'already-stopped' | 'shutdown' | 'destroyed';
   readonly elapsedMs: number;
+  /** The state afterwards: `shut off` (persistent) or `absent` (transient). */
+  readonly state: DomainState;
 }
 
 export interface MigrateOptions {
@@ -210,18 +212,12 @@ export class Domain {
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? 30_000;
     const elapsed = (): number => Date.now() - started;
-    const first = await this.state(options.signal);
-    if (!isActive(first.state) && first.state !== S.CRASHED)
-      return { how: 'already-stopped', elapsedMs: elapsed() };
-    if (first.state === S.CRASHED) {
-      await this.destroy(options.signal);
-      return { how: 'destroyed', elapsedMs: elapsed() };
-    }
     const mode =
       options.mode ?? (this.connection.driver === 'lxc' ? ShutdownMode.SIGNAL : undefined);
+    // Subscribe while asking: the wait below checks the state once the
+    // subscription is in place, so a stop in between is not missed.
     const stream = this.connection.events({ domain: this.name, signal: options.signal });
     try {
-      await stream.ready.catch(() => undefined);
       try {
         await this.run(
           ['shutdown', ...(mode ? ['--mode', mode] : []), '--', this.name],
@@ -230,9 +226,17 @@ export class Domain {
       } catch (err) {
         const msg = (err as VirshCommandError).libvirtMessage ?? '';
         if (!(isNotRunningMessage(msg) || isNotFoundMessage(msg))) throw err;
+        const now = await this.state(options.signal);
+        if (now.state === S.CRASHED) {
+          await this.destroy(options.signal);
+          return { how: 'destroyed', elapsedMs: elapsed(), state: (await this.state()).state };
+        }
+        if (!isActive(now.state))
+          return { how: 'already-stopped', elapsedMs: elapsed(), state: now.state };
       }
+      await stream.ready.catch(() => undefined);
       const stopped = await this.waitInactive(stream, timeoutMs, options.signal);
-      if (stopped) return { how: 'shutdown', elapsedMs: elapsed() };
+      if (stopped) return { how: 'shutdown', elapsedMs: elapsed(), state: stopped.state };
     } finally {
       await stream.close();
     }
@@ -244,15 +248,19 @@ export class Domain {
       );
     }
     await this.destroy(options.signal);
-    return { how: 'destroyed', elapsedMs: elapsed() };
+    return {
+      how: 'destroyed',
+      elapsedMs: elapsed(),
+      state: (await this.state(options.signal)).state,
+    };
   }
 
-  /** Whether the domain became inactive within `timeoutMs` (events, and a poll every 500 ms). */
+  /** The state once the domain is inactive within `timeoutMs` (events, and a poll every 500 ms), else undefined. */
   private async waitInactive(
     stream: DomainEventStream,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<DomainStatus | undefined> {
     return this.waitFor(
       (s) => !isActive(s) && s !== S.CRASHED,
       stream,
@@ -268,9 +276,10 @@ export class Domain {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     eventHint: (event: string | undefined) => boolean,
-  ): Promise<boolean> {
+  ): Promise<DomainStatus | undefined> {
     const deadline = Date.now() + timeoutMs;
-    if (wanted((await this.state(signal)).state)) return true;
+    const first = await this.state(signal);
+    if (wanted(first.state)) return first;
     const iterator = stream[Symbol.asyncIterator]();
     let pending: Promise<IteratorResult<unknown>> | undefined;
     while (Date.now() < deadline) {
@@ -291,9 +300,10 @@ export class Domain {
       } else if (tick.kind === 'ended') {
         pending = new Promise(() => undefined);
       }
-      if (wanted((await this.state(signal)).state)) return true;
+      const now = await this.state(signal);
+      if (wanted(now.state)) return now;
     }
-    return false;
+    return undefined;
   }
 
   /** Wait until the domain is in one of `states`; throws GuestTimeoutError after `timeoutMs`. */
@@ -309,15 +319,13 @@ export class Domain {
         options.signal,
         () => true,
       );
-      if (!ok) {
-        const now = await this.state(options.signal);
-        throw new GuestTimeoutError(
-          this.name,
-          Date.now() - started,
-          `still ${now.state}, wanted ${states.join(' or ')}`,
-        );
-      }
-      return await this.state(options.signal);
+      if (ok) return ok;
+      const now = await this.state(options.signal);
+      throw new GuestTimeoutError(
+        this.name,
+        Date.now() - started,
+        `still ${now.state}, wanted ${states.join(' or ')}`,
+      );
     } finally {
       await stream.close();
     }

@@ -4,7 +4,7 @@ import type { Domain, ShutdownOptions, StopOutcome } from './domain';
 import { GuestStoppedError } from './errors';
 import type { RemotedReady } from './readiness';
 import { waitForRemoted } from './readiness';
-import { isActive } from './state';
+import { DomainState, isActive } from './state';
 
 /** Where the guest's `remora remoted` answers, and how long it may take. */
 export interface GuestRemote {
@@ -129,6 +129,7 @@ export async function stopGuest(
   options: ShutdownOptions & { readonly keepDefinition?: boolean } = {},
 ): Promise<StopOutcome> {
   const outcome = await domain.shutdown(options);
-  if (!options.keepDefinition) await domain.undefine(options.signal);
+  if (!options.keepDefinition && outcome.state !== DomainState.ABSENT)
+    await domain.undefine(options.signal);
   return outcome;
 }
