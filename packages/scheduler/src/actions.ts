@@ -381,7 +381,7 @@ function primitiveInternal(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     const top = rsc;
     for (const s of as.ofRsc(top, 'start')) as.order(probe, s, flags);
   }
-  if (rsc.container && rsc.remoteNode) {
+  if (rsc.container) {
     as.orderRsc(rsc.container, 'start', rsc, 'start', O.impliesThen | O.runnableLeft);
     as.orderRsc(rsc, 'stop', rsc.container, 'stop', O.impliesFirst);
     as.orderRsc(rsc.container, 'monitor', rsc, 'stop', O.optional);

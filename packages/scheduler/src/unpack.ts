@@ -1131,8 +1131,6 @@ function processState(
         rsc.failed = true;
         rsc.stopFlag = true;
         if (restartContainer && rsc.container) {
-          rsc.container.failed = true;
-          rsc.container.stopFlag = true;
           ws.forcedStops.push({ rsc: rsc.container, node });
         } else ws.forcedStops.push({ rsc, node });
       }
