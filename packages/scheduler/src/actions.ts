@@ -254,7 +254,10 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   for (const op of rsc.ops) {
     if (op.interval <= 0 || !op.enabled) continue;
     if (op.name !== 'monitor') continue;
-    if (op.role === Role.Stopped) continue;
+    if (op.role === Role.Stopped) {
+      recurringForInactive(ws, as, rsc, node, op.name, op.interval);
+      continue;
+    }
     if (rsc.nextRole === Role.Stopped || !node || !start) continue;
     if (op.role !== Role.Unknown && op.role !== Role.Started && op.role !== rsc.nextRole) continue;
     if (op.role === Role.Promoted) continue;
@@ -268,6 +271,39 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     if (rsc.managed) as.order(start, mon, O.impliesThen | O.runnableLeft);
   }
   void ws;
+}
+
+/** A `role="Stopped"` monitor: runs on every node where the resource should not be active. */
+function recurringForInactive(
+  ws: WorkingSet,
+  as: ActionSet,
+  rsc: Rsc,
+  node: SNode | undefined,
+  name: string,
+  interval: number,
+): void {
+  const key = `${rsc.id}_${name}_${interval}`;
+  for (const n of ws.nodes) {
+    if (node && n === node) {
+      if (activeRecurringKeys(rsc, n).has(key) && rsc.runningOn.includes(n)) {
+        const cancel = as.custom(rsc, 'cancel', interval, n, false, { key: `${key}-cancel` });
+        cancel.cancel = true;
+      }
+      continue;
+    }
+    let optional = activeRecurringKeys(rsc, n).has(key);
+    const mon = as.custom(rsc, name, interval, n, optional);
+    mon.expectedRc = 7;
+    if (rsc.managed) {
+      for (const stop of as.ofRsc(rsc, 'stop', n)) {
+        if (!stop.optional) optional = false;
+        if (!stop.runnable) mon.runnable = false;
+        as.order(stop, mon, O.impliesThen | O.runnableLeft);
+      }
+    }
+    if (!optional) mon.optional = false;
+    if (!n.online || n.unclean) mon.runnable = false;
+  }
 }
 
 // ---------------------------------------------------------------- probes
