@@ -10,7 +10,8 @@ export interface AttributeExpression {
   readonly attribute: string;
   readonly operation: 'lt' | 'gt' | 'lte' | 'gte' | 'eq' | 'ne' | 'defined' | 'not_defined';
   readonly value?: string;
-  readonly type: 'string' | 'integer' | 'number' | 'version';
+  /** `auto`: no type given on an ordering comparison (numeric, as Pacemaker decides it). */
+  readonly type: 'string' | 'integer' | 'number' | 'version' | 'auto';
   readonly valueSource: 'literal' | 'param' | 'meta';
 }
 
@@ -89,15 +90,12 @@ export function readRule(el: XmlElement, parentPath: string): Rule {
             `unknown operation '${operation}'`,
           );
         }
+        // No type: ordering comparisons are numeric (decided per comparison: 'number'
+        // when either side has a '.', else 'integer'), the rest compare strings.
         const type =
           c.attributes.get('type') ??
-          (c.attributes.has('value') &&
-          /^-?\d+$/.test(c.attributes.get('value')!) &&
-          operation !== 'eq' &&
-          operation !== 'ne'
-            ? 'number'
-            : 'string');
-        if (!TYPES.has(type))
+          (['lt', 'gt', 'lte', 'gte'].includes(operation) ? 'auto' : 'string');
+        if (type !== 'auto' && !TYPES.has(type))
           throw new CibStructureError(`${path}/expression[@id='${cid}']`, `unknown type '${type}'`);
         conditions.push({
           kind: 'expression',
@@ -186,18 +184,25 @@ function compareVersions(a: string, b: string): number {
 }
 
 function compare(type: AttributeExpression['type'], a: string, b: string): number | undefined {
-  switch (type) {
+  const strings = (): number => (a < b ? -1 : a > b ? 1 : 0);
+  let t = type;
+  if (t === 'auto') t = a.includes('.') || b.includes('.') ? 'number' : 'integer';
+  switch (t) {
     case 'integer':
     case 'number': {
-      const x = Number(a);
-      const y = Number(b);
-      if (Number.isNaN(x) || Number.isNaN(y)) return undefined;
+      // a value that does not parse falls back to comparing strings, as Pacemaker does
+      const re = t === 'integer' ? /^\s*[-+]?\d+/ : /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/;
+      const ma = re.exec(a);
+      const mb = re.exec(b);
+      if (!ma || !mb) return strings();
+      const x = Number(ma[0]);
+      const y = Number(mb[0]);
       return Math.sign(x - y);
     }
     case 'version':
       return compareVersions(a, b);
     default:
-      return a < b ? -1 : a > b ? 1 : 0;
+      return strings();
   }
 }
 
