@@ -99,6 +99,47 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
   }
 }
 
+/** node-health-strategy: `#health-*` node attributes as location scores on every resource. */
+function applyNodeHealth(ws: WorkingSet): void {
+  const props = ws.cib.properties;
+  const strategy = props['node-health-strategy'] ?? 'none';
+  if (strategy === 'none') return;
+  const score = (name: string, fallback: number): number => {
+    const v = props[name];
+    return v === undefined ? fallback : parseScoreText(v);
+  };
+  const colours: Record<string, number> =
+    strategy === 'migrate-on-red'
+      ? { red: -INF, yellow: 0, green: 0 }
+      : strategy === 'only-green'
+        ? { red: -INF, yellow: -INF, green: 0 }
+        : {
+            red: score('node-health-red', -INF),
+            yellow: score('node-health-yellow', 0),
+            green: score('node-health-green', 0),
+          };
+  const base = strategy === 'progressive' ? score('node-health-base', 0) : 0;
+  for (const node of ws.nodes) {
+    let health = base;
+    for (const [k, v] of Object.entries(node.attrs)) {
+      if (!k.startsWith('#health')) continue;
+      health = addScores(health, colours[v.toLowerCase()] ?? parseScoreText(v));
+    }
+    if (health === 0) continue;
+    for (const r of ws.resources) {
+      if (health < 0 && (r.meta['allow-unhealthy-nodes'] ?? '') === 'true') continue;
+      locate(ws, r, node, health);
+    }
+  }
+}
+
+function parseScoreText(v: string): number {
+  if (/^[+]?INFINITY$/i.test(v)) return INF;
+  if (/^-INFINITY$/i.test(v)) return -INF;
+  const n = Number.parseInt(v, 10);
+  return Number.isFinite(n) ? Math.max(-INF, Math.min(INF, n)) : 0;
+}
+
 /** Everything that sets node scores before assignment. */
 export function applyNodeCriteria(ws: WorkingSet): void {
   const n = ws.nodes.length;
@@ -107,6 +148,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     r.allowed = new Int32Array(n).fill(ABSENT);
     if (ws.config.symmetric) for (const node of ws.nodes) r.allowed[node.index] = baseWeight(node);
   }
+  applyNodeHealth(ws);
   for (const c of ws.cib.constraints) if (c.kind === 'location') applyLocation(ws, c);
 
   // stickiness

@@ -95,7 +95,12 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
     stonithEnabled: parseBoolean(p['stonith-enabled'], true),
     haveStonithResource: false,
     noQuorumPolicy: (['stop', 'ignore', 'freeze', 'suicide', 'demote'].includes(nq)
-      ? nq
+      ? // suicide only once the cluster has had quorum (or no-quorum-panic is set)
+        nq === 'suicide' &&
+        !cib.haveQuorum &&
+        !(Number(cib.rootAttributes['no-quorum-panic'] ?? '0') > 0)
+        ? 'stop'
+        : nq
       : 'stop') as Config['noQuorumPolicy'],
     symmetric: parseBoolean(p['symmetric-cluster'], true),
     haveQuorum: cib.haveQuorum,
