@@ -135,14 +135,15 @@ async function bareDaemons(n: number, dir: string, keyFile: string, key: Buffer)
   const t0 = performance.now();
   const procs = await Promise.all(
     Array.from({ length: n }, async (_, i) => {
-      const port = 41000 + i;
+      // A Unix socket, as the LXC guests are reached (through the forwarder): no port to collide on.
+      const address = `unix:${join(dir, `b${i}.grpc`)}`;
       const t = performance.now();
       const child = spawn(
         remora,
         [
           'remoted',
           '--listen',
-          `127.0.0.1:${port}`,
+          address,
           '--authkey',
           keyFile,
           '--name',
@@ -150,9 +151,17 @@ async function bareDaemons(n: number, dir: string, keyFile: string, key: Buffer)
           '--local-socket',
           join(dir, `b${i}.sock`),
         ],
-        { stdio: 'ignore' },
+        { stdio: ['ignore', 'ignore', 'pipe'] },
       );
-      await waitForRemoted({ address: `127.0.0.1:${port}`, authKey: key, timeoutMs: 120_000 });
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const died = new Promise<never>((_, reject) =>
+        child.once('exit', (code) =>
+          reject(new Error(`bare remoted b${i} exited (${code}): ${stderr.trim()}`)),
+        ),
+      );
+      await Promise.race([waitForRemoted({ address, authKey: key, timeoutMs: 120_000 }), died]);
+      died.catch(() => undefined);
       return { child, ms: performance.now() - t };
     }),
   );
@@ -195,7 +204,18 @@ async function floorContainers(lv: PrivateLibvirtd, n: number): Promise<Figures>
   await Promise.all(
     names.map(async (name) => {
       requested.set(name, performance.now());
-      await conn.run(['shutdown', '--mode', 'signal', '--', name]);
+      for (;;) {
+        // libvirt-LXC refuses a shutdown until it knows the init's PID
+        const ok = await conn.run(['shutdown', '--mode', 'signal', '--', name]).then(
+          () => true,
+          (err: Error) => {
+            if (/Init process ID is not yet known/.test(err.message)) return false;
+            throw err;
+          },
+        );
+        if (ok) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
     }),
   );
   const stop: number[] = [];

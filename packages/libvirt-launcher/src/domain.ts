@@ -219,10 +219,7 @@ export class Domain {
     const stream = this.connection.events({ domain: this.name, signal: options.signal });
     try {
       try {
-        await this.run(
-          ['shutdown', ...(mode ? ['--mode', mode] : []), '--', this.name],
-          options.signal,
-        );
+        await this.requestShutdown(mode, started + timeoutMs, options.signal);
       } catch (err) {
         const msg = (err as VirshCommandError).libvirtMessage ?? '';
         if (!(isNotRunningMessage(msg) || isNotFoundMessage(msg))) throw err;
@@ -253,6 +250,27 @@ export class Domain {
       elapsedMs: elapsed(),
       state: (await this.state(options.signal)).state,
     };
+  }
+
+  /**
+   * `virsh shutdown`, retried while libvirt-LXC has just started the guest
+   * and does not know its init's PID yet ("Init process ID is not yet known").
+   */
+  private async requestShutdown(
+    mode: ShutdownMode | undefined,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    for (;;) {
+      try {
+        await this.run(['shutdown', ...(mode ? ['--mode', mode] : []), '--', this.name], signal);
+        return;
+      } catch (err) {
+        const msg = (err as VirshCommandError).libvirtMessage ?? '';
+        if (!/Init process ID is not yet known/i.test(msg) || Date.now() > deadline) throw err;
+        await sleep(25);
+      }
+    }
   }
 
   /** The state once the domain is inactive within `timeoutMs` (events, and a poll every 500 ms), else undefined. */

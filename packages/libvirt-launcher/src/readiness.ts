@@ -1,5 +1,4 @@
 /** Readiness of a guest: its `remora remoted` answers an authenticated handshake. */
-import net from 'node:net';
 import { AuthenticationError, ProtocolError, RemoteClient } from '@remora/remote-transport';
 import { GuestTimeoutError, InvalidConfigError } from './errors';
 
@@ -23,37 +22,23 @@ export interface RemotedReady {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function target(address: string): net.NetConnectOpts {
-  if (address.startsWith('unix:')) return { path: address.slice(5) };
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
-  if (!m)
+function checkAddress(address: string): void {
+  if (!/^unix:\/.+$/.test(address) && !/^\[?[^\]\s]+?\]?:\d{1,5}$/.test(address)) {
     throw new InvalidConfigError(
       'address',
       `expected host:port or unix:/path, got ${JSON.stringify(address)}`,
     );
-  return { host: m[1], port: Number(m[2]) };
+  }
 }
 
-/** Whether something accepts connections at `address` (one attempt, bounded). */
-function accepts(address: string, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(target(address));
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), ms);
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+/** One connection attempt: a fresh channel each time, so no gRPC reconnect back-off carries over. */
+const ATTEMPT_MS = 250;
 
 /**
- * Wait until the daemon at `address` accepts a connection and answers an
- * authenticated handshake, within `timeoutMs` (Pacemaker's
- * remote-connect-timeout). The port is probed every 20 ms first, so the
- * handshake starts as soon as the daemon listens. Throws
+ * Wait until the daemon at `address` answers an authenticated handshake,
+ * within `timeoutMs` (Pacemaker's remote-connect-timeout). Tries every
+ * 25 ms with a fresh connection (a guest's daemon is usually up within a
+ * second; gRPC's own back-off would add up to a second). Throws
  * GuestTimeoutError (no answer in time) or the transport's
  * AuthenticationError (wrong key) / ProtocolError (other version).
  */
@@ -62,36 +47,40 @@ export async function waitForRemoted(options: RemotedReadyOptions): Promise<Remo
   const timeoutMs = options.timeoutMs ?? 60_000;
   const deadline = started + timeoutMs;
   const guest = options.guest ?? options.address;
-  target(options.address);
-  const timeout = (detail: string, cause?: unknown): GuestTimeoutError =>
-    new GuestTimeoutError(
-      guest,
-      Date.now() - started,
-      `remote daemon at ${options.address} not ready within remote-connect-timeout ${timeoutMs} ms: ${detail}`,
-      { cause },
-    );
-  while (!(await accepts(options.address, Math.max(50, Math.min(1000, deadline - Date.now()))))) {
-    if (options.signal?.aborted) throw timeout('aborted');
-    if (Date.now() + 20 > deadline) throw timeout('nothing accepts connections there');
-    await sleep(20);
-  }
-  try {
-    const client = await RemoteClient.connect(
-      {
-        address: options.address,
-        authKey: options.authKey,
-        clientName: 'libvirt-launcher readiness',
-        connectTimeoutMs: Math.max(200, deadline - Date.now()),
-        reconnect: false,
-        reconnectDelayMs: 25,
-      },
-      options.signal,
-    );
-    const nodeName = client.nodeName;
-    await client.close();
-    return { nodeName, elapsedMs: Date.now() - started };
-  } catch (err) {
-    if (err instanceof AuthenticationError || err instanceof ProtocolError) throw err;
-    throw timeout((err as Error).message, err);
+  checkAddress(options.address);
+  let last: unknown;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0 || options.signal?.aborted) {
+      const detail = options.signal?.aborted
+        ? 'aborted'
+        : ((last as Error | undefined)?.message ?? 'no answer');
+      throw new GuestTimeoutError(
+        guest,
+        Date.now() - started,
+        `remote daemon at ${options.address} not ready within remote-connect-timeout ${timeoutMs} ms: ${detail}`,
+        { cause: last },
+      );
+    }
+    try {
+      const client = await RemoteClient.connect(
+        {
+          address: options.address,
+          authKey: options.authKey,
+          clientName: 'libvirt-launcher readiness',
+          connectTimeoutMs: Math.min(left, ATTEMPT_MS),
+          reconnect: false,
+          reconnectDelayMs: 25,
+        },
+        options.signal,
+      );
+      const nodeName = client.nodeName;
+      await client.close();
+      return { nodeName, elapsedMs: Date.now() - started };
+    } catch (err) {
+      if (err instanceof AuthenticationError || err instanceof ProtocolError) throw err;
+      last = err;
+    }
+    await sleep(Math.min(25, Math.max(0, deadline - Date.now())));
   }
 }
