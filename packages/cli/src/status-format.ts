@@ -57,7 +57,7 @@ function nodeKindWord(n: StatusNode): string {
 }
 
 /** A node's state when it is listed on its own line (crm_mon's words). */
-function nodeStateText(n: StatusNode): string {
+export function nodeStateText(n: StatusNode): string {
   if (n.unclean)
     return n.online ? 'UNCLEAN (online)' : n.pending ? 'UNCLEAN (pending)' : 'UNCLEAN (offline)';
   if (n.pending) return 'pending';
@@ -209,7 +209,8 @@ export function failedActionText(f: StatusFailedAction, timeZone?: string): stri
   let text: string;
   if (f.status === 'complete')
     text = `${f.resource} ${what} on ${f.node} returned '${f.rcText}'${reason}`;
-  else text = `${f.resource} ${what} on ${f.node} could not be executed (${f.status})${reason}`;
+  else
+    text = `${f.resource} ${what} on ${f.node} could not be executed (${f.status}${f.exitReason ? `: ${f.exitReason}` : ''})`;
   if (f.lastRcChange !== undefined && f.lastRcChange > 0) {
     text += ` at ${formatCtime(f.lastRcChange, timeZone)}`;
     if (f.execTime !== undefined && f.execTime > 0) text += ` after ${duration(f.execTime)}`;
@@ -221,7 +222,8 @@ function failCountLines(counts: readonly StatusFailCount[], timeZone?: string): 
   const byNode = new Map<string, StatusFailCount[]>();
   for (const c of counts) byNode.set(c.node, [...(byNode.get(c.node) ?? []), c]);
   const lines: string[] = [];
-  for (const node of [...byNode.keys()].sort(compareNames)) {
+  // In the order of the status section, as crm_mon.
+  for (const node of byNode.keys()) {
     lines.push(`* Node: ${node}:`);
     for (const c of byNode.get(node)!) {
       const last = c.lastFailure ? ` last-failure='${formatCtime(c.lastFailure, timeZone)}'` : '';
@@ -273,13 +275,11 @@ export function formatStatus(view: StatusView, options: FormatStatusOptions = {}
     `* Last updated: ${formatCtime(Math.floor(now.getTime() / 1000), tz)}`,
   ];
   const lc = view.lastChange;
-  if (lc && lc.time !== undefined) {
-    let s = `* Last change:  ${formatCtime(lc.time, tz)}`;
-    if (lc.user) s += ` by ${lc.user}`;
-    if (lc.client) s += ` via ${lc.client}`;
-    if (lc.origin) s += ` on ${lc.origin}`;
-    summary.push(s);
-  }
+  let change = `* Last change:  ${lc?.time ?? ''}`;
+  if (lc?.user) change += ` by ${lc.user}`;
+  if (lc?.client) change += ` via ${lc.client}`;
+  if (lc?.origin) change += ` on ${lc.origin}`;
+  summary.push(change);
   summary.push(
     `* ${view.nodes.length} node${view.nodes.length === 1 ? '' : 's'} configured`,
     `* ${countInstances(view)}`,
@@ -409,7 +409,7 @@ export function formatStatusXml(view: StatusView, request: string, now = new Dat
           el(
             'last_change',
             {
-              time: formatCtime(view.lastChange.time),
+              time: view.lastChange.time,
               user: view.lastChange.user ?? '',
               client: view.lastChange.client ?? '',
               origin: view.lastChange.origin ?? '',

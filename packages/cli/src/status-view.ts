@@ -129,8 +129,8 @@ export interface StatusView {
   readonly dc?: { readonly name: string; readonly id: string; readonly version?: string };
   readonly haveQuorum: boolean;
   readonly lastChange?: {
-    /** Epoch seconds. */
-    readonly time?: number;
+    /** As the CIB records it (`cib-last-written`, ctime format). */
+    readonly time?: string;
     readonly user?: string;
     readonly client?: string;
     readonly origin?: string;

@@ -21,7 +21,7 @@ import { remoraBin } from './run-remora';
  * node remote1, a real `remora remoted` process the test starts (connection
  * resource remote1). Services: svc-guest (Dummy, prefers guest1), svc-node
  * (Dummy, cluster nodes only, prefers node1), svc-remote (Dummy on
- * remote1), group web (web-ip, web-srv on cluster nodes), an anonymous clone
+ * remote1), slow (Dummy taking 1 s per operation), group web (web-ip, web-srv on cluster nodes), an anonymous clone
  * ping-clone and a promotable clone db-clone (ocf:pacemaker:Stateful), both
  * on the two cluster nodes.
  */
@@ -35,6 +35,14 @@ export interface TestCluster {
   where(rsc: string): string[];
   close(): Promise<void>;
 }
+
+/**
+ * These tests are about the operator commands, not failure detection: a
+ * node counts as lost after 10 s of silence (not the default 1.5 s), so a
+ * loaded CI machine does not make the controller recover a healthy guest
+ * in the middle of a test.
+ */
+const DEAD_AFTER_MS = 10_000;
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -130,7 +138,11 @@ export async function startTestCluster(): Promise<TestCluster> {
         runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state, HA_VARRUN: state } },
       });
       cleanup.push(() => daemon.close());
-      const client = await RemoteClient.connect({ address: daemon.address, authKey: key });
+      const client = await RemoteClient.connect({
+        address: daemon.address,
+        authKey: key,
+        deadAfterMs: DEAD_AFTER_MS,
+      });
       cleanup.push(() => client.close());
       executors.set(node, new RemoteNodeExecutor(client));
     }
@@ -145,7 +157,7 @@ export async function startTestCluster(): Promise<TestCluster> {
     });
     const cluster = `<rule id="%-cluster" score="-INFINITY"><expression id="%-cluster-e" attribute="#kind" operation="ne" value="cluster"/></rule>`;
     const clusterOnly = (rsc: string): string =>
-      `<rsc_location id="${rsc}-cluster-only" rsc="${rsc}">${cluster.replace(/%/g, `${rsc}-cluster-only`)}</rsc_location>`;
+      `<rsc_location id="${rsc}-cluster-only" rsc="${rsc}" resource-discovery="never">${cluster.replace(/%/g, `${rsc}-cluster-only`)}</rsc_location>`;
     const nv = (id: string, n: string, v: string): string =>
       `<nvpair id="${id}-${n}" name="${n}" value="${v}"/>`;
     const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
@@ -162,6 +174,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       <primitive class="ocf" id="svc-node" provider="heartbeat" type="Dummy"><operations><op id="svc-node-mon" name="monitor" interval="5s"/></operations></primitive>
       <primitive class="ocf" id="remote1" provider="pacemaker" type="remote"><instance_attributes id="remote1-ia">${nv('remote1', 'server', '127.0.0.1')}${nv('remote1', 'port', String(remotePort))}</instance_attributes><operations><op id="remote1-mon" name="monitor" interval="5s"/></operations></primitive>
       <primitive class="ocf" id="svc-remote" provider="heartbeat" type="Dummy"><operations><op id="svc-remote-mon" name="monitor" interval="5s"/></operations></primitive>
+      <primitive class="ocf" id="slow" provider="pacemaker" type="Dummy"><instance_attributes id="slow-ia">${nv('slow', 'op_sleep', '1')}</instance_attributes></primitive>
       <group id="web">
         <primitive class="ocf" id="web-ip" provider="heartbeat" type="Dummy"/>
         <primitive class="ocf" id="web-srv" provider="heartbeat" type="Dummy"/>
@@ -177,8 +190,10 @@ export async function startTestCluster(): Promise<TestCluster> {
       <rsc_location id="vm1-prefers" rsc="vm1" node="node2" score="100"/>
       <rsc_location id="svc-node-prefers" rsc="svc-node" node="node1" score="50"/>
       <rsc_location id="svc-remote-on-remote1" rsc="svc-remote" node="remote1" score="INFINITY"/>
+      ${clusterOnly('vm1')}
       ${clusterOnly('svc-node')}
       ${clusterOnly('web')}
+      ${clusterOnly('slow')}
       ${clusterOnly('ping-clone')}
       ${clusterOnly('db-clone')}
       <rsc_location id="web-prefers" rsc="web" node="node1" score="10"/>
@@ -197,6 +212,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       scheduler: new CrmSimulateScheduler(),
       executors,
       authKey: key,
+      connectionDeadAfterMs: DEAD_AFTER_MS,
     });
     cleanup.push(() => controller.close());
     await controller.idle(AbortSignal.timeout(30_000));

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseXml, readCib } from '@remora/cib';
@@ -144,8 +146,56 @@ test('resource --move/--ban/--clear/--cleanup write what crm_resource writes', a
   );
 });
 
+/** Drop the lines that differ by tool or by moment. */
+function stable(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^ {2}\* (Stack|Current DC|Last updated|Last change):/.test(l))
+    .join('\n');
+}
+
+async function crmMon(file: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('crm_mon', ['-1', '-r', '-f'], {
+    env: { ...process.env, CIB_file: file, TZ: 'UTC' },
+  });
+  return stdout;
+}
+
+test('status prints what crm_mon -1 -r -f prints for the same CIB (standby, maintenance, disabled, unmanaged)', async () => {
+  const status = async (): Promise<string> =>
+    (await runRemora(['status'], { ...process.env, CIB_file: cib, TZ: 'UTC' })).stdout;
+  expect(stable(await status())).toBe(stable(await crmMon(cib)));
+  expect(await status()).toMatch(/^ {2}\* Node node2: standby$/m);
+  expect(
+    (await offline('resource', '-r', 'svc-node', '--meta', '-p', 'target-role', '-v', 'Stopped'))
+      .stdout,
+  ).toBe("Set 'svc-node' option: name=target-role value=Stopped\n");
+  expect(
+    (await offline('resource', '-r', 'svc-guest', '--meta', '-p', 'is-managed', '-v', 'false'))
+      .code,
+  ).toBe(0);
+  expect((await offline('attribute', '-N', 'node1', '-n', 'maintenance', '-v', 'true')).code).toBe(
+    0,
+  );
+  const text = await status();
+  expect(stable(text)).toBe(stable(await crmMon(cib)));
+  expect(text).toMatch(
+    /^ {2}\* svc-node\t\(ocf:heartbeat:Dummy\):\t Started node1 \(disabled, unmanaged\)$/m,
+  );
+  expect(text).toMatch(/^ {2}\* GuestNode guest1: maintenance$/m);
+  expect(text).toMatch(/^ {2}\* 4 resource instances configured \(1 DISABLED\)$/m);
+  expect((await offline('resource', '-r', 'svc-node', '--meta', '-d', 'target-role')).stdout).toBe(
+    "Deleted 'svc-node' option: name=target-role\n",
+  );
+  expect((await offline('resource', '-r', 'svc-node', '-p', 'x', '-v', '1')).code).toBe(
+    ExitCode.UNIMPLEMENT_FEATURE,
+  );
+});
+
 test('every cluster command has --help with an example', async () => {
   for (const cmd of [
+    ['status'],
+    ['node', 'list'],
     ['attribute'],
     ['promotion-score'],
     ['standby'],

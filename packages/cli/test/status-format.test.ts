@@ -50,7 +50,7 @@ const view: StatusView = {
   stack: 'remora',
   dc: { name: 'node1', id: '1', version: '0.1.0' },
   haveQuorum: true,
-  lastChange: { time: 1_700_000_000, client: 'remora', origin: 'guest1' },
+  lastChange: { time: 'Tue Nov 14 22:13:20 2023', client: 'remora', origin: 'guest1' },
   nodes: [
     node('node2', { id: '2', standby: true, resourcesRunning: 1 }),
     node('node10', { id: '10', online: false }),
@@ -231,7 +231,7 @@ test('failed actions as crm_mon words them: probes, execution errors, seconds', 
       exitReason: 'boom',
       lastRcChange: undefined,
     }),
-  ).toBe('svc start on guest1 could not be executed (Error) (boom)');
+  ).toBe('svc start on guest1 could not be executed (Error: boom)');
   expect(failedActionText({ ...base, task: 'start', interval: 0, execTime: 30_160 }, 'UTC')).toBe(
     "svc start on guest1 returned 'not running' at Tue Nov 14 22:15:00 2023 after 30.160s",
   );

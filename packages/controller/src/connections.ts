@@ -52,6 +52,8 @@ export class ConnectionManager {
     private readonly store: CibStore,
     private readonly authKey: Buffer,
     private readonly onLost: (c: Connection, reason: string) => void,
+    /** Silence after which a connection counts as lost (RemoteClient's deadAfterMs; default 1.5 s). */
+    private readonly deadAfterMs?: number,
   ) {}
 
   async run(a: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation> {
@@ -102,6 +104,7 @@ export class ConnectionManager {
           authKey: this.authKey,
           clientName: host,
           connectTimeoutMs: a.timeout ?? def.connectTimeout,
+          deadAfterMs: this.deadAfterMs,
         },
         signal,
       );

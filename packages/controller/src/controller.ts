@@ -33,6 +33,8 @@ export interface ControllerOptions {
   readonly authKey?: Buffer;
   /** Re-run the scheduler at least this often, ms (cluster-recheck-interval; default 15 min). */
   readonly recheckIntervalMs?: number;
+  /** Remote/guest connections: silence after which the node counts as lost, ms (default 1,500). */
+  readonly connectionDeadAfterMs?: number;
   /** Where fence agents (`stonith:fence_*` resources) live (default /usr/sbin). */
   readonly fenceAgentDir?: string;
   /**
@@ -92,6 +94,7 @@ export class Controller implements AsyncDisposable {
       options.store,
       options.authKey ?? Buffer.alloc(0),
       (c, reason) => void this.connectionLost(c, reason),
+      options.connectionDeadAfterMs,
     );
     this.operator = new OperatorService({
       store: options.store,
@@ -312,8 +315,12 @@ export class Controller implements AsyncDisposable {
           transitionKey: `${a.id}:${this.transitions}:${a.targetRc}:${this.uuid}`,
           targetRc: a.targetRc,
         });
-        // A failed probe that only says "not running" is no failure; everything else counts.
-        if (failed && !(a.operation === 'monitor' && a.interval === 0 && r.rc === 7)) {
+        // A probe that reports a state (not running, running, promoted) is no failure, as in
+        // Pacemaker (e.g. the re-probe after a cleanup finding the resource running).
+        if (
+          failed &&
+          !(a.operation === 'monitor' && a.interval === 0 && [0, 7, 8].includes(r.rc))
+        ) {
           const name = `${a.resource!.id}#${a.operation}_${a.interval}`;
           const count = a.operation === 'start' ? 'INFINITY' : '1';
           setNodeAttribute(doc, node, `fail-count-${name}`, count, { lifetime: 'reboot' });

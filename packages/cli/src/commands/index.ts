@@ -6,6 +6,7 @@ import { registerNodeCommands } from './node';
 import { registerRemoteCommands } from './remote';
 import { registerResourceCommands } from './resource';
 import { registerSimulateCommands } from './simulate';
+import { registerStatusCommands } from './status';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
@@ -15,6 +16,7 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   registerAgentCommands,
   registerCibCommands,
   registerRemoteCommands,
+  registerStatusCommands,
   registerResourceCommands,
   registerAttributeCommands,
   registerNodeCommands,

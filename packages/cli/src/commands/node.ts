@@ -6,6 +6,8 @@ import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { parseOutputFormat, printJson } from '../output';
 import { runAttribute } from './attribute';
+import { buildStatusView } from '../status-build';
+import { compareNames, nodeStateText } from '../status-format';
 
 interface StandbyOptions extends ClusterOptions {
   readonly node?: string;
@@ -79,6 +81,38 @@ Exit codes: 0 ok, 105 no such node, 102 not connected to a cluster, 64 usage.`,
   const node = program
     .command('node')
     .description('list, name and remove cluster nodes (crm_node)');
+
+  clusterOptions(
+    node
+      .command('list')
+      .description(
+        'list the nodes: id, name, kind (member, remote, guest) and state, as crm_mon words it',
+      )
+      .option('--output-as <format>', 'text or json', 'text'),
+  )
+    .addHelpText(
+      'after',
+      `
+Output: one line per node, "<id> <name> <kind> <state>", a guest's host after it
+(e.g. "guest1 guest1 guest online host=node2").
+
+Example:
+  remora node list`,
+    )
+    .action(async (options: ClusterOptions & { outputAs: string }) => {
+      const format = parseOutputFormat(options.outputAs);
+      const snap = await connectCluster(options).query();
+      const view = buildStatusView(snap.cib);
+      const nodes = [...view.nodes].sort((a, b) => compareNames(a.name, b.name));
+      if (format === 'json') {
+        printJson(nodes.map((n) => ({ ...n, state: nodeStateText(n) })));
+        return;
+      }
+      for (const n of nodes)
+        process.stdout.write(
+          `${n.id} ${n.name} ${n.kind} ${nodeStateText(n)}${n.host ? ` host=${n.host}` : ''}\n`,
+        );
+    });
 
   clusterOptions(
     node

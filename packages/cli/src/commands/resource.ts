@@ -7,6 +7,11 @@ import { ExitCode } from '../exit-codes';
 import { durationOption } from '../options';
 import { parseOutputFormat, printJson } from '../output';
 import type { OutputFormat } from '../output';
+import { buildStatusView } from '../status-build';
+import { resourceLines } from '../status-format';
+import type { StatusView } from '../status-view';
+import { explain, locate } from '../why';
+import type { Cib } from '@remora/cib';
 
 interface ResourceOptions extends ClusterOptions {
   readonly resource?: string;
@@ -20,6 +25,13 @@ interface ResourceOptions extends ClusterOptions {
   readonly listStandards?: boolean;
   readonly listOcfProviders?: boolean;
   readonly showMetadata?: string;
+  readonly list?: boolean;
+  readonly setParameter?: string;
+  readonly deleteParameter?: string;
+  readonly parameterValue?: string;
+  readonly meta?: boolean;
+  readonly locate?: boolean;
+  readonly why?: boolean;
   readonly lifetime?: string;
   readonly promoted?: boolean;
   readonly wait?: boolean;
@@ -38,6 +50,11 @@ const COMMANDS = [
   'listStandards',
   'listOcfProviders',
   'showMetadata',
+  'list',
+  'locate',
+  'setParameter',
+  'deleteParameter',
+  'why',
 ] as const;
 type ResourceCommand = (typeof COMMANDS)[number];
 
@@ -45,7 +62,7 @@ function commandOf(options: ResourceOptions): ResourceCommand {
   const given = COMMANDS.filter((c) => options[c] !== undefined && options[c] !== false);
   if (given.length === 0)
     throw new CliError(
-      'no command given: use one of --move, --ban, --clear, --cleanup, --restart, --list-agents, --list-standards, --list-ocf-providers, --show-metadata',
+      'no command given: use one of --list, --locate, --why, --move, --ban, --clear, --cleanup, --restart, --list-agents, --list-standards, --list-ocf-providers, --show-metadata',
       ExitCode.USAGE,
     );
   if (given.length > 1)
@@ -120,6 +137,85 @@ async function ownTargetRole(cluster: ClusterConnection, rsc: string): Promise<s
   return lib.mergeNvSets(loc.resource.meta)['target-role'];
 }
 
+async function statusOf(
+  cluster: ClusterConnection,
+): Promise<{ readonly view: StatusView; readonly cib: Cib }> {
+  const snap = await cluster.query();
+  return { view: buildStatusView(snap.cib), cib: snap.cib };
+}
+
+/**
+ * Put back the target-role a restart changed. The node's link to the
+ * cluster may drop meanwhile (a guest being recovered): keep trying for 30 s,
+ * then say exactly what was left behind and how to undo it.
+ */
+async function restoreTargetRole(
+  cluster: ClusterConnection,
+  rsc: string,
+  previous: string | undefined,
+): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await cluster.edit({
+        command: 'resource-meta',
+        resource: rsc,
+        name: 'target-role',
+        value: previous,
+      });
+      return;
+    } catch (err) {
+      if (
+        !(err instanceof CliError) ||
+        err.exitCode !== ExitCode.DISCONNECT ||
+        Date.now() > until
+      ) {
+        const undo =
+          previous === undefined
+            ? `remora resource -r ${rsc} --meta -d target-role`
+            : `remora resource -r ${rsc} --meta -p target-role -v ${previous}`;
+        throw new CliError(
+          `${rsc} was left with target-role=Stopped (${(err as Error).message}); to undo: ${undo}`,
+          err instanceof CliError ? err.exitCode : ExitCode.ERROR,
+          { cause: err },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The scheduler's view of where a resource may run (per-node scores), or why it has none. */
+async function allocationScores(
+  cib: Cib,
+  rsc: string,
+): Promise<{ scores?: Readonly<Record<string, number>>; error?: string }> {
+  try {
+    const { schedule } = await import('@remora/scheduler');
+    const scores = schedule(cib).scores[rsc];
+    return scores ? { scores } : { error: `the scheduler gives no scores for ${rsc}` };
+  } catch (err) {
+    return { error: `the scheduler could not run: ${(err as Error).message}` };
+  }
+}
+
+/** The single node a resource runs on (for --move/--ban without --node). */
+async function currentNode(
+  cluster: ClusterConnection,
+  rsc: string,
+  command: string,
+): Promise<string> {
+  const { view } = await statusOf(cluster);
+  const where = locate(view, rsc);
+  if (where.length === 1) return where[0]!.node;
+  throw new CliError(
+    where.length === 0
+      ? `${rsc} is not running: --${command} needs --node`
+      : `${rsc} runs on ${where.map((w) => w.node).join(', ')}: --${command} needs --node`,
+    where.length === 0 ? ExitCode.NOT_RUNNING : ExitCode.USAGE,
+  );
+}
+
 /** `remora resource` (crm_resource). */
 export function registerResourceCommands(program: Command): void {
   clusterOptions(
@@ -129,8 +225,18 @@ export function registerResourceCommands(program: Command): void {
         'inspect and control resources: locate, move, ban, clean up, restart (crm_resource)',
       )
       .option('-r, --resource <id>', 'the resource')
+      .option('-L, --list', 'list the resources and where they run')
+      .option('-W, --locate', 'print the nodes the resource runs on')
+      .option('-Y, --why', 'why the resource runs where it does, or not at all')
+      .option('-p, --set-parameter <name>', 'set a meta attribute (with --meta and -v)')
+      .option('-v, --parameter-value <value>', 'the value for --set-parameter')
+      .option('-d, --delete-parameter <name>', 'delete a meta attribute (with --meta)')
+      .option('--meta', 'the parameter is a meta attribute (target-role, is-managed, ...)')
       .option('-N, --node <node>', 'the node (move target, ban/clear/cleanup scope)')
-      .option('-M, --move', 'move the resource to --node (a cli-prefer constraint)')
+      .option(
+        '-M, --move',
+        'move the resource to --node (a cli-prefer constraint); without --node, away from where it runs',
+      )
       .option(
         '-B, --ban',
         'keep the resource off --node (default: where it runs now; a cli-ban constraint)',
@@ -162,6 +268,10 @@ export function registerResourceCommands(program: Command): void {
       'after',
       `
 Examples:
+  remora resource --list
+  remora resource --locate -r web
+  remora resource --why -r web
+  remora resource -r web --meta -p target-role -v Stopped
   remora resource --move -r web -N node2 --lifetime 1h --wait
   remora resource --ban -r web -N guest1
   remora resource --clear -r web
@@ -208,31 +318,26 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
         case 'move':
         case 'ban': {
           const rsc = needResource(options, `--${command}`);
-          if (!options.node)
-            throw new CliError(
-              `--${command} needs --node (the node to ${command === 'move' ? 'move to' : 'keep it off'})`,
-              ExitCode.USAGE,
-            );
+          // Without --node: ban from where it runs now (a move without a target, as crm_resource).
+          const node = options.node ?? (await currentNode(cluster, rsc, command));
+          const edit = options.node === undefined ? 'ban' : command;
           const r = await cluster.edit({
-            command,
+            command: edit,
             resource: rsc,
-            node: options.node,
+            node,
             lifetimeMs,
             promoted: options.promoted,
           });
           const until =
             lifetimeMs === undefined ? undefined : new Date(Date.now() + lifetimeMs).toISOString();
           const text = [
-            command === 'move'
-              ? `${rsc} will move to ${options.node} (constraint ${r.ids[0]})`
-              : `${rsc} is banned from ${options.node} (constraint ${r.ids[0]})`,
+            edit === 'move'
+              ? `${rsc} will move to ${node} (constraint ${r.ids[0]})`
+              : `${rsc} is banned from ${node} (constraint ${r.ids[0]})`,
           ];
           if (until) text.push(`  until ${until}`);
           else text.push(`  until removed with: remora resource --clear -r ${rsc}`);
-          return done(
-            { resource: rsc, node: options.node, constraint: r.ids[0], until: until ?? null },
-            text,
-          );
+          return done({ resource: rsc, node, constraint: r.ids[0], until: until ?? null }, text);
         }
         case 'clear': {
           const rsc = needResource(options, '--clear');
@@ -258,6 +363,73 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
               : [`${what}: nothing to clean up`],
           );
         }
+        case 'list': {
+          const { view } = await statusOf(cluster);
+          if (format === 'json') printJson(view.resources);
+          else {
+            const lines = view.resources.flatMap(resourceLines);
+            process.stdout.write(
+              `Full List of Resources:\n${(lines.length > 0 ? lines : ['* No resources']).map((l) => `  ${l}\n`).join('')}`,
+            );
+          }
+          return;
+        }
+        case 'locate': {
+          const rsc = needResource(options, '--locate');
+          const { view } = await statusOf(cluster);
+          const where = locate(view, rsc);
+          if (format === 'json') printJson({ resource: rsc, running: where });
+          else if (where.length === 0) process.stderr.write(`resource ${rsc} is NOT running\n`);
+          else
+            for (const w of where)
+              process.stdout.write(
+                options.quiet
+                  ? `${w.node}\n`
+                  : `resource ${rsc} is running on: ${w.node}${w.role === 'Promoted' ? ' Promoted' : ''}\n`,
+              );
+          return;
+        }
+        case 'why': {
+          const rsc = needResource(options, '--why');
+          const { view, cib } = await statusOf(cluster);
+          const w = explain(view, cib, rsc, options.node, await allocationScores(cib, rsc));
+          if (format === 'json') printJson(w);
+          else {
+            process.stdout.write(
+              `Resource ${rsc} is ${w.running.length > 0 ? `running on ${w.running.map((r) => r.node).join(', ')}` : 'not running'}\n`,
+            );
+            for (const reason of w.reasons) process.stdout.write(`${reason}\n`);
+            for (const n of w.nodes) for (const b of n.blockers) process.stdout.write(`${b}\n`);
+            if (w.allocationScores)
+              process.stdout.write(
+                `Allocation scores: ${Object.entries(w.allocationScores)
+                  .map(([n, v]) => `${n}=${v}`)
+                  .join(' ')}\n`,
+              );
+          }
+          return;
+        }
+        case 'setParameter':
+        case 'deleteParameter': {
+          const rsc = needResource(options, `--${kebab(command)}`);
+          if (!options.meta)
+            throw new CliError(
+              'only meta attributes can be changed here: add --meta',
+              ExitCode.UNIMPLEMENT_FEATURE,
+            );
+          const name = (options.setParameter ?? options.deleteParameter)!;
+          if (command === 'setParameter' && options.parameterValue === undefined)
+            throw new CliError('--set-parameter needs -v VALUE', ExitCode.USAGE);
+          const value = command === 'setParameter' ? options.parameterValue : undefined;
+          const r = await cluster.edit({ command: 'resource-meta', resource: rsc, name, value });
+          return done({ resource: rsc, name, value: value ?? null, changed: r.changed }, [
+            value === undefined
+              ? r.changed
+                ? `Deleted '${rsc}' option: name=${name}`
+                : `'${rsc}' has no meta attribute ${name}`
+              : `Set '${rsc}' option: name=${name} value=${value}`,
+          ]);
+        }
         case 'restart': {
           const rsc = needResource(options, '--restart');
           if (cluster.mode === 'file')
@@ -266,6 +438,8 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
               ExitCode.UNIMPLEMENT_FEATURE,
             );
           const previous = await ownTargetRole(cluster, rsc);
+          if (locate((await statusOf(cluster)).view, rsc).length === 0)
+            throw new CliError(`${rsc} is not running`, ExitCode.NOT_RUNNING);
           if (previous?.toLowerCase() === 'stopped')
             throw new CliError(
               `${rsc} is stopped on purpose (target-role=Stopped): start it first`,
@@ -280,12 +454,7 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
           try {
             await waitForCluster(cluster, timeoutMs, `${rsc} to stop`);
           } finally {
-            await cluster.edit({
-              command: 'resource-meta',
-              resource: rsc,
-              name: 'target-role',
-              value: previous,
-            });
+            await restoreTargetRole(cluster, rsc, previous);
           }
           await waitForCluster(cluster, timeoutMs, `${rsc} to start`);
           if (format === 'json') printJson({ resource: rsc, restarted: true });

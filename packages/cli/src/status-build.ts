@@ -1,0 +1,583 @@
+import type {
+  Cib,
+  Clone,
+  Group,
+  NodeState,
+  OperationRecord,
+  Primitive,
+  Resource,
+  ResourceHistoryRecord,
+} from '@remora/cib';
+import { INFINITY, effectiveMeta, mergeNvSets, parseBoolean, parseScore } from '@remora/cib';
+import type {
+  StatusClone,
+  StatusFailCount,
+  StatusFailedAction,
+  StatusGroup,
+  StatusNode,
+  StatusPrimitive,
+  StatusResource,
+  StatusRole,
+  StatusView,
+} from './status-view';
+
+/*
+ * From a CIB (configuration + status) to what `remora status` shows, the
+ * way crm_mon reads the status section: node states from node_state and
+ * node attributes, each resource's role on each node from its operation
+ * history (ops in call-id order, rc against the expected rc of the
+ * transition key), failed actions and fail counts.
+ */
+
+const OCF_RC_TEXT: Readonly<Record<number, string>> = {
+  0: 'ok',
+  1: 'error',
+  2: 'invalid parameter',
+  3: 'unimplemented feature',
+  4: 'insufficient privileges',
+  5: 'not installed',
+  6: 'not configured',
+  7: 'not running',
+  8: 'promoted',
+  9: 'promoted (failed)',
+  190: 'degraded',
+  191: 'degraded promoted',
+};
+
+/** Pacemaker's execution status words (op-status). */
+const EXEC_STATUS_TEXT: Readonly<Record<number, string>> = {
+  [-1]: 'pending',
+  0: 'complete',
+  1: 'Cancelled',
+  2: 'Timed Out',
+  3: 'NOT SUPPORTED',
+  4: 'Error',
+  5: 'Hard error',
+  6: 'Fatal error',
+  7: 'Not installed',
+  8: 'Internal communication failure',
+  9: 'Cannot execute now',
+};
+
+const OP_PENDING = -1;
+const OP_DONE = 0;
+const OP_CANCELLED = 1;
+
+function truthy(v: string | undefined): boolean {
+  return parseBoolean(v, false);
+}
+
+/** The expected rc from the transition key `action:transition:rc:uuid` (-1 when unknown). */
+function expectedRc(op: OperationRecord): number {
+  const key = op.transitionKey ?? op.transitionMagic?.split(';')[1];
+  const rc = key?.split(':')[2];
+  return rc !== undefined && /^\d+$/.test(rc) ? Number(rc) : -1;
+}
+
+function isProbe(op: OperationRecord): boolean {
+  return op.operation === 'monitor' && op.interval === 0;
+}
+
+/** Whether a recorded operation is a failure worth showing (probes that find the resource running are not). */
+function isFailure(op: OperationRecord): boolean {
+  if (op.opStatus === OP_PENDING || op.opStatus === OP_CANCELLED) return false;
+  if (isProbe(op)) {
+    if (op.opStatus === OP_DONE && [0, 7, 8].includes(op.rc)) return false;
+    if (op.rc === 5) return false; // not installed there: the resource cannot run there, no failure
+  }
+  if (op.opStatus !== OP_DONE) return true;
+  const expected = expectedRc(op);
+  if (expected === -1) return ![0, 8].includes(op.rc) && !(isProbe(op) && op.rc === 7);
+  // A monitor of a promoted instance says 8; degraded results count as success.
+  if (op.rc === expected) return false;
+  if ((op.rc === 190 && expected === 0) || (op.rc === 191 && expected === 8)) return false;
+  return true;
+}
+
+interface NodeRole {
+  role: StatusRole;
+  failed: boolean;
+  blocked: boolean;
+}
+
+/** A resource's role on one node from its history there. */
+function roleFromHistory(history: ResourceHistoryRecord): NodeRole {
+  const ops = [...history.operations]
+    .filter((o) => o.opStatus !== OP_CANCELLED && o.opStatus !== OP_PENDING)
+    .sort((a, b) => a.callId - b.callId || Number(a.interval > 0) - Number(b.interval > 0));
+  let role: StatusRole = 'Stopped';
+  let failed = false;
+  let blocked = false;
+  for (const op of ops) {
+    const failure = isFailure(op);
+    switch (op.operation) {
+      case 'start':
+      case 'migrate_from':
+        role = 'Started';
+        failed = failure;
+        break;
+      case 'stop':
+        if (failure) {
+          role = role === 'Stopped' ? 'Started' : role;
+          failed = true;
+          blocked = true;
+        } else {
+          role = 'Stopped';
+          failed = false;
+          blocked = false;
+        }
+        break;
+      case 'promote':
+        role = 'Promoted';
+        failed = failure;
+        break;
+      case 'demote':
+        role = failure ? 'Promoted' : 'Unpromoted';
+        failed = failure;
+        break;
+      case 'migrate_to':
+        if (failure) failed = true;
+        break;
+      case 'monitor':
+        if (isProbe(op) && op.opStatus === OP_DONE) {
+          if (op.rc === 7 || op.rc === 5) role = 'Stopped';
+          else if (op.rc === 0 || op.rc === 190) role = 'Started';
+          else if (op.rc === 8 || op.rc === 191) role = 'Promoted';
+          else failed = true;
+        } else if (failure) {
+          failed = true;
+          if (role === 'Stopped') role = 'Started';
+        } else if (op.rc === 8 || op.rc === 191) role = 'Promoted';
+        else if (op.rc === 0 && role === 'Stopped') role = 'Started';
+        break;
+      default:
+        if (failure) failed = true;
+    }
+  }
+  return { role, failed, blocked };
+}
+
+function agentOf(p: Primitive): string {
+  return p.provider ? `${p.class}:${p.provider}:${p.type}` : `${p.class}:${p.type}`;
+}
+
+/** Node attributes with transient ones on top (as rules and crm_mon see them). */
+function attributesOf(cib: Cib, node: string): Record<string, string> {
+  const n = cib.nodes.find((x) => x.name === node);
+  const permanent = n ? mergeNvSets(n.attributes) : {};
+  const state = cib.status.find((s) => s.uname === node);
+  return { ...permanent, ...(state?.transientAttributes ?? {}) };
+}
+
+interface Activity {
+  /** lrm resource id (e.g. ping or ping:1). */
+  readonly id: string;
+  readonly node: string;
+  readonly role: NodeRole;
+}
+
+/** Every node's history entries, by resource id. */
+function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Activity[]> {
+  const byId = new Map<string, Activity[]>();
+  for (const ns of cib.status) {
+    if (!counts(ns.uname)) continue;
+    for (const h of ns.resources) {
+      const role = roleFromHistory(h);
+      const list = byId.get(h.id) ?? [];
+      list.push({ id: h.id, node: ns.uname, role });
+      byId.set(h.id, list);
+    }
+  }
+  return byId;
+}
+
+function historyFor(acts: Map<string, Activity[]>, id: string, anyInstance: boolean): Activity[] {
+  const out = [...(acts.get(id) ?? [])];
+  if (anyInstance)
+    for (const [k, v] of acts)
+      if (k.startsWith(`${id}:`) && /^\d+$/.test(k.slice(id.length + 1))) out.push(...v);
+  return out;
+}
+
+interface Context {
+  readonly cib: Cib;
+  readonly acts: Map<string, Activity[]>;
+  readonly nodeMaintenance: ReadonlySet<string>;
+  readonly uncleanNodes: ReadonlySet<string>;
+  readonly maintenanceMode: boolean;
+}
+
+function metaFlags(
+  ctx: Context,
+  id: string,
+): { managed: boolean; disabled: boolean; targetRole?: string } {
+  const meta = effectiveMeta(ctx.cib, id);
+  const target = meta['target-role'];
+  return {
+    managed:
+      parseBoolean(meta['is-managed'], true) && !truthy(meta.maintenance) && !ctx.maintenanceMode,
+    disabled: target?.toLowerCase() === 'stopped',
+    targetRole:
+      target && !['started', 'stopped'].includes(target.toLowerCase()) ? target : undefined,
+  };
+}
+
+function primitiveView(
+  ctx: Context,
+  p: Primitive,
+  activity: readonly Activity[],
+  id = p.id,
+): StatusPrimitive {
+  const flags = metaFlags(ctx, p.id);
+  const active = activity.filter((a) => a.role.role !== 'Stopped');
+  const nodes = active.map((a) => a.node);
+  const role: StatusRole =
+    active.find((a) => a.role.role === 'Promoted')?.role.role ?? active[0]?.role.role ?? 'Stopped';
+  return {
+    kind: 'primitive',
+    id,
+    agent: agentOf(p),
+    role,
+    nodes,
+    failed: activity.some((a) => a.role.failed && a.role.role !== 'Stopped'),
+    managed: flags.managed && !nodes.some((n) => ctx.nodeMaintenance.has(n)),
+    disabled: flags.disabled,
+    blocked: activity.some((a) => a.role.blocked),
+    orphaned: false,
+    failureIgnored: false,
+    targetRole: flags.targetRole,
+    uncleanNodes: nodes.filter((n) => ctx.uncleanNodes.has(n)),
+  };
+}
+
+function groupView(
+  ctx: Context,
+  g: Group,
+  pick: (p: Primitive) => Activity[],
+  id = g.id,
+): StatusGroup {
+  const flags = metaFlags(ctx, g.id);
+  const children = g.children.map((c) => primitiveView(ctx, c, pick(c)));
+  return { kind: 'group', id, children, managed: flags.managed, disabled: flags.disabled };
+}
+
+function cloneView(ctx: Context, c: Clone, nodes: readonly StatusNode[]): StatusClone {
+  const flags = metaFlags(ctx, c.id);
+  const meta = mergeNvSets(c.meta);
+  const unique = truthy(meta['globally-unique']);
+  const child = c.child;
+  const instances: (StatusPrimitive | StatusGroup)[] = [];
+  const primitives = child.kind === 'group' ? child.children : [child];
+  // The nodes with any active instance of the clone (of any member, for cloned groups).
+  const activeByNode = new Map<string, Activity[]>();
+  for (const p of primitives)
+    for (const a of historyFor(ctx.acts, p.id, true)) {
+      if (a.role.role === 'Stopped' && !a.role.failed) continue;
+      activeByNode.set(a.node, [...(activeByNode.get(a.node) ?? []), a]);
+    }
+  if (unique) {
+    const max = Number(meta['clone-max'] ?? nodes.length);
+    for (let i = 0; i < max; i++) {
+      const suffix = `:${i}`;
+      if (child.kind === 'primitive')
+        instances.push(
+          primitiveView(
+            ctx,
+            child,
+            ctx.acts.get(`${child.id}${suffix}`) ?? [],
+            `${child.id}${suffix}`,
+          ),
+        );
+      else
+        instances.push(
+          groupView(
+            ctx,
+            child,
+            (p) => ctx.acts.get(`${p.id}${suffix}`) ?? [],
+            `${child.id}${suffix}`,
+          ),
+        );
+    }
+  } else {
+    let n = 0;
+    for (const node of [...activeByNode.keys()]) {
+      const suffix = `:${n++}`;
+      const onNode = (p: Primitive): Activity[] =>
+        historyFor(ctx.acts, p.id, true).filter((a) => a.node === node);
+      if (child.kind === 'primitive')
+        instances.push(primitiveView(ctx, child, onNode(child), `${child.id}${suffix}`));
+      else instances.push(groupView(ctx, child, onNode, `${child.id}${suffix}`));
+    }
+  }
+  // Nodes where no instance runs: cluster nodes, and remote/guest nodes that are up.
+  const stoppedOn = unique
+    ? []
+    : nodes
+        .filter((x) => (x.kind === 'member' || x.online) && !activeByNode.has(x.name))
+        .map((x) => x.name);
+  if (c.promotable) for (const [i, inst] of instances.entries()) instances[i] = unpromoted(inst);
+  return {
+    kind: 'clone',
+    id: c.id,
+    childId: child.id,
+    promotable: c.promotable,
+    unique,
+    managed: flags.managed,
+    disabled: flags.disabled,
+    instances,
+    stoppedOn,
+  };
+}
+
+/** In a promotable clone, an instance that runs but is not promoted is Unpromoted. */
+function unpromoted<T extends StatusPrimitive | StatusGroup>(r: T): T {
+  if (r.kind === 'group') return { ...r, children: r.children.map((c) => unpromoted(c)) };
+  return r.role === 'Started' ? { ...r, role: 'Unpromoted' } : r;
+}
+
+function nodeOnline(state: NodeState | undefined): { online: boolean; pending: boolean } {
+  if (!state) return { online: false, pending: false };
+  const inCcm = state.inCcm;
+  const crmdOnline = state.crmd === 'online' || (/^\d+$/.test(state.crmd) && state.crmd !== '0');
+  if (!inCcm || !crmdOnline) return { online: false, pending: false };
+  if (state.join !== undefined && state.join !== 'member') return { online: false, pending: true };
+  return { online: true, pending: false };
+}
+
+function buildNodes(cib: Cib, acts: Map<string, Activity[]>, stonith: boolean): StatusNode[] {
+  const active = (id: string): { nodes: string[]; failed: boolean } => {
+    const a = historyFor(acts, id, false).filter((x) => x.role.role !== 'Stopped');
+    return { nodes: a.map((x) => x.node), failed: a.some((x) => x.role.failed) };
+  };
+  const members = new Map<string, StatusNode>();
+  const out: StatusNode[] = [];
+  for (const n of cib.nodes) {
+    const attrs = attributesOf(cib, n.name);
+    const state = cib.status.find((s) => s.uname === n.name);
+    let online: boolean;
+    let pending = false;
+    let unclean = false;
+    let resource: string | undefined;
+    let host: string | undefined;
+    if (n.kind === 'member') {
+      ({ online, pending } = nodeOnline(state));
+      unclean =
+        stonith && !online && !pending && state !== undefined && state.expected === 'member';
+    } else if (n.kind === 'remote') {
+      const conn = active(n.name);
+      online = conn.nodes.length > 0 && !conn.failed;
+      resource = n.name;
+    } else {
+      const guest = cib.guestNodes.find((g) => g.name === n.name);
+      resource = guest?.container;
+      const container = guest ? active(guest.container) : { nodes: [], failed: false };
+      const conn = active(n.name);
+      host = container.nodes[0];
+      online =
+        container.nodes.length > 0 && !container.failed && conn.nodes.length > 0 && !conn.failed;
+    }
+    const view: StatusNode = {
+      name: n.name,
+      id: n.id,
+      kind: n.kind,
+      online,
+      standby: truthy(attrs.standby),
+      standbyOnFail: false,
+      maintenance: truthy(attrs.maintenance),
+      pending,
+      unclean,
+      shutdown: attrs.shutdown !== undefined && attrs.shutdown !== '0',
+      isDc: cib.dcUuid !== undefined && cib.dcUuid === n.id && n.kind === 'member',
+      resourcesRunning: 0,
+      resource,
+      host,
+    };
+    if (n.kind === 'member') members.set(n.name, view);
+    out.push(view);
+  }
+  // A guest on a host in maintenance is in maintenance too.
+  return out.map((v) =>
+    v.kind === 'guest' && v.host && members.get(v.host)?.maintenance
+      ? { ...v, maintenance: true }
+      : v,
+  );
+}
+
+function primitivesIn(r: StatusResource): StatusPrimitive[] {
+  if (r.kind === 'primitive') return [r];
+  if (r.kind === 'group') return [...r.children];
+  return r.instances.flatMap(primitivesIn);
+}
+
+function failedActions(cib: Cib): StatusFailedAction[] {
+  const out: StatusFailedAction[] = [];
+  const seen = new Set<string>();
+  for (const ns of cib.status)
+    for (const h of ns.resources)
+      for (const op of [...h.operations].sort((a, b) => a.callId - b.callId)) {
+        if (!isFailure(op)) continue;
+        const key = `${ns.uname}/${op.operationKey}/${op.callId}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({
+          resource: h.id,
+          operationKey: op.operationKey,
+          task: op.operation,
+          interval: op.interval,
+          node: ns.uname,
+          rc: op.rc,
+          rcText: OCF_RC_TEXT[op.rc] ?? 'unknown',
+          status: EXEC_STATUS_TEXT[op.opStatus] ?? 'Error',
+          exitReason: op.exitReason || undefined,
+          callId: op.callId,
+          lastRcChange: op.lastRcChange,
+          execTime: op.execTime,
+          queueTime: op.queueTime,
+        });
+      }
+  return out;
+}
+
+function failCounts(cib: Cib, order: readonly string[]): StatusFailCount[] {
+  const out: StatusFailCount[] = [];
+  for (const ns of cib.status) {
+    const counts = new Map<string, { count: number; last: number }>();
+    for (const [k, v] of Object.entries(ns.transientAttributes)) {
+      const fc = /^fail-count-(.+?)(#.*)?$/.exec(k);
+      const lf = /^last-failure-(.+?)(#.*)?$/.exec(k);
+      const m = fc ?? lf;
+      if (!m) continue;
+      const entry = counts.get(m[1]!) ?? { count: 0, last: 0 };
+      if (fc) entry.count = Math.min(INFINITY, entry.count + parseScore(v));
+      else entry.last = Math.max(entry.last, Number(v) || 0);
+      counts.set(m[1]!, entry);
+    }
+    // As crm_mon: in the order of the node's resource history, then configuration order.
+    const history = ns.resources.map((h) => h.id);
+    const rank = (id: string): number => {
+      const i = history.indexOf(id);
+      return i >= 0 ? i : history.length + orderOf(order, id);
+    };
+    const ids = [...counts.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    for (const rsc of ids) {
+      const c = counts.get(rsc)!;
+      if (c.count <= 0) continue;
+      let threshold = INFINITY;
+      try {
+        const meta = effectiveMeta(cib, rsc.replace(/:\d+$/, ''));
+        if (meta['migration-threshold'] !== undefined)
+          threshold = parseScore(meta['migration-threshold']);
+      } catch {
+        // an orphan: the default
+      }
+      out.push({
+        node: ns.uname,
+        resource: rsc,
+        failCount: c.count,
+        migrationThreshold: threshold,
+        lastFailure: c.last || undefined,
+      });
+    }
+  }
+  return out;
+}
+
+function orderOf(order: readonly string[], rsc: string): number {
+  const i = order.indexOf(rsc.replace(/:\d+$/, ''));
+  return i < 0 ? order.length : i;
+}
+
+function allIds(resources: readonly Resource[]): string[] {
+  const ids: string[] = [];
+  const walk = (r: Resource): void => {
+    ids.push(r.id);
+    if (r.kind === 'group') r.children.forEach(walk);
+    else if (r.kind === 'clone') walk(r.child);
+    else if (r.kind === 'bundle' && r.child) walk(r.child);
+  };
+  resources.forEach(walk);
+  return ids;
+}
+
+/** What `remora status` shows for a CIB. */
+export function buildStatusView(cib: Cib): StatusView {
+  const props = cib.properties;
+  const stonith = parseBoolean(props['stonith-enabled'], true);
+  const maintenanceMode = truthy(props['maintenance-mode']);
+  // Remote and guest nodes are up or down with their connections, found in the cluster nodes' history.
+  const memberHistory = activities(
+    cib,
+    (n) =>
+      cib.nodes.find((x) => x.name === n)?.kind !== 'remote' &&
+      cib.nodes.find((x) => x.name === n)?.kind !== 'guest',
+  );
+  const firstPass = buildNodes(cib, memberHistory, stonith);
+  // The history of a node that is down (and not unclean) says nothing about what runs now.
+  const up = new Set(firstPass.filter((n) => n.online || n.unclean).map((n) => n.name));
+  const acts = activities(cib, (n) => up.has(n));
+  const nodes = buildNodes(cib, acts, stonith).map((n) => ({ ...n }));
+  const ctx: Context = {
+    cib,
+    acts,
+    nodeMaintenance: new Set(nodes.filter((n) => n.maintenance).map((n) => n.name)),
+    uncleanNodes: new Set(nodes.filter((n) => n.unclean).map((n) => n.name)),
+    maintenanceMode,
+  };
+  const resources: StatusResource[] = [];
+  let configured = 0;
+  let disabled = 0;
+  for (const r of cib.resources) {
+    let view: StatusResource | undefined;
+    if (r.kind === 'primitive') view = primitiveView(ctx, r, historyFor(acts, r.id, false));
+    else if (r.kind === 'group') view = groupView(ctx, r, (p) => historyFor(acts, p.id, false));
+    else if (r.kind === 'clone') view = cloneView(ctx, r, nodes);
+    if (!view) continue;
+    resources.push(view);
+    if (view.kind === 'clone') {
+      const max = Number(mergeNvSets(r.meta)['clone-max'] ?? nodes.length);
+      const per = r.kind === 'clone' && r.child.kind === 'group' ? r.child.children.length : 1;
+      configured += max * per;
+      if (view.disabled) disabled += max * per;
+    } else
+      for (const p of primitivesIn(view)) {
+        configured++;
+        if (p.disabled || (view.kind === 'group' && view.disabled)) disabled++;
+      }
+  }
+  // Implicit connection resources of guest nodes count as configured instances.
+  configured += cib.guestNodes.length;
+  const running = new Map<string, number>();
+  for (const r of resources)
+    for (const p of primitivesIn(r))
+      for (const n of p.nodes) running.set(n, (running.get(n) ?? 0) + 1);
+  for (const g of cib.guestNodes)
+    for (const a of historyFor(acts, g.name, false))
+      if (a.role.role !== 'Stopped') running.set(a.node, (running.get(a.node) ?? 0) + 1);
+  const dcNode = nodes.find((n) => n.isDc);
+  const root = cib.rootAttributes;
+  return {
+    stack: props['cluster-infrastructure'] ?? 'unknown',
+    dc: dcNode ? { name: dcNode.name, id: dcNode.id, version: props['dc-version'] } : undefined,
+    haveQuorum: cib.haveQuorum,
+    lastChange: {
+      time: root['cib-last-written'],
+      user: root['update-user'],
+      client: root['update-client'],
+      origin: root['update-origin'],
+    },
+    nodes: nodes.map((n) => ({ ...n, resourcesRunning: running.get(n.name) ?? 0 })),
+    resources,
+    resourceCounts: {
+      configured,
+      disabled,
+      blocked: resources.flatMap(primitivesIn).filter((p) => p.blocked).length,
+    },
+    failedActions: failedActions(cib),
+    failCounts: failCounts(cib, allIds(cib.resources)),
+    options: {
+      stonithEnabled: stonith,
+      maintenanceMode,
+      stopAllResources: truthy(props['stop-all-resources']),
+    },
+  };
+}
