@@ -8,7 +8,9 @@ import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
 import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
-import { fenceNode } from './unpack';
+import { failCountInfo, fenceNode } from './unpack';
+import { configChanges } from './digest';
+import { mergeNvSets, parseInterval } from '@remora/cib';
 
 export class ActionSet {
   readonly actions: Action[] = [];
@@ -778,6 +780,52 @@ export function propagate(as: ActionSet): void {
   }
 }
 
+// ---------------------------------------------------------------- configuration changes
+
+function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
+  const defaults = mergeNvSets(ws.cib.opDefaults);
+  const defaultTimeout = defaults.timeout
+    ? parseInterval(defaults.timeout, '/cib/configuration/op_defaults/timeout')
+    : undefined;
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || !r.managed || !r.histories) continue;
+    const timeoutOf = (task: string, interval: number): number | undefined => {
+      const op = r.ops.find((o) => o.name === task && o.interval === interval);
+      if (!op) return undefined;
+      return op.timeout ?? defaultTimeout ?? 20_000;
+    };
+    for (const node of r.runningOn) {
+      if (!node.online || node.unclean) continue;
+      const h = r.histories.get(node);
+      if (!h) continue;
+      const changes = configChanges(r, node, h.ops, Math.max(0, h.startIndex), timeoutOf);
+      if (changes.length === 0) continue;
+      for (const c of changes) {
+        if (c.kind === 'restart') {
+          for (const start of as.ofRsc(r, 'start')) {
+            if (!start.runnable) continue;
+            start.optional = false;
+            setReason(start, 'resource definition change', true);
+          }
+        } else if (r.assignedTo) {
+          const mon = as.find(`${r.id}_${c.task}_${c.interval}`, r.assignedTo);
+          if (mon) mon.optional = false;
+        }
+      }
+      if (
+        changes.some((c) => c.kind === 'restart') &&
+        failCountInfo(r, node).count > 0 &&
+        !ws.clearFailcounts.some((c) => c.rsc === r && c.node === node)
+      ) {
+        const a = as.custom(r, 'clear_failcount', 0, node, false, {
+          key: `${r.id}_clear_failcount_0`,
+        });
+        a.clearFailcount = true;
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- entry
 
 export function createActions(ws: WorkingSet): ActionSet {
@@ -833,6 +881,7 @@ export function createActions(ws: WorkingSet): ActionSet {
     if (r.kind === 'primitive') primitiveInternal(ws, as, r);
     else if (r.kind === 'group') groupInternal(as, r);
   }
+  applyConfigChanges(ws, as);
   userOrderings(ws, as);
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);

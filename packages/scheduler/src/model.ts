@@ -2,7 +2,7 @@
  * The scheduler's working set: nodes, resources and actions as the
  * algorithms see them. Internal; the public shapes are in types.ts.
  */
-import type { Primitive } from '@remora/cib';
+import type { OperationRecord, Primitive } from '@remora/cib';
 
 export const INF = 1_000_000;
 
@@ -157,6 +157,8 @@ export interface Rsc {
   activeRecurring?: Map<SNode, Set<string>>;
   multiplyActive?: boolean;
   failureIgnored?: boolean;
+  /** Operation history per node, sorted by call id, with the index of the last start. */
+  histories?: Map<SNode, { ops: readonly OperationRecord[]; startIndex: number }>;
   maintenance?: boolean;
   migration?: { to: Action; from: Action };
 }

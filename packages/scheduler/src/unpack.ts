@@ -218,7 +218,7 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
       kind,
       online: false,
       unclean,
-      unseen: true,
+      unseen: kind === 'member',
       shutdown: false,
       standby: false,
       standbyOnFail: false,
@@ -838,6 +838,8 @@ function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRec
   });
   if (startIndex === -1)
     startIndex = impliedCloneStart !== -1 ? impliedCloneStart : impliedMonitorStart;
+  rsc.histories ??= new Map();
+  rsc.histories.set(node, { ops, startIndex });
   if (!node.online) return;
   const keys = new Set<string>();
   ops.forEach((op, i) => {
