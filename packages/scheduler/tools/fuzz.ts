@@ -8,7 +8,7 @@
  *   npm run fuzz:scheduler -- --ci                          # what .ci/run does
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +43,9 @@ const spec: OptionSpec = {
   out: { help: 'folder for differing cases (default $TMPDIR/remora-fuzz-failures)' },
   'shrink-max': { help: 'differing cases to shrink (default 5; 0 = none)' },
   'shrink-tests': { help: 'predicate runs per shrink (default 300)' },
+  'time-budget': {
+    help: 'seconds after which no new case starts (default none; --ci: 90); the rest count as not run',
+  },
   'summary-only': { flag: true, help: 'compare the Transition Summary only, not executed actions' },
   'no-verify': { flag: true, help: 'skip crm_verify on generated configurations' },
   case: { help: 'run only this case seed (as printed for a differing case)' },
@@ -82,6 +85,7 @@ async function saveCase(
   outcome: Extract<Outcome, { status: 'differ' }>,
   repro: string,
 ): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'original.xml'), renderCib(original));
   if (shrunk) await writeFile(join(dir, 'shrunk.xml'), renderCib(shrunk));
@@ -165,11 +169,13 @@ async function fuzz(): Promise<number> {
   const jobs = num(p, 'jobs', cpus().length);
   const timeoutMs = num(p, 'timeout', 30) * 1000;
   const verify = !p.has('no-verify');
-  const shrinkMax = num(p, 'shrink-max', ci ? 2 : 5);
-  const shrinkTests = num(p, 'shrink-tests', ci ? 150 : 300);
+  const shrinkMax = num(p, 'shrink-max', ci ? 1 : 5);
+  const shrinkTests = num(p, 'shrink-tests', ci ? 60 : 300);
+  const budgetMs = p.has('time-budget') || ci ? num(p, 'time-budget', 90) * 1000 : Infinity;
+  let notRun = 0;
   const outDir = userPath(str(p, 'out', join(tmpdir(), 'remora-fuzz-failures')));
   const dopts = { reference, candidate, timeoutMs, summaryOnly: p.has('summary-only'), cwd };
-  const featureArg = features.join(',');
+  const featureArg = ci ? features.join(',') : str(p, 'features', 'all');
 
   console.log(
     `fuzz:scheduler: ${seeds.length} CIBs, seed ${seed}, features ${featureArg}\n` +
@@ -195,6 +201,10 @@ async function fuzz(): Promise<number> {
     outcome: Extract<Outcome, { status: 'differ' }>;
   }[] = [];
   await mapPool(seeds, jobs, async (s) => {
+    if (performance.now() - t0 > budgetMs) {
+      notRun++;
+      return;
+    }
     const cib = generateCib(s, genOpts);
     if (verify) {
       const bad = await verifyConfiguration(cib, timeoutMs);
@@ -260,6 +270,7 @@ async function fuzz(): Promise<number> {
   const extra = [
     invalid ? `${invalid} invalid (generator bug)` : '',
     refFailed ? `${refFailed} skipped (reference failed)` : '',
+    notRun ? `${notRun} not run (time budget ${budgetMs / 1000} s)` : '',
   ].filter(Boolean);
   console.log(
     `${agree} agree, ${differ} differ${extra.length ? `, ${extra.join(', ')}` : ''} (${secs} s${shrunkCount ? `, ${shrunkCount} shrunk` : ''})`,
