@@ -197,6 +197,7 @@ export class RemoteClient implements AsyncDisposable {
   private ackTimer: NodeJS.Timeout | undefined;
   private drainHandler: DrainHandler | undefined;
   private takenOver = false;
+  private lastTick = Date.now();
   private lostNotice: readonly [number, number] | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private reconnecting: Promise<void> | undefined;
@@ -220,8 +221,10 @@ export class RemoteClient implements AsyncDisposable {
         ...channelOptions,
         'grpc.max_receive_message_length': maxBytes,
         'grpc.max_send_message_length': maxBytes,
+        // Dead-peer detection is the heartbeat watchdog's (1.5 s, aware of our
+        // own event-loop stalls); HTTP/2 pings only clean up dead transports.
         'grpc.keepalive_time_ms': 1000,
-        'grpc.keepalive_timeout_ms': 1000,
+        'grpc.keepalive_timeout_ms': 4000,
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
@@ -514,7 +517,12 @@ export class RemoteClient implements AsyncDisposable {
   }
 
   private checkAlive(): void {
-    if (this.stateValue !== 'connected') return;
+    const now = Date.now();
+    const stalled = now - this.lastTick > 400;
+    this.lastTick = now;
+    // If this process was blocked (busy event loop, CPU starvation), heartbeats
+    // may be waiting unread in the socket: read them before judging the peer.
+    if (stalled || this.stateValue !== 'connected') return;
     const silence = Date.now() - this.lastHeard;
     if (silence > (this.options.deadAfterMs ?? 1500)) this.lost(`no heartbeat for ${silence} ms`);
   }

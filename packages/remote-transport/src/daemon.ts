@@ -264,8 +264,10 @@ export class RemoteDaemon implements AsyncDisposable {
     this.server = new grpc.Server({
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 200,
+      // A controller that answers no ping for 4 s is gone (its session ends,
+      // monitors pause); a shorter limit would drop a busy controller.
       'grpc.keepalive_time_ms': 1000,
-      'grpc.keepalive_timeout_ms': 1000,
+      'grpc.keepalive_timeout_ms': 4000,
       'grpc.max_receive_message_length': this.limits.maxMessageBytes,
       'grpc.max_send_message_length': this.limits.maxMessageBytes,
     });

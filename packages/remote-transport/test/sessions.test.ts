@@ -36,8 +36,10 @@ describe('operations: acknowledged at once, results pushed later', () => {
     await using client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
     const seen = record(client);
     const t = Date.now();
-    const ack = await client.submit(sleep('s1', 'start', 0.5));
-    expect(Date.now() - t).toBeLessThan(300);
+    const ack = await client.submit(sleep('s1', 'start', 1));
+    // Acknowledged while the agent still sleeps: no result yet.
+    expect(Date.now() - t).toBeLessThan(900);
+    expect(seen.results.some((r) => r.callId === ack.callId)).toBe(false);
     expect(ack).toMatchObject({ operationKey: 's1_start_0', duplicate: false });
     expect(ack.callId).toBeGreaterThan(0);
     await until('result', 5000, () => seen.results.some((r) => r.callId === ack.callId));
@@ -49,11 +51,11 @@ describe('operations: acknowledged at once, results pushed later', () => {
       exitReason: '',
       stdout: 'started\n',
     });
-    expect(r.runTime).toBeGreaterThanOrEqual(450);
+    expect(r.runTime).toBeGreaterThanOrEqual(950);
     expect(r.startTime).toBeGreaterThanOrEqual(t);
     expect(r.queueTime).toBeGreaterThanOrEqual(0);
     // A retry with the same request id runs nothing new.
-    const again = await client.submit({ ...sleep('s1', 'start', 0.5), requestId: ack.requestId });
+    const again = await client.submit({ ...sleep('s1', 'start', 1), requestId: ack.requestId });
     expect(again).toMatchObject({ callId: ack.callId, duplicate: true });
   });
 
@@ -70,8 +72,8 @@ describe('operations: acknowledged at once, results pushed later', () => {
     const rb = byId.get(b.callId)!;
     expect(rb.startTime).toBeGreaterThanOrEqual(ra.startTime + ra.runTime - 5);
     expect(rb.queueTime).toBeGreaterThanOrEqual(300);
-    // Another resource did not wait.
-    expect(byId.get(other.callId)!.queueTime).toBeLessThan(200);
+    // Another resource did not wait for q.
+    expect(byId.get(other.callId)!.queueTime).toBeLessThan(rb.queueTime);
   });
 
   it('cancels by call id: a queued one-shot, and a recurring monitor', async () => {
