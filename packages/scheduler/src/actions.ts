@@ -154,10 +154,14 @@ function currentNode(rsc: Rsc): SNode | undefined {
   return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
 }
 
-function stopResource(as: ActionSet, rsc: Rsc, optional: boolean): void {
+function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = false): void {
+  const unexpected = restarting && rsc.stopUnexpected === true;
   for (const node of rsc.runningOn) {
+    // multiple-active=stop_unexpected: leave it where it is expected to run
+    if (unexpected && rsc.nextRole > Role.Stopped && node === rsc.assignedTo) continue;
     const stop = as.custom(rsc, 'stop', 0, node, optional);
     if (!rsc.assignedTo) setReason(stop, 'node availability');
+    else if (unexpected) setReason(stop, 'being multiply active', true);
     if (!rsc.managed) stop.runnable = false;
   }
 }
@@ -191,6 +195,7 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   if (multiply) {
     if (rsc.multipleActive === 'stop_start' || rsc.multipleActive === 'stop_unexpected')
       needStop = true;
+    if (rsc.multipleActive === 'stop_unexpected') rsc.stopUnexpected = true;
     rsc.multiplyActive = true;
   }
   if (!moving) {
@@ -203,9 +208,11 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
 
   // restart: down to stopped on the current node, back up on the next
   if (isActiveRole(rsc.role)) {
-    stopResource(as, rsc, !needStop);
+    stopResource(as, rsc, !needStop, true);
     if (rsc.role <= rsc.nextRole && !rsc.blocked && rsc.assignedTo) {
-      startResource(as, rsc, rsc.assignedTo, !needStop);
+      // with stop_unexpected the resource keeps running where it is expected
+      const expected = rsc.stopUnexpected === true && rsc.runningOn.includes(rsc.assignedTo);
+      startResource(as, rsc, rsc.assignedTo, !needStop || expected);
     }
   }
   // role transition
@@ -731,6 +738,17 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
         skip = true;
     }
     if (!skip) implies(then, first, 'runnable');
+  }
+  // a mandatory ordering after a required action that cannot run: 'then' would wait forever
+  if (
+    flags & O.impliesFirst &&
+    !ff.optional &&
+    !ff.runnable &&
+    then.runnable &&
+    then.task === 'stop' &&
+    !then.pseudo
+  ) {
+    implies(then, first, 'runnable');
   }
   if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
     implies(then, first, 'optional');

@@ -156,6 +156,8 @@ export interface Rsc {
   /** Keys of recurring operations active per node (from the history). */
   activeRecurring?: Map<SNode, Set<string>>;
   multiplyActive?: boolean;
+  /** multiple-active=stop_unexpected and active on several nodes. */
+  stopUnexpected?: boolean;
   failureIgnored?: boolean;
   /** Operation history per node, sorted by call id, with the index of the last start. */
   histories?: Map<SNode, { ops: readonly OperationRecord[]; startIndex: number }>;

@@ -67,7 +67,7 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   const start = next ? first(as.ofRsc(rsc, 'start', next)) : undefined;
   const startNode = start && start.runnable ? current : undefined;
   let stop = first(startNode ? as.ofRsc(rsc, 'stop', startNode) : as.ofRsc(rsc, 'stop'));
-  if (!stop && rsc.multiplyActive) stop = first(as.ofRsc(rsc, 'stop'));
+  if (!stop && rsc.stopUnexpected) stop = first(as.ofRsc(rsc, 'stop'));
 
   if (rsc.role === rsc.nextRole) {
     if (!next) return;
