@@ -1,6 +1,7 @@
+import { allPrimitives, effectiveParams } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import type { ExecutedOperation } from './executor';
-import type { Fencer } from './fencer';
+import type { FenceDevice, Fencer } from './fencer';
 import type { GraphAction } from './graph';
 import { OpStatus, forgetNodeHistory } from './lrm-record';
 import {
@@ -84,6 +85,7 @@ export class ClusterActions {
           const done = await this.ctx.fencer.fence(node, action, {
             timeoutMs: a.timeout ?? 60_000,
             signal,
+            devices: this.configuredDevices(),
           });
           await this.modify(
             (doc) => recordNodeFenced(doc, node, kind),
@@ -117,6 +119,14 @@ export class ClusterActions {
           detail: `unknown cluster action '${a.operation}' (${a.operationKey})`,
         };
     }
+  }
+
+  /** Every fence device the CIB configures (any fencer may use any of them). */
+  private configuredDevices(): FenceDevice[] {
+    const cib = this.ctx.store.cib;
+    return allPrimitives(cib.resources)
+      .filter((p) => p.class === 'stonith')
+      .map((p) => ({ id: p.id, agent: p.type, params: effectiveParams(cib, p.id), node: '' }));
   }
 
   /** Side effects of a pseudo event (resolves when written to the CIB). */

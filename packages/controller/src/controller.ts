@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { effectiveMeta, parseBoolean, setNodeAttribute } from '@remora/cib';
+import { effectiveMeta, parseBoolean, readCib, setNodeAttribute } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import * as admin from './admin';
 import type { AttributeLifetime, MoveOptions } from './admin';
@@ -15,7 +15,7 @@ import { Fencer } from './fencer';
 import type { GraphAction, TransitionGraph } from './graph';
 import { ActionKind, parseTransitionGraph } from './graph';
 import { OpStatus, forgetRecurring, isFailure, recordOperation } from './lrm-record';
-import { recordNodeJoined, recordNodeLost, recordRemoteUp } from './node-state';
+import { recordNodeJoined, recordNodeLost, recordRemoteDown, recordRemoteUp } from './node-state';
 import type { Scheduler } from './scheduler';
 import type { ActionOutcome, TransitionReport } from './transition';
 import { OperatorService } from './operator';
@@ -49,6 +49,13 @@ export interface ControllerOptions {
    * history wiped and re-probed. Default true.
    */
   readonly membershipFromExecutors?: boolean;
+  /**
+   * Start as a cluster whose nodes all (re)join: every node's history and
+   * transient attributes are wiped first, so everything is re-probed and
+   * connections to remote/guest nodes are made again (a restarted
+   * controller in embedded mode). Default false.
+   */
+  readonly startFresh?: boolean;
   /** Called after each transition (logs, demos, tests). */
   readonly onTransition?: (report: TransitionReport, graph: TransitionGraph) => void;
 }
@@ -79,6 +86,7 @@ export class Controller implements AsyncDisposable {
   private readonly operator: OperatorService;
   private readonly cluster: ClusterActions;
   private readonly writes = new Set<Promise<unknown>>();
+  private readonly nodeAborts = new Map<string, AbortController>();
   readonly fencer: Fencer;
   /** Transitions run so far. */
   transitions = 0;
@@ -125,7 +133,18 @@ export class Controller implements AsyncDisposable {
       void this.watchResults(node, x);
       if (options.membershipFromExecutors ?? true) void this.watchMembership(node, x);
     }
-    this.loop = this.run();
+    this.loop = (options.startFresh ? this.wipeStatus() : Promise.resolve()).then(() => this.run());
+  }
+
+  private async wipeStatus(): Promise<void> {
+    await this.options.store.modify(
+      (doc) => {
+        for (const ns of readCib(doc).status)
+          if (this.options.executors.has(ns.uname)) recordNodeJoined(doc, ns.uname);
+          else recordRemoteDown(doc, ns.uname);
+      },
+      { scope: 'status', reason: `${OWN} every node (re)joined` },
+    );
   }
 
   static start(options: ControllerOptions): Controller {
@@ -165,6 +184,8 @@ export class Controller implements AsyncDisposable {
 
   /** A node's results and connection are gone (fenced, shut down, lost). */
   private forgetNode(node: string): void {
+    this.abortNode(node, 'lost');
+    this.fencer.unregisterNode(node);
     for (const k of [...this.recurring.keys()])
       if (k.startsWith(`${node}/`)) this.recurring.delete(k);
     if (!this.options.executors.has(node)) void this.connections.drop(node);
@@ -200,7 +221,7 @@ export class Controller implements AsyncDisposable {
       for await (const s of x.client.states(this.stop.signal)) {
         if (s.state === 'closed') return;
         const joined = s.state === 'connected';
-        if (!joined) this.forgetNode(node);
+        this.forgetNode(node);
         await this.options.store.modify(
           (doc) => (joined ? recordNodeJoined(doc, node) : recordNodeLost(doc, node)),
           { scope: 'status', reason: `${OWN} ${node} ${joined ? 'joined' : 'lost'}` },
@@ -354,6 +375,7 @@ export class Controller implements AsyncDisposable {
         runTime: 0,
         queueTime: 0,
       }).catch(() => undefined);
+    this.abortNode(c.node, `connection lost: ${reason}`);
     this.trigger(`connection to ${c.node} lost`);
   }
 
@@ -361,8 +383,37 @@ export class Controller implements AsyncDisposable {
     return this.options.executors.get(node) ?? this.connections.connections.get(node)?.executor;
   }
 
-  private async runAction(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
-    if (a.kind === ActionKind.crmEvent) return this.cluster.crmEvent(a, signal);
+  /**
+   * What may cut a running action short. Not the transition's abort (as in
+   * Pacemaker, actions in flight finish and are recorded): the controller
+   * closing, the node it runs on being lost or fenced, or its timeout plus
+   * a margin (cluster-delay).
+   */
+  private actionSignal(a: GraphAction, node = a.onNode ?? ''): AbortSignal {
+    let c = this.nodeAborts.get(node);
+    if (!c || c.signal.aborted) {
+      c = new AbortController();
+      setMaxListeners(0, c.signal);
+      this.nodeAborts.set(node, c);
+    }
+    return AbortSignal.any([
+      this.stop.signal,
+      c.signal,
+      AbortSignal.timeout((a.timeout ?? 60_000) + 30_000),
+    ]);
+  }
+
+  /** Actions running on a node that was lost or fenced will not report: stop waiting for them. */
+  private abortNode(node: string, reason: string): void {
+    this.nodeAborts.get(node)?.abort(new Error(`${node}: ${reason}`));
+    this.nodeAborts.delete(node);
+  }
+
+  private async runAction(a: GraphAction, _transition: AbortSignal): Promise<ActionOutcome> {
+    // Cluster events (fencing a node above all) run on the DC, whatever happens to their target.
+    if (a.kind === ActionKind.crmEvent)
+      return this.cluster.crmEvent(a, this.actionSignal(a, '#dc'));
+    const signal = this.actionSignal(a);
     const node = a.onNode ?? '';
     if (a.resource?.class === 'stonith') {
       if (a.operation === 'cancel') {
@@ -376,7 +427,11 @@ export class Controller implements AsyncDisposable {
         : { confirmed: true };
     }
     if (isConnectionAction(a)) {
-      const r = await this.connections.run(a, signal);
+      // A connection attempt ends early when the remote/guest node itself is fenced.
+      const r = await this.connections.run(
+        a,
+        AbortSignal.any([signal, this.actionSignal(a, a.resource!.id)]),
+      );
       const remote = a.resource!.id;
       if (a.operation === 'start' && r.rc === 0) {
         await this.options.store.modify((doc) => recordRemoteUp(doc, remote), {
@@ -418,7 +473,7 @@ export class Controller implements AsyncDisposable {
     return failed
       ? {
           confirmed: false,
-          detail: `${a.operationKey} on ${node}: rc ${r.rc}, op-status ${r.opStatus}`,
+          detail: `${a.operationKey} on ${node}: rc ${r.rc}, op-status ${r.opStatus}${r.exitReason ? ` (${r.exitReason})` : ''}`,
         }
       : { confirmed: true };
   }
@@ -466,7 +521,14 @@ export class Controller implements AsyncDisposable {
       await Promise.all(this.writes);
       this.options.onTransition?.(report, graph);
       // A failed action is recomputed at once but not in a tight loop (e.g. a fence device failing).
-      if (report.status === TransitionStatus.failed) await new Promise((r) => setTimeout(r, 100));
+      if (report.status === TransitionStatus.failed) {
+        // (A probe finding something running is news, not a failure: recompute at once.)
+        const fencing = report.failed.some((f) => f.action.operation === 'stonith');
+        const probesOnly = report.failed.every(
+          (f) => f.action.operation === 'monitor' && f.action.interval === 0,
+        );
+        if (!probesOnly) await new Promise((r) => setTimeout(r, fencing ? 1000 : 100));
+      }
       if (report.status !== 'complete') this.dirty = true;
       else this.dirty = true; // re-check: a complete transition may leave follow-up work
     }

@@ -45,6 +45,11 @@ export class Fencer {
     return this.devices.delete(this.key(id, node));
   }
 
+  /** A node left or was fenced: the devices started there are gone. */
+  unregisterNode(node: string): void {
+    for (const [k, d] of this.devices) if (d.node === node) this.devices.delete(k);
+  }
+
   isRegistered(id: string, node: string): boolean {
     return this.devices.has(this.key(id, node));
   }
@@ -110,11 +115,15 @@ export class Fencer {
     });
   }
 
-  /** The registered devices able to fence `target` (pcmk_host_list, else any). */
-  devicesFor(target: string): FenceDevice[] {
+  /**
+   * The devices able to fence `target` (pcmk_host_list, else any): from
+   * `candidates` when given (as Pacemaker's fencers know every configured
+   * device, wherever it is started), else the registered ones.
+   */
+  devicesFor(target: string, candidates?: readonly FenceDevice[]): FenceDevice[] {
     const seen = new Set<string>();
     const found: FenceDevice[] = [];
-    for (const d of this.devices.values()) {
+    for (const d of candidates ?? this.devices.values()) {
       if (seen.has(d.id)) continue;
       const list = d.params.pcmk_host_list;
       if (list !== undefined && !list.split(/[\s,;]+/).includes(target)) continue;
@@ -132,9 +141,14 @@ export class Fencer {
   async fence(
     target: string,
     action: string,
-    options: { readonly timeoutMs?: number; readonly signal?: AbortSignal } = {},
+    options: {
+      readonly timeoutMs?: number;
+      readonly signal?: AbortSignal;
+      /** The configured devices (default: the registered ones). */
+      readonly devices?: readonly FenceDevice[];
+    } = {},
   ): Promise<{ readonly device: string; readonly runTime: number }> {
-    const devices = this.devicesFor(target);
+    const devices = this.devicesFor(target, options.devices);
     if (devices.length === 0)
       throw new FencingError(target, 'no started fence device can fence this node');
     const failures: string[] = [];

@@ -85,6 +85,7 @@ export {
   recordNodeJoined,
   recordNodeLost,
   recordNodeShutdown,
+  recordRemoteDown,
   recordRemoteMaintenance,
   recordRemoteUp,
 } from './node-state';
@@ -99,3 +100,7 @@ export {
   spawnRemoted,
 } from './local';
 export type { LocalDaemon, LocalDaemonOptions } from './local';
+export { LocalCluster } from './local-cluster';
+export type { LocalClusterOptions } from './local-cluster';
+export { NetnsNetwork, loopbackNetwork } from './netns';
+export type { NetworkPlan } from './netns';

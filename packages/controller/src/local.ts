@@ -103,6 +103,7 @@ export async function spawnRemoted(options: LocalDaemonOptions): Promise<LocalDa
     '--local-socket',
     `${options.stateDir}.sock`,
   ];
+  if (options.ocfRoot) args.push('--ocf-root', options.ocfRoot);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,
@@ -110,7 +111,6 @@ export async function spawnRemoted(options: LocalDaemonOptions): Promise<LocalDa
     REMORA_MACHINE: options.machine ?? options.name,
   };
   if (options.cluster) env.REMORA_CLUSTER = options.cluster;
-  if (options.ocfRoot) env.OCF_ROOT = options.ocfRoot;
   const [cmd, argv] = options.netns
     ? ['ip', ['netns', 'exec', options.netns, remoraBinary(), ...args]]
     : [remoraBinary(), args];

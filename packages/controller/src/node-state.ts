@@ -90,6 +90,14 @@ export function recordRemoteUp(doc: XmlDocument, node: string): void {
   dropChildren(ns, ['lrm', 'transient_attributes']);
 }
 
+/** A remote or guest node's connection is gone with nothing known about it (history wiped). */
+export function recordRemoteDown(doc: XmlDocument, node: string): void {
+  const ns = nodeStateElement(doc, node);
+  ns.attributes.set('remote_node', 'true');
+  ns.attributes.set('in_ccm', 'false');
+  dropChildren(ns, ['lrm', 'transient_attributes']);
+}
+
 /** A `maintenance_nodes` pseudo event: remember which remote nodes are in maintenance. */
 export function recordRemoteMaintenance(doc: XmlDocument, node: string, on: boolean): void {
   const ns = nodeStateElement(doc, node);

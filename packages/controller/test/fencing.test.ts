@@ -43,7 +43,12 @@ test('fence_remora kills a machine (every process marked with its name) and empt
   });
   await writeFile(join(runDir, 'm1', 'leftover'), 'x');
   const fencer = new Fencer(FENCE_AGENT_DIR);
-  const device = { id: 'f', agent: 'fence_remora', params: { run_dir: runDir }, node: 'node1' };
+  const device = {
+    id: 'f',
+    agent: 'fence_remora',
+    params: { run_dir: runDir, cluster: CLUSTER },
+    node: 'node1',
+  };
   expect((await fencer.run(device, 'status', 'm1')).rc).toBe(0);
   expect((await fencer.run(device, 'monitor')).rc).toBe(0);
   await expect(fencer.fence('m1', 'off')).rejects.toThrow(/no started fence device/);
@@ -90,7 +95,7 @@ test('a frozen remote node (SIGSTOP) is fenced through fence_remora and comes ba
     <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
     <nodes><node id="1" uname="node1"/></nodes>
     <resources>
-      <primitive class="stonith" id="fence1" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${runDir}"/></instance_attributes><operations><op id="f-mon" name="monitor" interval="10s"/></operations></primitive>
+      <primitive class="stonith" id="fence1" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${runDir}"/><nvpair id="f-cl" name="cluster" value="${CLUSTER}"/></instance_attributes><operations><op id="f-mon" name="monitor" interval="10s"/></operations></primitive>
       <primitive class="ocf" id="rnode1" provider="pacemaker" type="remote"><instance_attributes id="rn-ia"><nvpair id="rn-s" name="server" value="127.0.0.1"/><nvpair id="rn-p" name="port" value="${port}"/></instance_attributes><operations><op id="rn-mon" name="monitor" interval="5s"/><op id="rn-start" name="start" interval="0" timeout="15s"/></operations></primitive>
       <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
     </resources>

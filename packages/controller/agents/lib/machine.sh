@@ -3,12 +3,20 @@
 # environment variable (a /-separated path of nested machines, e.g.
 # node2/guest1) has the machine's name as one component.
 
+# Machines of different clusters on one host may share names: a process is
+# only a candidate when its REMORA_CLUSTER equals ours (both unset counts as
+# equal), so one cluster never kills another's machines.
+
 # machine_pids NAME: the pids of that machine's processes (not our own).
 machine_pids() {
   for e in /proc/[0-9]*/environ; do
     p=${e#/proc/}; p=${p%/environ}
     [ "$p" = "$$" ] && continue
-    tr "\\0" "\\n" 2>/dev/null <"$e" | grep -qE "^REMORA_MACHINE=(.*/)?$1(/.*)?\$" && echo "$p"
+    env=$(tr "\\0" "\\n" 2>/dev/null <"$e") || continue
+    echo "$env" | grep -qE "^REMORA_MACHINE=(.*/)?$1(/.*)?\$" || continue
+    theirs=$(echo "$env" | sed -n 's/^REMORA_CLUSTER=//p')
+    [ "$theirs" = "${REMORA_CLUSTER:-}" ] || continue
+    echo "$p"
   done
 }
 
