@@ -104,3 +104,5 @@ export { LocalCluster } from './local-cluster';
 export type { LocalClusterOptions } from './local-cluster';
 export { NetnsNetwork, loopbackNetwork } from './netns';
 export type { NetworkPlan } from './netns';
+export { ClusterNode } from './distributed';
+export type { ClusterMember, ClusterNodeOptions, MemberState } from './distributed';

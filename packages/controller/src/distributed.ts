@@ -1,0 +1,344 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { CibStore, compareVersions, readCib, parseXml } from '@remora/cib';
+import type { CibVersion } from '@remora/cib';
+import { RemoteClient, RemoteDaemon, checkToken, makeToken } from '@remora/remote-transport';
+import { Controller } from './controller';
+import type { ControllerOptions } from './controller';
+import { ControllerError } from './errors';
+import { RemoteNodeExecutor } from './executor';
+import { recordNodeJoined, recordNodeLost } from './node-state';
+import type { Scheduler } from './scheduler';
+
+/** One cluster node of a distributed cluster, as every node's configuration lists it. */
+export interface ClusterMember {
+  readonly name: string;
+  /** The node id (corosync-style): the lowest id among connected members is the DC. */
+  readonly id: number;
+  /** `host:port` of the node's peer endpoint (membership, CIB replication). */
+  readonly peer: string;
+  /** `host:port` of the node's executor (its remote daemon). */
+  readonly executor: string;
+}
+
+export interface ClusterNodeOptions {
+  /** This node's name (one of `members`). */
+  readonly name: string;
+  /** Every cluster node (guests and remote nodes are not members: they never vote or become DC). */
+  readonly members: readonly ClusterMember[];
+  readonly authKey: Buffer;
+  /** The CIB every node starts from (the DC's copy then replicates to the others). */
+  readonly initialCib: string;
+  readonly scheduler: Scheduler;
+  /** This node's executor: agents' environment (HA_RSCTMP etc.) and OCF root. */
+  readonly runner?: { readonly env?: NodeJS.ProcessEnv; readonly ocfRoot?: string };
+  readonly fenceAgentDir?: string;
+  /** A member not heard from for this long is gone, ms (default 1,500). */
+  readonly deadAfterMs?: number;
+  readonly onTransition?: ControllerOptions['onTransition'];
+  /** Membership and DC changes, for logs. */
+  readonly log?: (line: string) => void;
+}
+
+/** What a member says about itself on its peer endpoint. */
+export interface MemberState {
+  readonly name: string;
+  readonly id: number;
+  /** Whom it takes for the DC ('' when none). */
+  readonly dc: string;
+  readonly quorate: boolean;
+  readonly cibVersion: CibVersion;
+}
+
+const TOKEN_HEADER = 'x-remora-token';
+
+function versionOf(xml: string): CibVersion {
+  return readCib(parseXml(xml, { source: 'replicated CIB' })).version;
+}
+
+/**
+ * A cluster node in distributed mode: its own process on its own address,
+ * with its executor (an in-process `RemoteDaemon`), a peer endpoint
+ * (authenticated HTTP: membership heartbeats and CIB replication) and,
+ * while it is the DC, the controller. Membership: members poll each other
+ * every 200 ms; one not heard from for `deadAfterMs` is gone. The DC is
+ * the lowest id among the members this node hears (itself included);
+ * quorum is a majority of the configured members (guests and remote nodes
+ * never count). The DC pushes every CIB change to the other members; a
+ * member becoming DC takes over from its copy: members it hears re-join
+ * (history wiped and re-probed), the others are lost (fenced when fencing
+ * is on) with their last replicated history, so nothing runs twice.
+ */
+export class ClusterNode implements AsyncDisposable {
+  private readonly self: ClusterMember;
+  private readonly lastSeen = new Map<string, number>();
+  private readonly peerStates = new Map<string, MemberState>();
+  private cibXml: string;
+  private server!: Server;
+  private daemon!: RemoteDaemon;
+  private timer: NodeJS.Timeout | undefined;
+  private controller: Controller | undefined;
+  private store: CibStore | undefined;
+  private clients: RemoteClient[] = [];
+  private transition: Promise<void> = Promise.resolve();
+  private closed = false;
+  private pushTimer: NodeJS.Timeout | undefined;
+  private feed: AbortController | undefined;
+  /** Whom this node takes for the DC. */
+  dc = '';
+  quorate = false;
+
+  private constructor(private readonly options: ClusterNodeOptions) {
+    const self = options.members.find((m) => m.name === options.name);
+    if (!self)
+      throw new ControllerError(
+        `cluster node ${options.name}: not among the members (${options.members.map((m) => m.name).join(', ')})`,
+      );
+    const ids = new Set(options.members.map((m) => m.id));
+    if (ids.size !== options.members.length)
+      throw new ControllerError('cluster members: node ids must be unique');
+    this.self = self;
+    this.cibXml = options.initialCib;
+  }
+
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const n = new ClusterNode(options);
+    await n.boot();
+    return n;
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`${this.self.name}: ${line}`);
+  }
+
+  private async boot(): Promise<void> {
+    this.daemon = await RemoteDaemon.start({
+      listen: this.self.executor,
+      authKey: this.options.authKey,
+      nodeName: this.self.name,
+      runner: this.options.runner,
+    });
+    this.server = createServer((req, res) => void this.serve(req, res));
+    const [host, port] = splitAddress(this.self.peer);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    this.timer = setInterval(() => void this.heartbeat(), 200);
+    void this.heartbeat();
+  }
+
+  /** The CIB as this node knows it (the DC's live copy, else the last replicated one). */
+  get cib(): string {
+    return this.store?.xml ?? this.cibXml;
+  }
+
+  get isDc(): boolean {
+    return this.controller !== undefined;
+  }
+
+  /** The running controller while this node is the DC. */
+  get dcController(): Controller | undefined {
+    return this.controller;
+  }
+
+  private state(): MemberState {
+    return {
+      name: this.self.name,
+      id: this.self.id,
+      dc: this.dc,
+      quorate: this.quorate,
+      cibVersion: versionOf(this.cib),
+    };
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const why = checkToken(this.options.authKey, req.headers[TOKEN_HEADER] as string | undefined);
+    if (why) {
+      res.writeHead(401).end(why);
+      return;
+    }
+    try {
+      if (req.method === 'GET' && req.url === '/state') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify(this.state()));
+      } else if (req.method === 'GET' && req.url === '/cib') {
+        res.writeHead(200, { 'content-type': 'application/xml' }).end(this.cib);
+      } else if (req.method === 'PUT' && req.url === '/cib') {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const xml = Buffer.concat(chunks).toString('utf8');
+        if (this.controller) {
+          res.writeHead(409).end('this node is the DC');
+          return;
+        }
+        versionOf(xml); // must parse
+        this.cibXml = xml; // the DC's copy is authoritative
+
+        res.writeHead(204).end();
+      } else res.writeHead(404).end();
+    } catch (err) {
+      res.writeHead(400).end((err as Error).message);
+    }
+  }
+
+  private async request(
+    member: ClusterMember,
+    method: string,
+    path: string,
+    body?: string,
+  ): Promise<string> {
+    const r = await fetch(`http://${member.peer}${path}`, {
+      method,
+      body,
+      headers: { [TOKEN_HEADER]: makeToken(this.options.authKey) },
+      signal: AbortSignal.timeout(500),
+    });
+    if (!r.ok)
+      throw new ControllerError(`${member.name} ${method} ${path}: ${r.status} ${await r.text()}`);
+    return r.text();
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (this.closed) return;
+    const now = Date.now();
+    await Promise.all(
+      this.options.members
+        .filter((m) => m !== this.self)
+        .map(async (m) => {
+          try {
+            const s = JSON.parse(await this.request(m, 'GET', '/state')) as MemberState;
+            this.lastSeen.set(m.name, Date.now());
+            this.peerStates.set(m.name, s);
+          } catch {
+            // not heard this time
+          }
+        }),
+    );
+    const dead = this.options.deadAfterMs ?? 1500;
+    const alive = this.options.members.filter(
+      (m) => m === this.self || now - (this.lastSeen.get(m.name) ?? -Infinity) < dead,
+    );
+    const quorate = alive.length * 2 > this.options.members.length;
+    const dc = quorate ? alive.reduce((a, b) => (b.id < a.id ? b : a)).name : '';
+    if (dc !== this.dc || quorate !== this.quorate)
+      this.log(
+        `members [${alive.map((m) => m.name).join(' ')}], ${quorate ? `DC ${dc}` : 'no quorum'}`,
+      );
+    this.dc = dc;
+    this.quorate = quorate;
+    const shouldLead = dc === this.self.name;
+    if (shouldLead && !this.controller)
+      this.transition = this.transition
+        .then(() => this.lead(alive))
+        .catch((err: unknown) => {
+          this.log(`could not become DC: ${(err as Error).message}`);
+        });
+    else if (!shouldLead && this.controller)
+      this.transition = this.transition.then(() => this.stepDown());
+  }
+
+  /** Become the DC: take over from our CIB copy with the members we hear. */
+  private async lead(alive: readonly ClusterMember[]): Promise<void> {
+    if (this.controller || this.closed || this.dc !== this.self.name) return;
+    // The freshest CIB among the members we hear (configuration changes made through a DC that died).
+    for (const [name, s] of this.peerStates)
+      if (
+        alive.some((m) => m.name === name) &&
+        compareVersions(s.cibVersion, versionOf(this.cibXml)) > 0
+      ) {
+        const m = alive.find((x) => x.name === name)!;
+        this.cibXml = await this.request(m, 'GET', '/cib').catch(() => this.cibXml);
+      }
+    const executors = new Map<string, RemoteNodeExecutor>();
+    for (const m of alive) {
+      try {
+        const client = await RemoteClient.connect({
+          address: m.executor,
+          authKey: this.options.authKey,
+          clientName: `dc ${this.self.name}`,
+          connectTimeoutMs: 2000,
+        });
+        this.clients.push(client);
+        executors.set(m.name, new RemoteNodeExecutor(client));
+      } catch (err) {
+        this.log(`executor of ${m.name} unreachable: ${(err as Error).message}`);
+      }
+    }
+    const store = await CibStore.open(undefined, { initial: this.cibXml });
+    await store.modify(
+      (doc) => {
+        doc.root.attributes.set('dc-uuid', String(this.self.id));
+        doc.root.attributes.set('have-quorum', '1');
+        for (const m of this.options.members)
+          if (executors.has(m.name)) recordNodeJoined(doc, m.name);
+          else recordNodeLost(doc, m.name);
+      },
+      { scope: 'status', reason: `controller: ${this.self.name} became DC` },
+    );
+    this.store = store;
+    this.log(`became DC (executors: ${[...executors.keys()].join(' ')})`);
+    this.controller = Controller.start({
+      store,
+      scheduler: this.options.scheduler,
+      executors,
+      authKey: this.options.authKey,
+      fenceAgentDir: this.options.fenceAgentDir,
+      onTransition: this.options.onTransition,
+    });
+    this.feed = new AbortController();
+    void this.replicate(store, this.feed.signal);
+  }
+
+  /** Push every CIB change to the other members (coalesced, best effort). */
+  private async replicate(store: CibStore, signal: AbortSignal): Promise<void> {
+    const push = (): void => {
+      this.pushTimer = undefined;
+      const xml = store.xml;
+      for (const m of this.options.members)
+        if (m !== this.self) void this.request(m, 'PUT', '/cib', xml).catch(() => undefined);
+    };
+    push();
+    try {
+      for await (const _ of store.changes(signal)) this.pushTimer ??= setTimeout(push, 50);
+    } catch {
+      // closed
+    }
+  }
+
+  private async stepDown(): Promise<void> {
+    if (!this.controller) return;
+    this.log('no longer DC');
+    this.feed?.abort();
+    if (this.pushTimer) clearTimeout(this.pushTimer);
+    await this.controller.close();
+    this.controller = undefined;
+    this.cibXml = this.store!.xml;
+    await this.store!.close();
+    this.store = undefined;
+    for (const c of this.clients.splice(0)) await c.close();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.transition.catch(() => undefined);
+    await this.stepDown();
+    await new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeAllConnections();
+    await this.daemon.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port)) throw new ControllerError(`'${address}' is not host:port`);
+  return [address.slice(0, i).replace(/^\[|\]$/g, ''), port];
+}
