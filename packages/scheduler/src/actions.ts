@@ -715,7 +715,10 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   const ff = firstFlags(first);
   const f0 = [first.optional, first.runnable];
   const t0 = [then.optional, then.runnable];
-  if (flags & O.impliesFirst && !then.optional && first.optional) {
+  // a remote connection that migrates is not really stopping for what runs through it
+  const migratingConnection =
+    then.task === 'stop' && then.migrateRunnable && then.rsc?.remoteNode !== undefined;
+  if (flags & O.impliesFirst && !then.optional && first.optional && !migratingConnection) {
     first.optional = false;
     if (then.rsc && first.rsc !== then.rsc)
       setReason(first, `required ${then.rsc.id} ${then.task}`);
