@@ -316,7 +316,7 @@ export function mergeWeights(
   }
   if (anyAvailable(ws, work)) {
     const multiplier = factor < 0 ? -1 : 1;
-    const list = f & W.forward ? rsc.thisWith : rsc.withThis;
+    const list = f & W.forward ? thisWithList(rsc) : withThisList(rsc);
     for (const c of list) {
       let other: Rsc;
       if (f & W.forward) other = c.primary;
