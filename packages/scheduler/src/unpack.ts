@@ -1154,6 +1154,13 @@ function processState(
   }
   if (isActiveRole(rsc.role)) {
     if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
+    if (rsc.runningOn.length > 1) {
+      if (rsc.multipleActive === 'stop_only') ws.bans.push({ rsc, score: -INF });
+      else if (rsc.multipleActive === 'block') {
+        rsc.managed = false;
+        rsc.blocked = true;
+      }
+    }
     if (!node.running.includes(rsc)) node.running.push(rsc);
     if (node.maintenance) {
       rsc.maintenance = true;
