@@ -32,6 +32,9 @@ async function main(): Promise<void> {
 
   // libvirtd in its own namespaces; the bridge br0 (10.213.0.1/24) is the guests' network.
   const lv = await startPrivateLibvirtd();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => void lv.stop().finally(() => process.exit(130)));
+  }
   try {
     const connection = lv.connection('lxc'); // lxc:///system?socket=<dir>/sock/libvirt-sock
     await using events = connection.events();

@@ -155,6 +155,33 @@ function removeCgroup(dir: string): void {
   }
 }
 
+/**
+ * libvirt-LXC names a guest's cgroups `machine/lxc-<libvirt_lxc pid>-<name>.libvirt-lxc`
+ * and removes them itself when it stops a guest; after a kill it cannot.
+ */
+function removeMachineCgroups(pids: readonly number[]): void {
+  if (pids.length === 0) return;
+  const prefixes = pids.map((pid) => `lxc-${pid}-`);
+  let controllers: string[];
+  try {
+    controllers = readdirSync('/sys/fs/cgroup');
+  } catch {
+    return;
+  }
+  for (const controller of controllers) {
+    const machine = join('/sys/fs/cgroup', controller, 'machine');
+    try {
+      for (const dir of readdirSync(machine)) {
+        if (dir.endsWith('.libvirt-lxc') && prefixes.some((p) => dir.startsWith(p))) {
+          removeCgroup(join(machine, dir));
+        }
+      }
+    } catch {
+      // no machine partition in this hierarchy
+    }
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether `promise` settled within `ms` (the timer does not outlive it). */
@@ -233,8 +260,16 @@ export class PrivateLibvirtd implements AsyncDisposable {
   ) {
     // Last resort if the process exits without stop(): kill what we started.
     this.exitHook = () => {
-      for (const c of this.cgroups) for (const pid of procsOf(c)) safeKill(pid, 'SIGKILL');
+      const pids = this.cgroups.flatMap(procsOf);
+      for (const pid of pids) safeKill(pid, 'SIGKILL');
       if (this.child.pid) safeKill(this.child.pid, 'SIGKILL');
+      // Give the kernel a moment to reap them, then drop libvirt's cgroups of killed guests.
+      const until = Date.now() + 300;
+      while (Date.now() < until && this.cgroups.some((c) => procsOf(c).length > 0)) {
+        /* spin: no timers in an exit handler */
+      }
+      removeMachineCgroups(pids);
+      for (const c of this.cgroups) removeCgroup(c.path);
     };
     process.once('exit', this.exitHook);
   }
@@ -518,13 +553,17 @@ export class PrivateLibvirtd implements AsyncDisposable {
         await exited;
       }
     }
-    // Whatever is left (a libvirt_lxc or a guest of a crashed daemon): kill it.
+    // Whatever is left (a libvirt_lxc or a guest of a crashed daemon): kill it,
+    // and remove the cgroups libvirt made for guests it could not clean up.
+    const killed: number[] = [];
     for (let i = 0; i < 100; i++) {
       const left = this.processes();
       if (left.length === 0) break;
+      killed.push(...left);
       for (const pid of left) safeKill(pid, 'SIGKILL');
       await sleep(20);
     }
+    removeMachineCgroups(killed);
     for (const c of this.cgroups) removeCgroup(c.path);
     process.removeListener('exit', this.exitHook);
     if (this.ownsDir) await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);

@@ -31,8 +31,13 @@ function checkAddress(address: string): void {
   }
 }
 
-/** One connection attempt: a fresh channel each time, so no gRPC reconnect back-off carries over. */
-const ATTEMPT_MS = 250;
+/**
+ * One connection attempt: a fresh channel each time, so no gRPC reconnect
+ * back-off carries over. An attempt that ran out of time (a loaded machine,
+ * a slow handshake) gets twice as long next time, up to 8 s.
+ */
+const FIRST_ATTEMPT_MS = 250;
+const MAX_ATTEMPT_MS = 8000;
 
 /**
  * Wait until the daemon at `address` answers an authenticated handshake,
@@ -49,6 +54,7 @@ export async function waitForRemoted(options: RemotedReadyOptions): Promise<Remo
   const guest = options.guest ?? options.address;
   checkAddress(options.address);
   let last: unknown;
+  let attemptMs = FIRST_ATTEMPT_MS;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0 || options.signal?.aborted) {
@@ -62,13 +68,14 @@ export async function waitForRemoted(options: RemotedReadyOptions): Promise<Remo
         { cause: last },
       );
     }
+    const attemptStarted = Date.now();
     try {
       const client = await RemoteClient.connect(
         {
           address: options.address,
           authKey: options.authKey,
           clientName: 'libvirt-launcher readiness',
-          connectTimeoutMs: Math.min(left, ATTEMPT_MS),
+          connectTimeoutMs: Math.min(left, attemptMs),
           reconnect: false,
           reconnectDelayMs: 25,
         },
@@ -80,6 +87,8 @@ export async function waitForRemoted(options: RemotedReadyOptions): Promise<Remo
     } catch (err) {
       if (err instanceof AuthenticationError || err instanceof ProtocolError) throw err;
       last = err;
+      if (Date.now() - attemptStarted >= attemptMs)
+        attemptMs = Math.min(MAX_ATTEMPT_MS, attemptMs * 2);
     }
     await sleep(Math.min(25, Math.max(0, deadline - Date.now())));
   }

@@ -317,3 +317,48 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
     expect(existsSync(lv.dir)).toBe(false);
   });
 });
+
+describeIf(
+  'real libvirt-LXC guests sharing the host network (private libvirtd without a network namespace)',
+  () => {
+    let lv: PrivateLibvirtd;
+    let dir: string;
+    const key = randomBytes(64);
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'remora-lxh-'));
+      await writeFile(join(dir, 'authkey'), key, { mode: 0o400 });
+      lv = await startPrivateLibvirtd({ network: false });
+    });
+
+    afterAll(async () => {
+      await lv?.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    });
+
+    it('reaches a guest without an interface on 127.0.0.1 directly', async () => {
+      const port = 20_000 + Math.floor(Math.random() * 20_000);
+      const xml = lxcContainer({
+        name: 'hostnet',
+        memoryMiB: 256,
+        ...remotedInit({
+          nodeName: 'hostnet',
+          authKeyFile: join(dir, 'authkey'),
+          listen: `127.0.0.1:${port}`,
+          localSocket: join(dir, 'hostnet', 'remoted.sock'),
+        }),
+      });
+      const { domain, nodeName } = await launchGuest({
+        connection: lv.connection('lxc'),
+        xml,
+        persistent: false,
+        remote: { address: `127.0.0.1:${port}`, authKey: key, connectTimeoutMs: 20_000 },
+      });
+      expect(nodeName).toBe('hostnet');
+      const init = initPid((await domain.info()).id as number);
+      expect(readlinkSync(`/proc/${init}/ns/net`)).toBe(readlinkSync('/proc/self/ns/net'));
+      expect((await stopGuest(domain, { timeoutMs: 10_000 })).how).toBe('shutdown');
+      expect(running(init)).toBe(false);
+    });
+  },
+);
