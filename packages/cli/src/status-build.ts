@@ -98,18 +98,54 @@ interface NodeRole {
   role: StatusRole;
   failed: boolean;
   blocked: boolean;
+  /** A failure happened but on-fail=ignore. */
+  failureIgnored: boolean;
+  /** A monitor is in flight. */
+  monitoring: boolean;
 }
 
+/** The configured on-fail of an operation (name + interval) of a resource. */
+type OnFail = (op: OperationRecord) => string | undefined;
+
 /** A resource's role on one node from its history there. */
-function roleFromHistory(history: ResourceHistoryRecord): NodeRole {
+function roleFromHistory(
+  history: ResourceHistoryRecord,
+  onFail: OnFail = () => undefined,
+): NodeRole {
+  // Pending operations (call-id -1) come last, as Pacemaker sorts them.
+  const order = (o: OperationRecord): number => (o.callId < 0 ? Number.MAX_SAFE_INTEGER : o.callId);
   const ops = [...history.operations]
-    .filter((o) => o.opStatus !== OP_CANCELLED && o.opStatus !== OP_PENDING)
-    .sort((a, b) => a.callId - b.callId || Number(a.interval > 0) - Number(b.interval > 0));
+    .filter((o) => o.opStatus !== OP_CANCELLED)
+    .sort((a, b) => order(a) - order(b) || Number(a.interval > 0) - Number(b.interval > 0));
   let role: StatusRole = 'Stopped';
   let failed = false;
   let blocked = false;
+  let failureIgnored = false;
+  let monitoring = false;
   for (const op of ops) {
-    const failure = isFailure(op);
+    if (op.opStatus === OP_PENDING) {
+      const pending: Readonly<Record<string, StatusRole>> = {
+        start: 'Starting',
+        stop: 'Stopping',
+        promote: 'Promoting',
+        demote: 'Demoting',
+        migrate_to: 'Migrating',
+        migrate_from: 'Migrating',
+      };
+      if (pending[op.operation]) role = pending[op.operation]!;
+      else if (op.operation === 'monitor') monitoring = true;
+      continue;
+    }
+    let failure = isFailure(op);
+    const policy = failure ? onFail(op) : undefined;
+    if (policy === 'ignore') {
+      failureIgnored = true;
+      failure = false;
+      if (op.operation === 'monitor' || op.operation === 'start') {
+        if (role === 'Stopped') role = 'Started';
+        continue;
+      }
+    } else if (policy === 'block') blocked = true;
     switch (op.operation) {
       case 'start':
       case 'migrate_from':
@@ -154,7 +190,7 @@ function roleFromHistory(history: ResourceHistoryRecord): NodeRole {
         if (failure) failed = true;
     }
   }
-  return { role, failed, blocked };
+  return { role, failed, blocked, failureIgnored, monitoring };
 }
 
 function agentOf(p: Primitive): string {
@@ -177,12 +213,32 @@ interface Activity {
 }
 
 /** Every node's history entries, by resource id. */
+function onFailOf(cib: Cib, lrmId: string): OnFail {
+  const p = findPrimitive(cib, lrmId.replace(/:\d+$/, ''));
+  return (op) =>
+    p?.operations.find((o) => o.name === op.operation && o.interval === op.interval)?.onFail;
+}
+
+function findPrimitive(cib: Cib, id: string): Primitive | undefined {
+  const walk = (r: Resource): Primitive | undefined => {
+    if (r.kind === 'primitive') return r.id === id ? r : undefined;
+    if (r.kind === 'group') return r.children.find((c) => c.id === id);
+    if (r.kind === 'clone') return walk(r.child);
+    return r.child?.id === id ? r.child : undefined;
+  };
+  for (const r of cib.resources) {
+    const found = walk(r);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Activity[]> {
   const byId = new Map<string, Activity[]>();
   for (const ns of cib.status) {
     if (!counts(ns.uname)) continue;
     for (const h of ns.resources) {
-      const role = roleFromHistory(h);
+      const role = roleFromHistory(h, onFailOf(cib, h.id));
       const list = byId.get(h.id) ?? [];
       list.push({ id: h.id, node: ns.uname, role });
       byId.set(h.id, list);
@@ -242,9 +298,10 @@ function primitiveView(
     failed: activity.some((a) => a.role.failed && a.role.role !== 'Stopped'),
     managed: flags.managed && !nodes.some((n) => ctx.nodeMaintenance.has(n)),
     disabled: flags.disabled,
-    blocked: activity.some((a) => a.role.blocked),
+    blocked: activity.some((a) => a.role.blocked && (a.role.failed || a.role.role !== 'Stopped')),
     orphaned: false,
-    failureIgnored: false,
+    failureIgnored: activity.some((a) => a.role.failureIgnored && a.role.role !== 'Stopped'),
+    pendingMonitor: active.some((a) => a.role.monitoring),
     targetRole: flags.targetRole,
     uncleanNodes: nodes.filter((n) => ctx.uncleanNodes.has(n)),
   };
@@ -257,7 +314,20 @@ function groupView(
   id = g.id,
 ): StatusGroup {
   const flags = metaFlags(ctx, g.id);
-  const children = g.children.map((c) => primitiveView(ctx, c, pick(c)));
+  if (id === g.id) {
+    const children = g.children.map((c) => primitiveView(ctx, c, pick(c)));
+    return { kind: 'group', id, children, managed: flags.managed, disabled: flags.disabled };
+  }
+  // A cloned group's instance: members are named as their history names them (dlm, or
+  // stateful-1:0 when the history records instance numbers), as crm_mon prints them.
+  const suffix = g.children
+    .flatMap((c) => pick(c))
+    .map((a) => /:\d+$/.exec(a.id)?.[0])
+    .find((x) => x !== undefined);
+  const children = g.children.map((c) => {
+    const acts = pick(c);
+    return primitiveView(ctx, c, acts, acts[0]?.id ?? `${c.id}${suffix ?? ''}`);
+  });
   return { kind: 'group', id, children, managed: flags.managed, disabled: flags.disabled };
 }
 
@@ -275,8 +345,8 @@ function cloneView(ctx: Context, c: Clone, nodes: readonly StatusNode[]): Status
       if (a.role.role === 'Stopped' && !a.role.failed) continue;
       activeByNode.set(a.node, [...(activeByNode.get(a.node) ?? []), a]);
     }
+  const max = Number(meta['clone-max'] ?? nodes.length);
   if (unique) {
-    const max = Number(meta['clone-max'] ?? nodes.length);
     for (let i = 0; i < max; i++) {
       const suffix = `:${i}`;
       if (child.kind === 'primitive')
@@ -304,17 +374,22 @@ function cloneView(ctx: Context, c: Clone, nodes: readonly StatusNode[]): Status
       const suffix = `:${n++}`;
       const onNode = (p: Primitive): Activity[] =>
         historyFor(ctx.acts, p.id, true).filter((a) => a.node === node);
-      if (child.kind === 'primitive')
-        instances.push(primitiveView(ctx, child, onNode(child), `${child.id}${suffix}`));
-      else instances.push(groupView(ctx, child, onNode, `${child.id}${suffix}`));
+      if (child.kind === 'primitive') {
+        const acts = onNode(child);
+        instances.push({
+          ...primitiveView(ctx, child, acts, `${child.id}${suffix}`),
+          historyId: acts[0]?.id,
+        });
+      } else instances.push(groupView(ctx, child, onNode, `${child.id}${suffix}`));
     }
   }
   // Nodes where no instance runs: cluster nodes, and remote/guest nodes that are up.
-  const stoppedOn = unique
-    ? []
-    : nodes
-        .filter((x) => (x.kind === 'member' || x.online) && !activeByNode.has(x.name))
-        .map((x) => x.name);
+  const stoppedOn =
+    unique || activeByNode.size >= max
+      ? []
+      : nodes
+          .filter((x) => (x.kind === 'member' || x.online) && !activeByNode.has(x.name))
+          .map((x) => x.name);
   if (c.promotable) for (const [i, inst] of instances.entries()) instances[i] = unpromoted(inst);
   return {
     kind: 'clone',
@@ -381,9 +456,10 @@ function buildNodes(cib: Cib, acts: Map<string, Activity[]>, stonith: boolean): 
       id: n.id,
       kind: n.kind,
       online,
-      standby: truthy(attrs.standby),
+      // A node never seen (no node_state) has no attributes applied yet, as in Pacemaker.
+      standby: state !== undefined && truthy(attrs.standby),
       standbyOnFail: false,
-      maintenance: truthy(attrs.maintenance),
+      maintenance: state !== undefined && truthy(attrs.maintenance),
       pending,
       unclean,
       shutdown: attrs.shutdown !== undefined && attrs.shutdown !== '0',
@@ -409,11 +485,11 @@ function primitivesIn(r: StatusResource): StatusPrimitive[] {
   return r.instances.flatMap(primitivesIn);
 }
 
-function failedActions(cib: Cib): StatusFailedAction[] {
+function failedActions(cib: Cib, up: ReadonlySet<string>): StatusFailedAction[] {
   const out: StatusFailedAction[] = [];
   const seen = new Set<string>();
   for (const ns of cib.status)
-    for (const h of ns.resources)
+    for (const h of up.has(ns.uname) ? ns.resources : [])
       for (const op of [...h.operations].sort((a, b) => a.callId - b.callId)) {
         if (!isFailure(op)) continue;
         const key = `${ns.uname}/${op.operationKey}/${op.callId}`;
@@ -438,9 +514,14 @@ function failedActions(cib: Cib): StatusFailedAction[] {
   return out;
 }
 
-function failCounts(cib: Cib, order: readonly string[]): StatusFailCount[] {
+function failCounts(
+  cib: Cib,
+  order: readonly string[],
+  up: ReadonlySet<string>,
+): StatusFailCount[] {
   const out: StatusFailCount[] = [];
   for (const ns of cib.status) {
+    if (!up.has(ns.uname)) continue;
     const counts = new Map<string, { count: number; last: number }>();
     for (const [k, v] of Object.entries(ns.transientAttributes)) {
       const fc = /^fail-count-(.+?)(#.*)?$/.exec(k);
@@ -460,7 +541,20 @@ function failCounts(cib: Cib, order: readonly string[]): StatusFailCount[] {
     };
     const ids = [...counts.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
     for (const rsc of ids) {
-      const c = counts.get(rsc)!;
+      const base = rsc.replace(/:\d+$/, '');
+      // A clone instance's count covers every instance of the clone on that node (as Pacemaker's regex).
+      const c =
+        base === rsc
+          ? counts.get(rsc)!
+          : [...counts.entries()]
+              .filter(([k]) => k.replace(/:\d+$/, '') === base)
+              .reduce(
+                (acc, [, v]) => ({
+                  count: Math.min(INFINITY, acc.count + v.count),
+                  last: Math.max(acc.last, v.last),
+                }),
+                { count: 0, last: 0 },
+              );
       if (c.count <= 0) continue;
       let threshold = INFINITY;
       try {
@@ -572,8 +666,8 @@ export function buildStatusView(cib: Cib): StatusView {
       disabled,
       blocked: resources.flatMap(primitivesIn).filter((p) => p.blocked).length,
     },
-    failedActions: failedActions(cib),
-    failCounts: failCounts(cib, allIds(cib.resources)),
+    failedActions: failedActions(cib, up),
+    failCounts: failCounts(cib, allIds(cib.resources), up),
     options: {
       stonithEnabled: stonith,
       maintenanceMode,

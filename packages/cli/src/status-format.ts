@@ -82,7 +82,7 @@ function nodeLines(nodes: readonly StatusNode[]): string[] {
   };
   for (const n of [...nodes].sort((a, b) => compareNames(a.name, b.name))) {
     const special =
-      n.unclean || n.pending || n.standby || n.maintenance || (n.standbyOnFail && n.online);
+      n.pending || n.unclean || n.standby || n.maintenance || (n.online && n.standbyOnFail);
     const prefix = n.kind === 'remote' ? 'Remote' : n.kind === 'guest' ? 'Guest' : '';
     if (!special && n.online) lists[`${prefix}Online`]!.push(n.name);
     else if (!special) lists[prefix ? `${prefix}OFFLINE` : 'OFFLINE']!.push(n.name);
@@ -99,6 +99,7 @@ function flagsText(flags: readonly string[]): string {
 
 function primitiveFlags(r: StatusPrimitive): string[] {
   const flags: string[] = [];
+  if (r.pendingMonitor) flags.push('Monitoring');
   if (r.uncleanNodes && r.uncleanNodes.length > 0) flags.push('UNCLEAN');
   if (r.orphaned) flags.push('ORPHANED');
   if (r.failureIgnored) flags.push('failure ignored');
@@ -112,13 +113,12 @@ function primitiveFlags(r: StatusPrimitive): string[] {
 function primitiveLine(r: StatusPrimitive, id = r.id): string {
   let state: string = r.role;
   if (r.failed) state = r.role === 'Promoted' ? 'FAILED Promoted' : 'FAILED';
-  const where =
-    r.nodes.length === 0
-      ? ''
-      : r.nodes.length === 1
-        ? ` ${r.nodes[0]}`
-        : ` [ ${[...r.nodes].join(' ')} ]`;
-  return `* ${id}\t(${r.agent}):\t ${state}${where}${flagsText(primitiveFlags(r))}`;
+  const flags = flagsText(primitiveFlags(r));
+  // Several nodes: the flags come before the node list, as crm_mon prints them.
+  if (r.nodes.length > 1)
+    return `* ${id}\t(${r.agent}):\t ${state}${flags} [ ${r.nodes.join(' ')} ]`;
+  const where = r.nodes.length === 1 ? ` ${r.nodes[0]}` : '';
+  return `* ${id}\t(${r.agent}):\t ${state}${where}${flags}`;
 }
 
 function groupLines(g: StatusGroup, id = g.id): string[] {
@@ -171,7 +171,7 @@ function cloneLines(c: StatusClone): string[] {
         list.push(plain.node);
         byRole.set(plain.role, list);
       } else if (i.kind === 'primitive') {
-        if (i.nodes.length > 0 || i.failed) body.push(primitiveLine(i, c.childId));
+        if (i.nodes.length > 0 || i.failed) body.push(primitiveLine(i, i.historyId ?? c.childId));
       } else if (i.children.some((x) => x.nodes.length > 0)) body.push(...groupLines(i));
     }
     for (const role of ['Promoted', 'Unpromoted', 'Started']) {

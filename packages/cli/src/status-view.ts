@@ -62,6 +62,10 @@ export interface StatusPrimitive {
   readonly failureIgnored: boolean;
   /** Target role when it is not the default (e.g. Unpromoted), for "(target-role:...)". */
   readonly targetRole?: string;
+  /** A clone instance: the name its operation history uses (ping, or ping:1). */
+  readonly historyId?: string;
+  /** A monitor is in flight ("(Monitoring)"). */
+  readonly pendingMonitor?: boolean;
   /** Where it is active but that node is unclean. */
   readonly uncleanNodes?: readonly string[];
 }

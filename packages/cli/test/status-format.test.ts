@@ -213,7 +213,7 @@ test('node states printed on their own line, and multi-active resources', () => 
     * RemoteNode e: OFFLINE (maintenance)
 
   * Full List of Resources:
-    * multi\t(ocf:heartbeat:Dummy):\t Started [ a b ] (UNCLEAN)
+    * multi\t(ocf:heartbeat:Dummy):\t Started (UNCLEAN) [ a b ]
 `);
 });
 
