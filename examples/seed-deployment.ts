@@ -1,157 +1,136 @@
-// The seed deployment: N cluster nodes (executors hosted in this process),
-// G guests and S services (ocf:heartbeat:Dummy) placed on the guests with
-// constraints, driven by the remora controller. Guests are `remora remoted`
-// processes launched by the ocf:remora:guest-daemon agent (libvirt-LXC and
-// network namespaces are not used yet). The scheduler is Pacemaker's own
-// (crm_simulate) until @remora/scheduler lands.
-// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6]
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// The seed deployment: N cluster nodes, G guests and S services on one machine,
+// driven by the remora controller, every machine made of real processes:
+//   - each cluster node is a `remora remoted` process (its executor);
+//   - each guest is a `remora remoted` process launched by the ocf:remora:guest-daemon
+//     agent on the cluster node that runs its container resource (vmN);
+//   - each machine in its own network namespace on a bridge when `ip netns add` works;
+//   - services are ocf:heartbeat:Dummy, placed on the guests with constraints;
+//   - cluster nodes are fenced through fence_remora (kills the machine's processes).
+// The scheduler is Pacemaker's own (crm_simulate); `crm_mon` reads our CIB for the status.
+// Prints the status, kills a guest (kill -9), shows detection and recovery times,
+// and shuts down cleanly.
+// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6] [--netns auto|on|off]
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CibStore, setClusterProperty } from '@remora/cib';
-import { Controller, CrmSimulateScheduler, RemoteNodeExecutor } from '@remora/controller';
-import type { NodeExecutor } from '@remora/controller';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
+import { LocalCluster, NetnsNetwork, loopbackNetwork } from '@remora/controller';
+import type { NetworkPlan } from '@remora/controller';
 
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '3' },
     guests: { type: 'string', default: '6' },
     services: { type: 'string', default: '6' },
+    netns: { type: 'string', default: 'auto' },
+    'no-status': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
-const N = Number(values.nodes);
-const G = Number(values.guests);
-const S = Number(values.services);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+if (values.help) {
+  console.log(
+    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status]',
+  );
+  process.exit(0);
 }
 
-function where(dir: string, svc: string): string[] {
-  const found: string[] = [];
-  for (let g = 1; g <= G; g++)
-    if (existsSync(join(dir, `guest${g}`, `Dummy-${svc}.state`))) found.push(`guest${g}`);
-  return found;
+function count(name: 'nodes' | 'guests' | 'services', min: number): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name}: expected a whole number >= ${min}, got '${values[name]}'`);
+    process.exit(2);
+  }
+  return n;
 }
+
+const ms = (t: number): string => `${Date.now() - t} ms`;
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
 async function main(): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'remora-seed-'));
-  const cleanup: (() => Promise<void>)[] = [async () => rm(dir, { recursive: true, force: true })];
+  const N = count('nodes', 1);
+  const G = count('guests', 1);
+  const S = count('services', 0);
+  if (!['auto', 'on', 'off'].includes(values.netns!)) {
+    console.error(`--netns: expected auto, on or off, got '${values.netns}'`);
+    process.exit(2);
+  }
+  let network: NetworkPlan = loopbackNetwork;
+  if (values.netns === 'on' || (values.netns === 'auto' && (await NetnsNetwork.available())))
+    network = await NetnsNetwork.create();
+  console.log(`seed deployment: ${N} cluster nodes, ${G} guests, ${S} services`);
+  console.log(`network: ${network.description}`);
+  console.log(
+    'guests: remora remoted processes launched by ocf:remora:guest-daemon (not libvirt-LXC: see the controller README)',
+  );
+  console.log('scheduler: Pacemaker crm_simulate; status: crm_mon reading our CIB\n');
+
+  let t = Date.now();
+  let transitions = 0;
+  const cluster = await LocalCluster.start({
+    nodes: N,
+    guests: G,
+    services: S,
+    network,
+    onTransition: () => transitions++,
+  });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    const t0 = Date.now();
+    const leftovers = await cluster.stop(120_000);
+    console.log(
+      `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}`,
+    );
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
-    const ocf = join(dir, 'ocf');
-    await mkdir(join(ocf, 'resource.d'), { recursive: true });
-    await symlink('/usr/lib/ocf/lib', join(ocf, 'lib'));
-    await symlink('/usr/lib/ocf/resource.d/heartbeat', join(ocf, 'resource.d', 'heartbeat'));
-    await symlink(
-      resolve(__dirname, '../packages/controller/agents/remora'),
-      join(ocf, 'resource.d', 'remora'),
-    );
-    const key = randomBytes(64);
-    const keyFile = join(dir, 'authkey');
-    await writeFile(keyFile, key, { mode: 0o400 });
-    const remora = resolve(__dirname, '../node_modules/.bin/remora');
-    console.log(`seed deployment: ${N} cluster nodes, ${G} guests, ${S} services`);
+    console.log(`processes started in ${ms(t)}`);
+    await cluster.converged(300_000);
+    const running = cluster.services.filter((s) => cluster.where(s).length === 1).length;
     console.log(
-      'guests: remora remoted processes launched by ocf:remora:guest-daemon (libvirt-LXC / network namespaces: not used)',
+      `converged in ${ms(t)} (${transitions} transitions): ${running}/${S} services running, ${cluster.guests.filter((g) => cluster.guestPid(g)).length}/${G} guests up`,
     );
-    console.log(
-      'scheduler: Pacemaker crm_simulate (the reference) — @remora/scheduler not plugged in yet',
-    );
-
-    const executors = new Map<string, NodeExecutor>();
-    const nodes: string[] = [];
-    const states: string[] = [];
-    for (let i = 1; i <= N; i++) {
-      const state = join(dir, `node${i}`);
-      await mkdir(state);
-      const daemon = await RemoteDaemon.start({
-        listen: '127.0.0.1:0',
-        authKey: key,
-        nodeName: `node${i}`,
-        localSocket: join(dir, `node${i}.sock`),
-        runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state } },
-      });
-      cleanup.push(() => daemon.close());
-      const client = await RemoteClient.connect({ address: daemon.address, authKey: key });
-      cleanup.push(() => client.close());
-      executors.set(`node${i}`, new RemoteNodeExecutor(client));
-      nodes.push(`<node id="${i}" uname="node${i}"/>`);
-      states.push(
-        `<node_state id="${i}" uname="node${i}" in_ccm="true" crmd="online" join="member" expected="member"/>`,
-      );
+    if (!values['no-status']) {
+      const file = join(cluster.dir, 'status.xml');
+      writeFileSync(file, cluster.store.xml);
+      try {
+        console.log(
+          `\n${execFileSync('crm_mon', ['-1'], { env: { ...process.env, CIB_file: file }, timeout: 60_000 }).toString()}`,
+        );
+      } catch (err) {
+        console.log(`(crm_mon unavailable: ${(err as Error).message})`);
+      }
     }
-    const resources: string[] = [];
-    const constraints: string[] = [];
-    for (let g = 1; g <= G; g++) {
-      const port = await freePort();
-      const nv = (n: string, v: string): string =>
-        `<nvpair id="vm${g}-${n}" name="${n}" value="${v}"/>`;
-      resources.push(
-        `<primitive class="ocf" id="vm${g}" provider="remora" type="guest-daemon"><instance_attributes id="vm${g}-ia">${nv('name', `guest${g}`)}${nv('listen', `127.0.0.1:${port}`)}${nv('authkey', keyFile)}${nv('remora', remora)}${nv('rsctmp', join(dir, `guest${g}`))}</instance_attributes><meta_attributes id="vm${g}-meta">${nv('remote-node', `guest${g}`)}${nv('remote-addr', '127.0.0.1')}${nv('remote-port', String(port))}${nv('remote-connect-timeout', '20s')}</meta_attributes><operations><op id="vm${g}-mon" name="monitor" interval="10s"/></operations></primitive>`,
-      );
-    }
-    for (let s = 1; s <= S; s++) {
-      resources.push(
-        `<primitive class="ocf" id="svc${s}" provider="heartbeat" type="Dummy"><operations><op id="svc${s}-mon" name="monitor" interval="5s"/></operations></primitive>`,
-      );
-      constraints.push(
-        `<rsc_location id="prefer-svc${s}" rsc="svc${s}" node="guest${((s - 1) % G) + 1}" score="100"/>`,
-      );
-      constraints.push(
-        `<rsc_location id="guests-only-svc${s}" rsc="svc${s}"><rule id="guests-only-svc${s}-r" score="-INFINITY"><expression id="guests-only-svc${s}-e" attribute="#kind" operation="ne" value="container"/></rule></rsc_location>`,
-      );
-    }
-    const store = await CibStore.open(undefined, {
-      initial: `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1"><configuration><crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="false"/></cluster_property_set></crm_config><nodes>${nodes.join('')}</nodes><resources>${resources.join('')}</resources><constraints>${constraints.join('')}</constraints></configuration><status>${states.join('')}</status></cib>\n`,
-    });
-    cleanup.push(() => store.close());
-    const controller = Controller.start({
-      store,
-      scheduler: new CrmSimulateScheduler(),
-      executors,
-      authKey: key,
-    });
-    cleanup.push(() => controller.close());
 
-    let t = Date.now();
-    await controller.idle(AbortSignal.timeout(120_000));
-    console.log(`\nconverged in ${Date.now() - t} ms (${controller.transitions} transitions)`);
-    for (let s = 1; s <= S; s++)
-      console.log(`  svc${s}: running on ${where(dir, `svc${s}`).join(', ') || 'nothing'}`);
-
-    const victim = 'guest1';
-    const pid = Number(readFileSync(join(dir, `${victim}.pid`), 'utf8'));
-    console.log(`\nkill -9 ${victim} (pid ${pid})`);
-    // A new failure record of the guest's connection (an earlier one may exist from bring-up).
+    const victim = cluster.guests[0]!;
+    const services = cluster.services.filter((s) => cluster.where(s).includes(victim));
+    const pid = cluster.guestPid(victim)!;
+    console.log(`kill -9 ${victim} (pid ${pid}, running ${services.join(', ') || 'no service'})`);
+    // Detection: the guest's connection recorded as failed (a new failure record).
     const failure = (): string =>
-      new RegExp(`<lrm_rsc_op id="${victim}_last_failure_0"[^>]*>`).exec(store.xml)?.[0] ?? '';
+      new RegExp(`<lrm_rsc_op id="${victim}_last_failure_0"[^>]*>`).exec(cluster.store.xml)?.[0] ??
+      '';
     const before = failure();
     t = Date.now();
     process.kill(pid, 'SIGKILL');
-    while (failure() === before) await new Promise((r) => setTimeout(r, 5));
-    console.log(`  detected in ${Date.now() - t} ms`);
-    await controller.idle(AbortSignal.timeout(120_000));
-    const newPid = Number(readFileSync(join(dir, `${victim}.pid`), 'utf8'));
-    console.log(`  recovered in ${Date.now() - t} ms (guest restarted as pid ${newPid})`);
-    for (let s = 1; s <= S; s++)
-      console.log(`  svc${s}: running on ${where(dir, `svc${s}`).join(', ') || 'nothing'}`);
+    while (failure() === before) await sleep(2);
+    console.log(`  detected in ${ms(t)}`);
+    while (cluster.guestPid(victim) === undefined || cluster.guestPid(victim) === pid)
+      await sleep(10);
+    console.log(`  guest restarted (pid ${cluster.guestPid(victim)}) ${ms(t)} after the kill`);
+    await cluster.converged(300_000);
+    const back = services.filter((s) => cluster.where(s).length === 1);
+    console.log(
+      `  recovered in ${ms(t)}: ${back.length}/${services.length} of its services running again (${back.map((s) => `${s} on ${cluster.where(s).join()}`).join(', ')})`,
+    );
+    const twice = cluster.services.filter((s) => cluster.where(s).length > 1);
+    if (twice.length > 0) throw new Error(`running twice: ${twice.join(', ')}`);
 
     console.log('\nshutting down: stopping every resource through the cluster');
-    t = Date.now();
-    await store.modify((doc) => setClusterProperty(doc, 'stop-all-resources', 'true'));
-    await controller.idle(AbortSignal.timeout(120_000));
-    console.log(`  all stopped in ${Date.now() - t} ms`);
+    await stop();
   } finally {
-    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+    await stop();
   }
 }
 
