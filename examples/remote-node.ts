@@ -2,56 +2,31 @@
 // process) driven by the remora controller: the service is placed on the remote
 // node; then the remote daemon is killed (kill -9) and restarted, and the
 // controller detects the loss and recovers. Scheduler: Pacemaker's own
-// (crm_simulate) until @remora/scheduler is plugged in.
+// (crm_simulate).
 // Run: npx ts-node examples/remote-node.ts
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
-import { Controller, CrmSimulateScheduler, RemoteNodeExecutor } from '@remora/controller';
+import {
+  Controller,
+  CrmSimulateScheduler,
+  RemoteNodeExecutor,
+  freePort,
+  spawnRemoted,
+} from '@remora/controller';
+import type { LocalDaemon } from '@remora/controller';
 import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
 
-const remora = resolve(__dirname, '../node_modules/.bin/remora');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function startRemote(port: number, dir: string, keyFile: string): Promise<ChildProcess> {
-  const child = spawn(
-    remora,
-    [
-      'remoted',
-      '-l',
-      `127.0.0.1:${port}`,
-      '-k',
-      keyFile,
-      '-n',
-      'rnode1',
-      '--local-socket',
-      join(dir, 'rnode1.sock'),
-    ],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, HA_RSCTMP: join(dir, 'rnode1') },
-    },
-  );
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  while (!err.includes('serving')) {
-    if (child.exitCode !== null) throw new Error(`remora remoted exited: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return child;
+function startRemote(port: number, dir: string, keyFile: string): Promise<LocalDaemon> {
+  return spawnRemoted({
+    name: 'rnode1',
+    listen: `127.0.0.1:${port}`,
+    keyFile,
+    stateDir: join(dir, 'rnode1'),
+  });
 }
 
 async function main(): Promise<void> {
@@ -103,7 +78,7 @@ async function main(): Promise<void> {
       `converged in ${Date.now() - t} ms; web running on rnode1: ${existsSync(join(dir, 'rnode1', 'Dummy-web.state'))}`,
     );
     t = Date.now();
-    remote.kill('SIGKILL');
+    remote.child.kill('SIGKILL');
     while (!store.xml.includes('rnode1_last_failure_0'))
       await new Promise((r) => setTimeout(r, 10));
     console.log(`kill -9 of rnode1's daemon detected in ${Date.now() - t} ms`);
@@ -117,7 +92,7 @@ async function main(): Promise<void> {
     await client.close();
     await node1.close();
     await store.close();
-    remote.kill('SIGTERM');
+    await remote.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -136,10 +136,22 @@ export class LocalCluster implements AsyncDisposable {
     void d.exited.then(async () => {
       const delay = this.options.rebootDelayMs ?? 300;
       if (this.stopping || delay < 0 || this.daemons.get(node) !== d) return;
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.stopping) return;
-      await this.bootNode(node, listen).catch(() => undefined);
+      await this.reboot(node, listen, delay);
     });
+  }
+
+  /** Boot a node again after `delay`, retrying (a loaded host may be slow to start it). */
+  private async reboot(node: string, listen: string, delay: number): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      await new Promise((r) => setTimeout(r, attempt === 0 ? delay : 1000));
+      if (this.stopping) return;
+      try {
+        await this.bootNode(node, listen);
+        return;
+      } catch {
+        // try again
+      }
+    }
   }
 
   private async boot(): Promise<void> {

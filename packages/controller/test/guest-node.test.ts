@@ -1,12 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CibStore, setResourceMeta } from '@remora/cib';
 import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
-import { Controller, CrmSimulateScheduler, RemoteNodeExecutor, parseTransitionGraph } from '../src';
+import {
+  Controller,
+  CrmSimulateScheduler,
+  RemoteNodeExecutor,
+  freePort,
+  parseTransitionGraph,
+  prepareOcfRoot,
+  remoraBinary,
+} from '../src';
 
 const KEY = randomBytes(64);
 let dir: string;
@@ -26,26 +33,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
 test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent, no libvirt-LXC): started, service inside; kill -9 of the guest detected in < 2 s and the guest recovered; drained and back', async () => {
   dir = await mkdtemp(join(tmpdir(), 'remora-ctl-guest-'));
-  const ocf = join(dir, 'ocf');
-  await mkdir(join(ocf, 'resource.d'), { recursive: true });
-  await symlink('/usr/lib/ocf/lib', join(ocf, 'lib'));
-  await symlink('/usr/lib/ocf/resource.d/heartbeat', join(ocf, 'resource.d', 'heartbeat'));
-  await symlink(resolve(__dirname, '../agents/remora'), join(ocf, 'resource.d', 'remora'));
+  const ocf = await prepareOcfRoot(dir);
   const keyFile = join(dir, 'authkey');
   await writeFile(keyFile, KEY, { mode: 0o400 });
   const port = await freePort();
   const guestTmp = join(dir, 'guest1');
-  const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
+  const remora = remoraBinary();
   const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
   <configuration>
     <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>

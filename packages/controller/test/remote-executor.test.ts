@@ -1,29 +1,17 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { RemoteClient } from '@remora/remote-transport';
-import { OpStatus, RemoteNodeExecutor } from '../src';
-import type { GraphAction } from '../src';
+import { OpStatus, RemoteNodeExecutor, freePort, spawnRemoted } from '../src';
+import type { GraphAction, LocalDaemon } from '../src';
 
-const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
 const KEY = randomBytes(64);
 let dir: string;
-let daemon: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
+let daemon: LocalDaemon | undefined;
 
 afterAll(async () => {
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+  await daemon?.stop(0);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -50,28 +38,12 @@ test('graph actions run on a real `remora remoted` process through RemoteNodeExe
   const keyFile = join(dir, 'authkey');
   await writeFile(keyFile, KEY, { mode: 0o400 });
   const port = await freePort();
-  daemon = spawn(
-    remora,
-    [
-      'remoted',
-      '-l',
-      `127.0.0.1:${port}`,
-      '-k',
-      keyFile,
-      '-n',
-      'guest1',
-      '--local-socket',
-      join(dir, 'g.sock'),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HA_RSCTMP: dir } },
-  );
-  let err = '';
-  daemon.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const end = Date.now() + 15_000;
-  while (!err.includes('serving')) {
-    if (Date.now() > end) throw new Error(`daemon did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  daemon = await spawnRemoted({
+    name: 'guest1',
+    listen: `127.0.0.1:${port}`,
+    keyFile,
+    stateDir: join(dir, 'guest1'),
+  });
   await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
   const x = new RemoteNodeExecutor(client);
   expect(client.nodeName).toBe('guest1');
@@ -91,6 +63,5 @@ test('graph actions run on a real `remora remoted` process through RemoteNodeExe
   });
   expect(missing).toMatchObject({ rc: 5, opStatus: OpStatus.notInstalled });
   await client.close();
-  daemon.kill('SIGTERM');
-  await new Promise((r) => daemon!.once('exit', r));
+  await daemon.stop();
 }, 30_000);

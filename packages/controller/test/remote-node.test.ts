@@ -1,60 +1,39 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
 import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
-import { Controller, CrmSimulateScheduler, RemoteNodeExecutor, parseTransitionGraph } from '../src';
-import type { NodeExecutor } from '../src';
+import {
+  Controller,
+  CrmSimulateScheduler,
+  RemoteNodeExecutor,
+  freePort,
+  parseTransitionGraph,
+  spawnRemoted,
+} from '../src';
+import type { LocalDaemon, NodeExecutor } from '../src';
 
-const remora = resolve(__dirname, '../../../node_modules/.bin/remora');
 const KEY = randomBytes(64);
 let dir: string;
 const cleanup: (() => Promise<void>)[] = [];
-const children = new Set<ChildProcess>();
+const daemons = new Set<LocalDaemon>();
 afterAll(async () => {
   for (const c of cleanup.reverse()) await c().catch(() => undefined);
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of daemons) await d.stop(0);
   await rm(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-async function remoteDaemon(port: number, keyFile: string, state: string): Promise<ChildProcess> {
-  const child = spawn(
-    remora,
-    [
-      'remoted',
-      '-l',
-      `127.0.0.1:${port}`,
-      '-k',
-      keyFile,
-      '-n',
-      'rnode1',
-      '--local-socket',
-      join(dir, `r-${port}.sock`),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HA_RSCTMP: state } },
-  );
-  children.add(child);
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const end = Date.now() + 15_000;
-  while (!err.includes('serving')) {
-    if (Date.now() > end) throw new Error(`daemon did not start: ${err}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return child;
+async function remoteDaemon(port: number, keyFile: string, state: string): Promise<LocalDaemon> {
+  const d = await spawnRemoted({
+    name: 'rnode1',
+    listen: `127.0.0.1:${port}`,
+    keyFile,
+    stateDir: state,
+  });
+  daemons.add(d);
+  return d;
 }
 
 test('a remote node (real remora remoted process): connection started by the controller, service placed on it; kill -9 detected in < 2 s and recovered after restart', async () => {
@@ -104,7 +83,7 @@ test('a remote node (real remora remoted process): connection started by the con
   );
 
   const killedAt = Date.now();
-  remote.kill('SIGKILL');
+  remote.child.kill('SIGKILL');
   while (!/rnode1_last_failure_0/.test(store.xml)) {
     if (Date.now() - killedAt > 5000) throw new Error('connection loss not recorded');
     await new Promise((r) => setTimeout(r, 20));
@@ -115,5 +94,5 @@ test('a remote node (real remora remoted process): connection started by the con
   await controller.idle(AbortSignal.timeout(45_000));
   expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
   expect(existsSync(join(remoteState, 'Dummy-svc.state'))).toBe(true);
-  remote.kill('SIGTERM');
+  await remote.stop();
 }, 90_000);
