@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  rmSync,
   rmdirSync,
 } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -270,6 +271,7 @@ export class PrivateLibvirtd implements AsyncDisposable {
       }
       removeMachineCgroups(pids);
       for (const c of this.cgroups) removeCgroup(c.path);
+      if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
     };
     process.once('exit', this.exitHook);
   }

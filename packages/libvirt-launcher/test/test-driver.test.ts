@@ -12,9 +12,11 @@ import {
   DomainExistsError,
   DomainNotFoundError,
   DomainState,
+  GuestTimeoutError,
   InvalidConfigError,
   InvalidDomainXmlError,
   LibvirtConnection,
+  LibvirtError,
   LibvirtUnreachableError,
   MigrationUnsupportedError,
   PrivateLibvirtd,
@@ -107,6 +109,35 @@ describeIf('libvirt test driver through a private libvirtd', () => {
     ]);
     expect(seen.every((e) => e.domain === 'evented' && e.type === 'lifecycle')).toBe(true);
     expect(Math.abs(seen[0].at - Date.now())).toBeLessThan(60_000);
+  });
+
+  it('waits for a state, and says how long it waited when the state does not come', async () => {
+    const dom = await conn.create(testDomain('waiter'));
+    const paused = dom.waitForState([DomainState.PAUSED], { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 100));
+    await dom.suspend();
+    expect((await paused).state).toBe(DomainState.PAUSED);
+    const err = await dom
+      .waitForState([DomainState.SHUT_OFF], { timeoutMs: 300 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GuestTimeoutError);
+    expect((err as Error).message).toMatch(
+      /^waiter: still paused, wanted shut off \(waited \d+ ms\)/,
+    );
+    await dom.destroy();
+  });
+
+  it('ends an event stream with an error when libvirtd goes away', async () => {
+    const other = await PrivateLibvirtd.start({ network: false });
+    const stream = new LibvirtConnection({ uri: other.uri('test') }).events();
+    await stream.ready;
+    await other.stop();
+    const err = await (async () => {
+      for await (const _ of stream) {
+        // no events expected
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LibvirtError);
   });
 
   it('changes memory limits live and reads them back', async () => {
