@@ -38,8 +38,18 @@ export interface PrivateNetwork {
 export interface PrivateLibvirtdOptions {
   /** Folder for config, sockets, state and logs (default: a new temp folder, removed by stop()). */
   readonly dir?: string;
-  /** Own network namespace with a bridge (default), or `false` to share the host's network. */
+  /**
+   * Own network namespace with a bridge (the default), or `false` to stay in
+   * the current (or the joined) network namespace. With `joinNetns`, a bridge
+   * is created in that namespace only when `network` is given.
+   */
   readonly network?: PrivateNetwork | false;
+  /**
+   * Run libvirtd in an existing network namespace (`/run/netns/<name>` from
+   * `ip netns add`, or `/proc/<pid>/ns/net`), e.g. a simulated host's: its
+   * guests without an interface share it.
+   */
+  readonly joinNetns?: string;
   /** How long to wait for libvirtd to answer, ms (default 20,000). */
   readonly startTimeoutMs?: number;
   /** The libvirtd program (default `/usr/sbin/libvirtd`). */
@@ -256,8 +266,10 @@ export class PrivateLibvirtd implements AsyncDisposable {
     private readonly ownsDir: boolean,
     private readonly child: ChildProcess,
     private readonly cgroups: readonly TrackedCgroup[],
-    /** The bridge and its address, when the daemon has its own network namespace. */
+    /** The bridge and its address, when the daemon made one. */
     readonly network: Required<PrivateNetwork> | false,
+    /** Whether the daemon is in another network namespace than this process. */
+    private readonly separateNetns: boolean,
   ) {
     // Last resort if the process exits without stop(): kill what we started.
     this.exitHook = () => {
@@ -282,8 +294,15 @@ export class PrivateLibvirtd implements AsyncDisposable {
     const support = privateLibvirtdSupport(libvirtd);
     if (!support.ok)
       throw new PrivateLibvirtdError(`cannot start a private libvirtd: ${support.reason}`);
+    if (options.joinNetns !== undefined && !existsSync(options.joinNetns)) {
+      throw new InvalidConfigError(
+        'joinNetns',
+        `${options.joinNetns} does not exist (create it with ip netns add)`,
+      );
+    }
     const network: Required<PrivateNetwork> | false =
-      options.network === false
+      options.network === false ||
+      (options.joinNetns !== undefined && options.network === undefined)
         ? false
         : {
             bridge: options.network?.bridge ?? 'br0',
@@ -343,16 +362,24 @@ export class PrivateLibvirtd implements AsyncDisposable {
     const cgroups = trackingCgroups(id);
     const script = startScript({ dir, cgroups, network, libvirtd, passwd });
     const log = await open(join(dir, 'libvirtd.log'), 'a');
-    const child = spawn(
-      'unshare',
-      ['--mount', '--propagation', 'private', ...(network ? ['--net'] : []), 'sh', '-c', script],
-      {
-        stdio: ['ignore', log.fd, log.fd],
-        detached: true,
-      },
-    );
+    const unshare = ['unshare', '--mount', '--propagation', 'private'];
+    const argv =
+      options.joinNetns !== undefined
+        ? ['nsenter', `--net=${options.joinNetns}`, '--', ...unshare, 'sh', '-c', script]
+        : [...unshare, ...(network ? ['--net'] : []), 'sh', '-c', script];
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', log.fd, log.fd],
+      detached: true,
+    });
     await log.close();
-    const lv = new PrivateLibvirtd(dir, ownsDir, child, cgroups, network);
+    const lv = new PrivateLibvirtd(
+      dir,
+      ownsDir,
+      child,
+      cgroups,
+      network,
+      network !== false || options.joinNetns !== undefined,
+    );
     try {
       await lv.waitAnswering(options.startTimeoutMs ?? 20_000);
     } catch (err) {
@@ -456,10 +483,10 @@ export class PrivateLibvirtd implements AsyncDisposable {
   /**
    * Make `host:port` inside the daemon's network namespace reachable from
    * here: returns a `unix:/...` address (a forwarder runs on the bridge side).
-   * Without a private network the address is returned unchanged.
+   * In this process's own network namespace the address is returned unchanged.
    */
   async forward(host: string, port: number): Promise<string> {
-    if (!this.network) return `${host}:${port}`;
+    if (!this.separateNetns) return `${host}:${port}`;
     checkIpv4('host', host);
     const key = `${host}:${port}`;
     const known = this.forwards.get(key);

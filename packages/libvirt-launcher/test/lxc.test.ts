@@ -3,8 +3,9 @@
  * namespace without the cgroup2 mount, own network namespace with a
  * bridge), whose init is `remora remoted`.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -362,3 +363,56 @@ describeIf(
     });
   },
 );
+
+describeIf('a private libvirtd inside an existing network namespace (a simulated host)', () => {
+  const netns = `remora-lvt-${randomBytes(3).toString('hex')}`;
+  let lv: PrivateLibvirtd | undefined;
+  let dir: string;
+  const key = randomBytes(64);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'remora-lxn-'));
+    await writeFile(join(dir, 'authkey'), key, { mode: 0o400 });
+    execFileSync('ip', ['netns', 'add', netns]);
+    execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  });
+
+  afterAll(async () => {
+    await lv?.stop();
+    try {
+      execFileSync('ip', ['netns', 'delete', netns]);
+    } catch {
+      // already gone
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs guests in that namespace, reached through forward()', async () => {
+    lv = await startPrivateLibvirtd({ joinNetns: `/run/netns/${netns}` });
+    const nsIno = (path: string): number => statSync(path).ino;
+    expect(nsIno(lv.netnsPath)).toBe(nsIno(`/run/netns/${netns}`));
+    const xml = lxcContainer({
+      name: 'inns',
+      memoryMiB: 256,
+      ...remotedInit({
+        nodeName: 'inns',
+        authKeyFile: join(dir, 'authkey'),
+        listen: '127.0.0.1:3121',
+        localSocket: join(dir, 'inns', 'remoted.sock'),
+      }),
+    });
+    const address = await lv.forward('127.0.0.1', 3121);
+    expect(address).toMatch(/^unix:/);
+    const { domain, nodeName } = await launchGuest({
+      connection: lv.connection('lxc'),
+      xml,
+      persistent: false,
+      remote: { address, authKey: key, connectTimeoutMs: 20_000 },
+    });
+    expect(nodeName).toBe('inns');
+    const init = initPid((await domain.info()).id as number);
+    expect(nsIno(`/proc/${init}/ns/net`)).toBe(nsIno(`/run/netns/${netns}`));
+    await lv.stop();
+    expect(running(init)).toBe(false);
+  });
+});
