@@ -62,6 +62,7 @@ const EXEC_STATUS_TEXT: Readonly<Record<number, string>> = {
 const OP_PENDING = -1;
 const OP_DONE = 0;
 const OP_CANCELLED = 1;
+const OP_ERROR = 4;
 
 function truthy(v: string | undefined): boolean {
   return parseBoolean(v, false);
@@ -85,8 +86,10 @@ function isFailure(op: OperationRecord): boolean {
     if (op.opStatus === OP_DONE && [0, 7, 8].includes(op.rc)) return false;
     if (op.rc === 5) return false; // not installed there: the resource cannot run there, no failure
   }
-  if (op.opStatus !== OP_DONE) return true;
   const expected = expectedRc(op);
+  // An "error" status with the expected rc (old controllers recorded probes so) is no failure.
+  if (op.opStatus === OP_ERROR && expected !== -1 && op.rc === expected) return false;
+  if (op.opStatus !== OP_DONE) return true;
   if (expected === -1) return ![0, 8].includes(op.rc) && !(isProbe(op) && op.rc === 7);
   // A monitor of a promoted instance says 8; degraded results count as success.
   if (op.rc === expected) return false;
@@ -113,7 +116,8 @@ function roleFromHistory(
   onFail: OnFail = () => undefined,
 ): NodeRole {
   // Pending operations (call-id -1) come last, as Pacemaker sorts them.
-  const order = (o: OperationRecord): number => (o.callId < 0 ? Number.MAX_SAFE_INTEGER : o.callId);
+  const order = (o: OperationRecord): number =>
+    o.callId < 0 || o.opStatus === OP_PENDING ? Number.MAX_SAFE_INTEGER : o.callId;
   const ops = [...history.operations]
     .filter((o) => o.opStatus !== OP_CANCELLED)
     .sort((a, b) => order(a) - order(b) || Number(a.interval > 0) - Number(b.interval > 0));
@@ -268,7 +272,8 @@ function metaFlags(
   id: string,
 ): { managed: boolean; disabled: boolean; targetRole?: string } {
   const meta = effectiveMeta(ctx.cib, id);
-  const target = meta['target-role'];
+  // "#default" means no target role, as Pacemaker reads it.
+  const target = meta['target-role'] === '#default' ? undefined : meta['target-role'];
   return {
     managed:
       parseBoolean(meta['is-managed'], true) && !truthy(meta.maintenance) && !ctx.maintenanceMode,
