@@ -192,6 +192,37 @@ test('status prints what crm_mon -1 -r -f prints for the same CIB (standby, main
   );
 });
 
+test('status --watch redraws when the CIB changes and ends on SIGINT', async () => {
+  const { spawn } = await import('node:child_process');
+  const { remoraBin } = await import('./run-remora');
+  const watch = spawn(remoraBin, ['status', '--watch', '-i', '200ms', '-x', cib], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, TZ: 'UTC' },
+  });
+  let out = '';
+  watch.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  const until = async (what: () => boolean): Promise<void> => {
+    const t = Date.now();
+    while (!what()) {
+      if (Date.now() - t > 10_000) throw new Error(`--watch printed: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await until(() => out.includes('Node node2: standby'));
+    const draws = (): number => out.split('Cluster Summary:').length - 1;
+    await new Promise((r) => setTimeout(r, 600));
+    expect(draws()).toBe(1); // nothing changed but the clock: no redraw
+    expect((await offline('standby', 'off', '-N', 'node2')).code).toBe(0);
+    await until(() => draws() === 2);
+    expect(out.split('Cluster Summary:')[2]).toMatch(/\* Online: \[ node1 node2 \]/);
+  } finally {
+    watch.kill('SIGINT');
+    await new Promise((r) => watch.once('exit', r));
+  }
+  expect(watch.exitCode).toBe(0);
+});
+
 test('every cluster command has --help with an example', async () => {
   for (const cmd of [
     ['status'],
