@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseXml, readCib } from '@remora/cib';
 import { ExitCode } from '../src';
-import { runRemora } from './run-remora';
+import { remoraBin, runRemora } from './run-remora';
 import type { RemoraRun } from './run-remora';
 
 // The operator commands on a CIB file (CIB_file=... or -x, as Pacemaker's
@@ -193,8 +193,6 @@ test('status prints what crm_mon -1 -r -f prints for the same CIB (standby, main
 });
 
 test('status --watch redraws when the CIB changes and ends on SIGINT', async () => {
-  const { spawn } = await import('node:child_process');
-  const { remoraBin } = await import('./run-remora');
   const watch = spawn(remoraBin, ['status', '--watch', '-i', '200ms', '-x', cib], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TZ: 'UTC' },
