@@ -142,6 +142,21 @@ describe('status', () => {
     expect(after).not.toMatch(/svc-remote.*(fail-count|monitor on remote1)/);
   });
 
+  test('a promotion score set from a node makes the cluster promote there; status shows it as crm_mon does', async () => {
+    const set = await on('node1', 'promotion-score', '-r', 'db', '-v', '10');
+    expect(set.code).toBe(0);
+    expect((await on('guest1', 'promotion-score', '-r', 'db', '-N', 'node1', '-q')).stdout).toBe(
+      '10\n',
+    );
+    const [first] = await statusEverywhere();
+    expect(first).toMatch(/^ {4}\* Promoted: \[ node1 \]\n {4}\* Unpromoted: \[ node2 \]$/m);
+    expect(stable(first!)).toBe(stable(await crmMon()));
+    expect((await on('remote1', 'resource', '--locate', '-r', 'db')).stdout).toBe(
+      'resource db is running on: node1 Promoted\nresource db is running on: node2\n',
+    );
+    expect((await on('node1', 'promotion-score', '-r', 'db', '-D')).code).toBe(0);
+  });
+
   test('--output-as json and xml', async () => {
     const json = JSON.parse((await on('guest1', 'status', '--output-as', 'json')).stdout) as {
       nodes: { name: string; kind: string; online: boolean; host?: string }[];
