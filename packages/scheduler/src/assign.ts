@@ -10,7 +10,7 @@ import { addScores, evaluateRule } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
 import { INF, Role, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
-import { addColocation, failCountInfo } from './unpack';
+import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
 
 export const ABSENT = -2_000_000_000;
 const INFINITY_HACK = INF * -100;
@@ -165,16 +165,16 @@ export function applyNodeCriteria(ws: WorkingSet): void {
 
   // migration-threshold
   const cleared = new Set(ws.clearFailcounts.map((c) => `${c.rsc.id}\0${c.node.name}`));
-  for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive') continue;
-    for (const node of ws.nodes) {
+  const nowSec = Math.floor(ws.now.getTime() / 1000);
+  for (const node of ws.nodes) {
+    for (const id of resourcesWithFailures(node)) {
+      const r = ws.byId.get(id);
+      if (!r || r.kind !== 'primitive') continue;
       if (cleared.has(`${r.id}\0${node.name}`) || r.failureIgnored) continue;
       const fc = failCountInfo(r, node);
       if (fc.count <= 0) continue;
-      if (r.failureTimeout > 0 && fc.lastFailure > 0) {
-        const nowSec = Math.floor(ws.now.getTime() / 1000);
-        if (nowSec >= fc.lastFailure + r.failureTimeout) continue;
-      }
+      if (r.failureTimeout > 0 && fc.lastFailure > 0 && nowSec >= fc.lastFailure + r.failureTimeout)
+        continue;
       if (r.migrationThreshold - fc.count <= 0) locate(ws, r, node, -INF);
     }
   }

@@ -91,17 +91,23 @@ export function schedule(
   const ws = unpack(cib, nowFor(cib, options));
   applyNodeCriteria(ws);
   createInternalConstraints(ws);
-  const scores: Record<string, Record<string, number>> = {};
   assignAll(ws);
-  for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive' || r.allowed.length === 0) continue;
-    const s: Record<string, number> = {};
-    for (const n of ws.nodes) {
-      const w = r.allowed[n.index] ?? -2_000_000_000;
-      if (w !== -2_000_000_000) s[n.name] = w;
+  // node scores are computed on first use: large clusters have resources x nodes of them
+  let scores: Record<string, Record<string, number>> | undefined;
+  const scoresOf = (): Record<string, Record<string, number>> => {
+    if (scores) return scores;
+    scores = {};
+    for (const r of ws.byId.values()) {
+      if (r.kind !== 'primitive' || r.allowed.length === 0) continue;
+      const s: Record<string, number> = {};
+      for (const n of ws.nodes) {
+        const w = r.allowed[n.index] ?? -2_000_000_000;
+        if (w !== -2_000_000_000) s[n.name] = w;
+      }
+      scores[r.id] = s;
     }
-    scores[r.id] = s;
-  }
+    return scores;
+  };
   const current = currentStatus(ws);
   const as: ActionSet = createActions(ws);
   const summary = transitionSummary(ws, as);
@@ -127,15 +133,16 @@ export function schedule(
       text: actionLine(a),
     };
   });
-  return {
+  const result = {
     summary,
     actions,
     current,
     revised: revisedStatus(ws, executed),
     failedActions: ws.failedOps,
-    scores,
     warnings: ws.warnings,
   };
+  Object.defineProperty(result, 'scores', { get: scoresOf, enumerable: true });
+  return result as unknown as Schedule;
 }
 
 /** The text crm_simulate prints for a CIB (`-S` adds the executed transition and revised status). */

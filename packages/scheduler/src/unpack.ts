@@ -759,7 +759,22 @@ function failCountInfo(rsc: Rsc, node: SNode): { count: number; lastFailure: num
     }
     failCountCache.set(node, perRsc);
   }
-  return perRsc.get(rsc.id) ?? { count: 0, lastFailure: 0 };
+  return perRsc.get(rsc.id) ?? NO_FAILURES;
+}
+
+const NO_FAILURES: { count: number; lastFailure: number } = Object.freeze({
+  count: 0,
+  lastFailure: 0,
+});
+
+/** Resources with a fail count on a node (ids). */
+export function resourcesWithFailures(node: SNode): string[] {
+  const ids = new Set<string>();
+  for (const k of Object.keys(node.attrs)) {
+    const m = /^fail-count-(.+?)(#.*)?$/.exec(k);
+    if (m) ids.add(m[1] as string);
+  }
+  return [...ids];
 }
 export { failCountInfo };
 
