@@ -818,8 +818,34 @@ function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
   return r;
 }
 
+/** Ids of primitives inside clones and bundles (their histories are not orphans; not scheduled yet). */
+function collectiveMembers(ws: WorkingSet): Set<string> {
+  const ids = new Set<string>();
+  const visit = (r: Resource): void => {
+    if (r.kind === 'primitive') ids.add(r.id);
+    else if (r.kind === 'group') r.children.forEach(visit);
+    else if (r.kind === 'clone') {
+      ids.add(r.id);
+      visit(r.child);
+    } else if (r.kind === 'bundle') {
+      ids.add(r.id);
+      if (r.child) visit(r.child);
+    }
+  };
+  for (const r of ws.cib.resources) if (r.kind === 'clone' || r.kind === 'bundle') visit(r);
+  return ids;
+}
+
+const collectiveCache = new WeakMap<WorkingSet, Set<string>>();
+
 function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRecord): void {
   if (h.operations.length === 0) return;
+  let members = collectiveCache.get(ws);
+  if (!members) {
+    members = collectiveMembers(ws);
+    collectiveCache.set(ws, members);
+  }
+  if (!ws.byId.has(h.id) && members.has(h.id.replace(/:\d+$/, ''))) return;
   const rsc = findOrphan(ws, h);
   if (rsc.kind !== 'primitive') return;
   const savedRole = rsc.role;
