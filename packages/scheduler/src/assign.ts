@@ -5,7 +5,7 @@
  * Scores live in a dense Int32Array per primitive, indexed by node; a node a
  * resource may not even consider is ABSENT (asymmetric clusters).
  */
-import type { LocationConstraint } from '@remora/cib';
+import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
 import { addScores, evaluateRule } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
 import { INF, Role, nodeAvailable, primitivesOf } from './model';
@@ -79,9 +79,7 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
   }
   for (const rule of c.rules) {
     if (rule.role && !['started', 'unknown'].includes(rule.role.toLowerCase())) continue;
-    for (const node of ws.nodes) {
-      const ok = evaluateRule(rule, { now: ws.now, nodeAttributes: node.attrs });
-      if (!ok) continue;
+    for (const node of nodesMatching(ws, rule)) {
       let score = rule.score ?? 0;
       if (rule.score === undefined && rule.scoreAttribute) {
         const v = node.attrs[rule.scoreAttribute];
@@ -97,6 +95,56 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
       }
     }
   }
+}
+
+/** The node attributes a rule reads, or undefined when it reads anything else than node attributes and dates. */
+function ruleAttributes(rule: Rule, into: Set<string> = new Set()): Set<string> | undefined {
+  for (const c of rule.conditions) {
+    if (c.kind === 'expression') {
+      if (c.valueSource !== 'literal') return undefined;
+      into.add(c.attribute);
+    } else if (c.kind === 'rule') {
+      if (!ruleAttributes(c, into)) return undefined;
+    } else if (c.kind !== 'date_expression') return undefined;
+  }
+  return into;
+}
+
+const groupCache = new WeakMap<WorkingSet, Map<string, Map<string, SNode[]>>>();
+
+/**
+ * The nodes a location rule matches. Nodes with the same values of the
+ * attributes the rule reads are evaluated once (thousands of guests share
+ * `#kind`), so a rule costs per distinct value, not per node.
+ */
+function nodesMatching(ws: WorkingSet, rule: Rule): SNode[] {
+  const attrs = ruleAttributes(rule);
+  const ctx = (node: SNode): RuleContext => ({ now: ws.now, nodeAttributes: node.attrs });
+  if (!attrs || attrs.has('#uname') || attrs.has('#id'))
+    return ws.nodes.filter((node) => evaluateRule(rule, ctx(node)));
+  const names = [...attrs].sort();
+  const sig = names.join('\0');
+  let cache = groupCache.get(ws);
+  if (!cache) {
+    cache = new Map();
+    groupCache.set(ws, cache);
+  }
+  let groups = cache.get(sig);
+  if (!groups) {
+    groups = new Map();
+    for (const node of ws.nodes) {
+      const key = names.map((n) => node.attrs[n] ?? '\u0001').join('\0');
+      const g = groups.get(key);
+      if (g) g.push(node);
+      else groups.set(key, [node]);
+    }
+    cache.set(sig, groups);
+  }
+  const out: SNode[] = [];
+  for (const g of groups.values()) {
+    if (evaluateRule(rule, ctx(g[0] as SNode))) out.push(...g);
+  }
+  return out.sort((a, b) => a.index - b.index);
 }
 
 /** node-health-strategy: `#health-*` node attributes as location scores on every resource. */
