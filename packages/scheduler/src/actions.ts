@@ -370,6 +370,11 @@ function scheduleProbes(ws: WorkingSet, as: ActionSet): void {
     if (!node.online) continue;
     if (node.unclean) continue;
     if (!node.rscDiscovery) continue;
+    if (node.kind === 'guest') {
+      // a guest that is stopped (or about to stop) runs nothing: no probes at all
+      const guest = node.connection?.container;
+      if (!guest || guest.role === Role.Stopped || guestWillStop(node)) continue;
+    }
     for (const r of ws.resources) probeResource(ws, as, r, node);
   }
 }
