@@ -14,8 +14,33 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster, NetnsNetwork, loopbackNetwork } from '@remora/controller';
-import type { NetworkPlan } from '@remora/controller';
+import {
+  CrmSimulateScheduler,
+  LocalCluster,
+  NetnsNetwork,
+  loopbackNetwork,
+} from '@remora/controller';
+import type { NetworkPlan, Scheduler } from '@remora/controller';
+
+/** Pacemaker's scheduler, timed (the figures say how much of convergence is scheduling). */
+class TimedScheduler implements Scheduler {
+  readonly name = 'crm_simulate';
+  private readonly inner = new CrmSimulateScheduler();
+  runs = 0;
+  totalMs = 0;
+  lastMs = 0;
+  async schedule(cib: string, signal?: AbortSignal): Promise<string> {
+    const t = Date.now();
+    try {
+      return await this.inner.schedule(cib, signal);
+    } finally {
+      this.runs++;
+      this.lastMs = Date.now() - t;
+      this.totalMs += this.lastMs;
+    }
+  }
+}
+const scheduler = new TimedScheduler();
 
 const { values } = parseArgs({
   options: {
@@ -24,12 +49,15 @@ const { values } = parseArgs({
     services: { type: 'string', default: '6' },
     netns: { type: 'string', default: 'auto' },
     'no-status': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+    'timeout-min': { type: 'string', default: '10' },
+    'dead-after-ms': { type: 'string', default: '1500' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status]',
+    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status] [--verbose] [--timeout-min 10] [--dead-after-ms 1500]',
   );
   process.exit(0);
 }
@@ -45,6 +73,7 @@ function count(name: 'nodes' | 'guests' | 'services', min: number): number {
 
 const ms = (t: number): string => `${Date.now() - t} ms`;
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+const limitMs = (): number => Number(values['timeout-min']) * 60_000;
 
 async function main(): Promise<void> {
   const N = count('nodes', 1);
@@ -71,14 +100,22 @@ async function main(): Promise<void> {
     guests: G,
     services: S,
     network,
-    onTransition: () => transitions++,
+    scheduler,
+    deadAfterMs: Number(values['dead-after-ms']),
+    onTransition: (r, g) => {
+      transitions++;
+      if (values.verbose)
+        console.log(
+          `  transition ${transitions}: ${r.status}, ${r.confirmed}/${g.actions.size} actions in ${r.elapsedMs} ms (scheduler ${scheduler.lastMs} ms)${r.failed.length ? ` (${r.failed[0]!.detail.slice(0, 120)})` : ''}`,
+        );
+    },
   });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     const t0 = Date.now();
-    const leftovers = await cluster.stop(120_000);
+    const leftovers = await cluster.stop(limitMs());
     console.log(
       `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}`,
     );
@@ -86,10 +123,10 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
     console.log(`processes started in ${ms(t)}`);
-    await cluster.converged(300_000);
+    await cluster.converged(limitMs());
     const running = cluster.services.filter((s) => cluster.where(s).length === 1).length;
     console.log(
-      `converged in ${ms(t)} (${transitions} transitions): ${running}/${S} services running, ${cluster.guests.filter((g) => cluster.guestPid(g)).length}/${G} guests up`,
+      `converged in ${ms(t)} (${transitions} transitions; ${scheduler.runs} scheduler runs took ${scheduler.totalMs} ms): ${running}/${S} services running, ${cluster.guests.filter((g) => cluster.guestPid(g)).length}/${G} guests up`,
     );
     if (!values['no-status']) {
       const file = join(cluster.dir, 'status.xml');
@@ -119,7 +156,7 @@ async function main(): Promise<void> {
     while (cluster.guestPid(victim) === undefined || cluster.guestPid(victim) === pid)
       await sleep(10);
     console.log(`  guest restarted (pid ${cluster.guestPid(victim)}) ${ms(t)} after the kill`);
-    await cluster.converged(300_000);
+    await cluster.converged(limitMs());
     const back = services.filter((s) => cluster.where(s).length === 1);
     console.log(
       `  recovered in ${ms(t)}: ${back.length}/${services.length} of its services running again (${back.map((s) => `${s} on ${cluster.where(s).join()}`).join(', ')})`,

@@ -193,7 +193,7 @@ export class ClusterNode implements AsyncDisposable {
       method,
       body,
       headers: { [TOKEN_HEADER]: makeToken(this.options.authKey) },
-      signal: AbortSignal.timeout(500),
+      signal: AbortSignal.timeout(Math.max(500, (this.options.deadAfterMs ?? 1500) / 2)),
     });
     if (!r.ok)
       throw new ControllerError(`${member.name} ${method} ${path}: ${r.status} ${await r.text()}`);

@@ -41,6 +41,11 @@ export interface LocalClusterOptions {
   /** A cluster node killed or fenced boots again after this long, ms (default 300; negative: never). */
   readonly rebootDelayMs?: number;
   readonly onTransition?: ControllerOptions['onTransition'];
+  /**
+   * No heartbeat for this long = a cluster node's executor or a guest is gone,
+   * ms (default 1,500). Raise it on a loaded host: a false loss means fencing.
+   */
+  readonly deadAfterMs?: number;
 }
 
 /** Node names: node1..nodeN, guest1..guestG; resources vm1..vmG (guests), svc1..svcS (services). */
@@ -166,6 +171,7 @@ export class LocalCluster implements AsyncDisposable {
         address: this.address(n, ports.get(n)!),
         authKey: this.key,
         clientName: 'dc',
+        deadAfterMs: this.options.deadAfterMs,
       });
       this.clients.set(n, client);
       executors.set(n, new RemoteNodeExecutor(client));
@@ -194,7 +200,7 @@ export class LocalCluster implements AsyncDisposable {
       );
       constraints.push(
         `<rsc_location id="prefer-${s}" rsc="${s}" node="${this.guests[i % this.guests.length]}" score="100"/>`,
-        `<rsc_location id="guests-only-${s}" rsc="${s}"><rule id="guests-only-${s}-r" score="-INFINITY"><expression id="guests-only-${s}-e" attribute="#kind" operation="ne" value="container"/></rule></rsc_location>`,
+        `<rsc_location id="guests-only-${s}" rsc="${s}" resource-discovery="never"><rule id="guests-only-${s}-r" score="-INFINITY"><expression id="guests-only-${s}-e" attribute="#kind" operation="ne" value="container"/></rule></rsc_location>`,
       );
     });
     const nodes = this.nodes.map((n, i) => `<node id="${i + 1}" uname="${n}"/>`).join('');
@@ -219,6 +225,7 @@ export class LocalCluster implements AsyncDisposable {
       authKey: this.key,
       fenceAgentDir: FENCE_AGENT_DIR,
       recheckIntervalMs: 5000,
+      connectionDeadAfterMs: this.options.deadAfterMs,
       onTransition: (report, graph) => {
         this.transitions++;
         this.options.onTransition?.(report, graph);

@@ -107,7 +107,7 @@ test('three cluster-node processes elect a DC; when it dies (kill -9) another ta
       where('r1').join() === 'node1' &&
       where('r2').join() === 'node2' &&
       where('r3').join() === 'node3',
-    30_000,
+    60_000,
   );
   expect(output.get('node1')).toMatch(/node1: became DC/);
   expect(output.get('node2')).not.toMatch(/became DC/);
@@ -120,7 +120,7 @@ test('three cluster-node processes elect a DC; when it dies (kill -9) another ta
   }, 20);
   const killedAt = Date.now();
   procs.get('node1')!.kill('SIGKILL');
-  await until('node2 to take over', () => /node2: became DC/.test(output.get('node2')!), 10_000);
+  await until('node2 to take over', () => /node2: became DC/.test(output.get('node2')!), 20_000);
   const takeoverMs = Date.now() - killedAt;
   await until(
     'r1 to be recovered',

@@ -7,16 +7,19 @@
 # only a candidate when its REMORA_CLUSTER equals ours (both unset counts as
 # equal), so one cluster never kills another's machines.
 
-# machine_pids NAME: the pids of that machine's processes (not our own).
+# machine_pids NAME: the pids of that machine's processes (not our own). One grep
+# pass over every process's environment (NUL-separated records), no fork per process.
 machine_pids() {
-  for e in /proc/[0-9]*/environ; do
-    p=${e#/proc/}; p=${p%/environ}
-    [ "$p" = "$$" ] && continue
-    env=$(tr "\\0" "\\n" 2>/dev/null <"$e") || continue
-    echo "$env" | grep -qE "^REMORA_MACHINE=(.*/)?$1(/.*)?\$" || continue
-    theirs=$(echo "$env" | sed -n 's/^REMORA_CLUSTER=//p')
-    [ "$theirs" = "${REMORA_CLUSTER:-}" ] || continue
-    echo "$p"
+  files=$(grep -l -z -E "^REMORA_MACHINE=(.*/)?$1(/.*)?\$" /proc/[0-9]*/environ 2>/dev/null)
+  [ -z "$files" ] && return 0
+  if [ -n "${REMORA_CLUSTER:-}" ]; then
+    files=$(grep -l -z -x -F "REMORA_CLUSTER=$REMORA_CLUSTER" $files 2>/dev/null)
+  else
+    files=$(grep -L -z "^REMORA_CLUSTER=" $files 2>/dev/null)
+  fi
+  for f in $files; do
+    p=${f#/proc/}; p=${p%/environ}
+    [ "$p" = "$$" ] || echo "$p"
   done
 }
 
