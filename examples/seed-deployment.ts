@@ -110,17 +110,21 @@ async function main(): Promise<void> {
         );
     },
   });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    const t0 = Date.now();
-    const leftovers = await cluster.stop(limitMs());
-    console.log(
-      `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}`,
-    );
-  };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      const t0 = Date.now();
+      const leftovers = await cluster.stop(limitMs());
+      console.log(
+        `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}`,
+      );
+    })());
+  process.once('SIGINT', () => {
+    console.log('\ninterrupted: stopping the cluster');
+    void stop()
+      .catch((err: unknown) => console.error(err))
+      .finally(() => process.exit(130));
+  });
   try {
     console.log(`processes started in ${ms(t)}`);
     await cluster.converged(limitMs());
