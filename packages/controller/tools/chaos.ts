@@ -194,7 +194,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           return `${g} (no link: frozen instead)`;
         }
         // Long enough to be noticed (heartbeats: 1.5 s); the guest's replacement connects once it is back.
-        void sleep(3000).then(() => network.setLink(g, true));
+        await sleep(3000);
+        await network.setLink(g, true);
         return g;
       }
       case FaultKind.restartController:
