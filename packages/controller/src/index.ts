@@ -28,7 +28,7 @@ export {
 export type { OperationRecordInput } from './lrm-record';
 export { RemoteNodeExecutor, actionRequest, opStatusOf } from './executor';
 export type { ExecutedOperation, NodeExecutor } from './executor';
-export { CrmSimulateScheduler } from './scheduler';
+export { CrmSimulateScheduler, RemoraScheduler } from './scheduler';
 export type { Scheduler } from './scheduler';
 export { Controller } from './controller';
 export type { ControllerOptions } from './controller';

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchedulerError } from './errors';
+import { schedule, transitionGraphXml } from '@remora/scheduler';
 
 /** Computes a transition graph (Pacemaker's XML) from a CIB (XML with status). */
 export interface Scheduler {
@@ -43,6 +44,25 @@ export class CrmSimulateScheduler implements Scheduler {
       throw new SchedulerError(this.name, (err as Error).message, { cause: err });
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * remora's own scheduler (`@remora/scheduler`), in-process: the same
+ * decisions as Pacemaker's for what it models, without a child process per
+ * transition. Its graph is Pacemaker's `<transition_graph>` format.
+ */
+export class RemoraScheduler implements Scheduler {
+  readonly name = 'remora';
+  private transitionId = 0;
+
+  async schedule(cibXml: string, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    try {
+      return transitionGraphXml(schedule(cibXml), { transitionId: this.transitionId++ });
+    } catch (err) {
+      throw new SchedulerError(this.name, (err as Error).message, { cause: err });
     }
   }
 }

@@ -5,8 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
 import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
-import { Controller, CrmSimulateScheduler, RemoteNodeExecutor, parseTransitionGraph } from '../src';
-import type { NodeExecutor } from '../src';
+import {
+  Controller,
+  CrmSimulateScheduler,
+  RemoraScheduler,
+  RemoteNodeExecutor,
+  parseTransitionGraph,
+} from '../src';
+import type { NodeExecutor, Scheduler } from '../src';
 
 const KEY = randomBytes(64);
 const CIB = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
@@ -34,52 +40,64 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('embedded: the controller converges a 2-node cluster (in-process daemons, real Dummy agents, Pacemaker scheduler) and recovers a failed resource', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'remora-ctl-loop-'));
-  const executors = new Map<string, NodeExecutor>();
-  const stateDirs = new Map<string, string>();
-  for (const node of ['node1', 'node2']) {
-    const state = join(dir, node);
-    await mkdir(state);
-    stateDirs.set(node, state);
-    const daemon = await RemoteDaemon.start({
-      listen: '127.0.0.1:0',
-      authKey: KEY,
-      nodeName: node,
-      localSocket: join(dir, `${node}.sock`),
-      runner: { env: { HA_RSCTMP: state } },
-    });
-    cleanup.push(() => daemon.close());
-    const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-    cleanup.push(() => client.close());
-    executors.set(node, new RemoteNodeExecutor(client));
-  }
-  const store = await CibStore.open(undefined, { initial: CIB });
-  cleanup.push(() => store.close());
-  const scheduler = new CrmSimulateScheduler();
-  const controller = Controller.start({ store, scheduler, executors });
-  cleanup.push(() => controller.close());
-  await controller.idle(AbortSignal.timeout(30_000));
-  // Pacemaker's scheduler reads our status: nothing to do.
-  expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
-  const aState = join(stateDirs.get('node1')!, 'Dummy-a.state');
-  expect(existsSync(aState)).toBe(true);
-  for (const r of ['b', 'c']) {
-    const where = [...stateDirs.values()].filter((d) => existsSync(join(d, `Dummy-${r}.state`)));
-    expect(where).toHaveLength(1);
-  }
-  // Fault: a stops behind the cluster's back; its 1 s monitor sees it, the controller recovers it.
-  const before = controller.transitions;
-  await unlink(aState);
-  const faultAt = Date.now();
-  while (!store.xml.includes('a_last_failure_0')) {
-    if (Date.now() - faultAt > 10_000) throw new Error('failure not detected');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const detectedMs = Date.now() - faultAt;
-  await controller.idle(AbortSignal.timeout(30_000));
-  expect(controller.transitions).toBeGreaterThan(before);
-  expect(existsSync(aState)).toBe(true);
-  expect(detectedMs).toBeLessThan(5000);
-  expect(store.xml).toMatch(/fail-count-a#monitor_1000/);
-}, 60_000);
+const schedulers: [string, () => Scheduler][] = [
+  ['Pacemaker scheduler (crm_simulate)', () => new CrmSimulateScheduler()],
+  ['remora scheduler', () => new RemoraScheduler()],
+];
+
+test.each(schedulers)(
+  'embedded: the controller converges a 2-node cluster (in-process daemons, real Dummy agents, %s) and recovers a failed resource',
+  async (_name, makeScheduler) => {
+    dir = await mkdtemp(join(tmpdir(), 'remora-ctl-loop-'));
+    const executors = new Map<string, NodeExecutor>();
+    const stateDirs = new Map<string, string>();
+    for (const node of ['node1', 'node2']) {
+      const state = join(dir, node);
+      await mkdir(state);
+      stateDirs.set(node, state);
+      const daemon = await RemoteDaemon.start({
+        listen: '127.0.0.1:0',
+        authKey: KEY,
+        nodeName: node,
+        localSocket: join(dir, `${node}.sock`),
+        runner: { env: { HA_RSCTMP: state } },
+      });
+      cleanup.push(() => daemon.close());
+      const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
+      cleanup.push(() => client.close());
+      executors.set(node, new RemoteNodeExecutor(client));
+    }
+    const store = await CibStore.open(undefined, { initial: CIB });
+    cleanup.push(() => store.close());
+    const scheduler = makeScheduler();
+    const controller = Controller.start({ store, scheduler, executors });
+    cleanup.push(() => controller.close());
+    await controller.idle(AbortSignal.timeout(30_000));
+    // Both schedulers read our status: nothing to do.
+    expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
+    expect(
+      parseTransitionGraph(await new CrmSimulateScheduler().schedule(store.xml)).synapses,
+    ).toHaveLength(0);
+    const aState = join(stateDirs.get('node1')!, 'Dummy-a.state');
+    expect(existsSync(aState)).toBe(true);
+    for (const r of ['b', 'c']) {
+      const where = [...stateDirs.values()].filter((d) => existsSync(join(d, `Dummy-${r}.state`)));
+      expect(where).toHaveLength(1);
+    }
+    // Fault: a stops behind the cluster's back; its 1 s monitor sees it, the controller recovers it.
+    const before = controller.transitions;
+    await unlink(aState);
+    const faultAt = Date.now();
+    while (!store.xml.includes('a_last_failure_0')) {
+      if (Date.now() - faultAt > 10_000) throw new Error('failure not detected');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const detectedMs = Date.now() - faultAt;
+    await controller.idle(AbortSignal.timeout(30_000));
+    expect(controller.transitions).toBeGreaterThan(before);
+    expect(existsSync(aState)).toBe(true);
+    expect(detectedMs).toBeLessThan(5000);
+    expect(store.xml).toMatch(/fail-count-a#monitor_1000/);
+  },
+  60_000,
+);

@@ -9,7 +9,8 @@
  * ```
  */
 import type { Cib, XmlDocument } from '@remora/cib';
-import { parseXml, readCib } from '@remora/cib';
+import { mergeNvSets, parseInterval, parseXml, readCib } from '@remora/cib';
+import { actionAttributes } from './graph';
 import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
@@ -28,6 +29,7 @@ import { unpack } from './unpack';
 
 export type { FailedOp, ResourceView, StatusView, SummaryLine };
 export { formatStatus };
+export { transitionGraphXml } from './graph';
 
 /** One action of a transition graph. */
 export interface GraphAction {
@@ -50,6 +52,12 @@ export interface GraphAction {
   readonly inputs: readonly number[];
   /** The line crm_simulate would print when executing it. */
   readonly text: string;
+  /** The operation key (`rsc_monitor_10000`, `stonith-node1-reboot`, `g_start_0`). */
+  readonly key: string;
+  /** Instance parameters and `CRM_meta_*`, as the transition graph gives them to the executor. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The node's id (uuid) when there is a node. */
+  readonly nodeId?: string;
 }
 
 export interface Schedule {
@@ -113,6 +121,8 @@ export function schedule(
   const summary = transitionSummary(ws, as);
   const executed = executedActions(as);
   const ids = new Map<Action, number>(executed.map((a, i) => [a, i]));
+  const d = mergeNvSets(cib.opDefaults).timeout;
+  const opDefaultTimeout = d ? parseInterval(d, '/cib/configuration/op_defaults/timeout') : 20_000;
   const actions: GraphAction[] = executed.map((a, i) => {
     const router =
       a.node && a.node.kind !== 'member'
@@ -131,6 +141,9 @@ export function schedule(
       expectedRc: a.expectedRc ?? 0,
       inputs: a.before.map((o) => ids.get(o.first)).filter((x): x is number => x !== undefined),
       text: actionLine(a),
+      key: a.key,
+      attributes: actionAttributes(ws, a, opDefaultTimeout),
+      nodeId: a.node?.id,
     };
   });
   const result = {
