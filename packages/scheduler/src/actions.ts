@@ -118,6 +118,17 @@ export class ActionSet {
     this.orderings.push(o);
   }
 
+  /** Drop the orderings from `first` to the actions `which` selects. */
+  unorder(first: Action, which: (then: Action) => boolean): void {
+    for (const o of [...first.after]) {
+      if (!which(o.then)) continue;
+      first.after.splice(first.after.indexOf(o), 1);
+      o.then.before.splice(o.then.before.indexOf(o), 1);
+      const i = this.orderings.indexOf(o);
+      if (i >= 0) this.orderings.splice(i, 1);
+    }
+  }
+
   /**
    * Order every `firstTask` action of `a` before every `thenTask` action of
    * `b`, as Pacemaker resolves resource-level orderings: a missing "first"
@@ -637,6 +648,9 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
       stop.pseudo = true;
       stop.runnable = true;
       if (rsc.requires === 'fencing' || node.kind === 'guest') as.order(fence, stop, O.optional);
+      // the stop is implied by the fencing: the node's connection need not wait for it
+      // (it would wait for the fencing, which waits for the guest's container to stop)
+      if (node.connection) as.unorder(stop, (t) => t.rsc === node.connection && t.task === 'stop');
     }
     for (const a of rsc.actions) {
       if (a.task === 'start' && rsc.requires === 'fencing' && a.node !== node)

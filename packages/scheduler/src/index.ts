@@ -146,6 +146,14 @@ export function schedule(
       nodeId: a.node?.id,
     };
   });
+  // inputs always come earlier in a valid order; a later one means an ordering loop
+  const looped = actions.filter((a) => a.inputs.some((i) => i >= a.id));
+  if (looped.length > 0)
+    ws.warnings.push(
+      `ordering loop: these actions wait for each other and would never run: ${looped
+        .map((a) => a.text)
+        .join('; ')}`,
+    );
   const result = {
     summary,
     actions,
