@@ -6,26 +6,30 @@
 //   - each machine in its own network namespace on a bridge when `ip netns add` works;
 //   - services are ocf:heartbeat:Dummy, placed on the guests with constraints;
 //   - cluster nodes are fenced through fence_remora (kills the machine's processes).
-// The scheduler is Pacemaker's own (crm_simulate); `crm_mon` reads our CIB for the status.
+// The scheduler is remora's (@remora/scheduler, in-process; --scheduler crm_simulate uses
+// Pacemaker's own for comparison); `crm_mon` reads our CIB for the status.
 // Prints the status, kills a guest (kill -9), shows detection and recovery times,
 // and shuts down cleanly.
-// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6] [--netns auto|on|off]
+// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6] [--netns auto|on|off] [--scheduler remora|crm_simulate]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CrmSimulateScheduler,
+  RemoraScheduler,
   LocalCluster,
   NetnsNetwork,
   loopbackNetwork,
 } from '@remora/controller';
 import type { NetworkPlan, Scheduler } from '@remora/controller';
 
-/** Pacemaker's scheduler, timed (the figures say how much of convergence is scheduling). */
+/** A scheduler, timed (the figures say how much of convergence is scheduling). */
 class TimedScheduler implements Scheduler {
-  readonly name = 'crm_simulate';
-  private readonly inner = new CrmSimulateScheduler();
+  constructor(private readonly inner: Scheduler) {}
+  get name(): string {
+    return this.inner.name;
+  }
   runs = 0;
   totalMs = 0;
   lastMs = 0;
@@ -40,7 +44,6 @@ class TimedScheduler implements Scheduler {
     }
   }
 }
-const scheduler = new TimedScheduler();
 
 const { values } = parseArgs({
   options: {
@@ -52,12 +55,20 @@ const { values } = parseArgs({
     verbose: { type: 'boolean', default: false },
     'timeout-min': { type: 'string', default: '10' },
     'dead-after-ms': { type: 'string', default: '1500' },
+    scheduler: { type: 'string', default: 'remora' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (!['remora', 'crm_simulate'].includes(values.scheduler!)) {
+  console.error(`--scheduler: expected remora or crm_simulate, got '${values.scheduler}'`);
+  process.exit(2);
+}
+const scheduler = new TimedScheduler(
+  values.scheduler === 'crm_simulate' ? new CrmSimulateScheduler() : new RemoraScheduler(),
+);
 if (values.help) {
   console.log(
-    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status] [--verbose] [--timeout-min 10] [--dead-after-ms 1500]',
+    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status] [--verbose] [--timeout-min 10] [--dead-after-ms 1500] [--scheduler remora|crm_simulate]',
   );
   process.exit(0);
 }
@@ -91,7 +102,9 @@ async function main(): Promise<void> {
   console.log(
     'guests: remora remoted processes launched by ocf:remora:guest-daemon (not libvirt-LXC: see the controller README)',
   );
-  console.log('scheduler: Pacemaker crm_simulate; status: crm_mon reading our CIB\n');
+  console.log(
+    `scheduler: ${scheduler.name === 'remora' ? "remora's (@remora/scheduler, in-process)" : "Pacemaker's crm_simulate"}; status: crm_mon reading our CIB\n`,
+  );
 
   let t = Date.now();
   let transitions = 0;
