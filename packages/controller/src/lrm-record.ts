@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { childElements, createElement, firstChild, nodeStateElement } from '@remora/cib';
 import type { XmlDocument, XmlElement } from '@remora/cib';
 import type { GraphResource } from './graph';
+import { parametersDigest } from '@remora/scheduler';
 
 /** Pacemaker's execution status codes (`op-status` in lrm_rsc_op). */
 export const OpStatus = {
@@ -20,33 +20,24 @@ export type OpStatus = (typeof OpStatus)[keyof typeof OpStatus];
 /** The feature set our records claim (the one Debian's Pacemaker 2.1.5 writes). */
 export const CRM_FEATURE_SET = '3.16.1';
 
-function escapeAttr(v: string): string {
-  return v
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
-
 /**
- * Pacemaker's `op-digest`: md5 of the operation's parameters serialized as
- * ` <parameters a="1" b="2"/>\n` (sorted; meta-attributes dropped except
- * `CRM_meta_timeout` of recurring operations; `crm_feature_set` dropped), so
- * the scheduler sees unchanged parameters as unchanged.
+ * Pacemaker's `op-digest` of an operation as the graph gave it: its
+ * parameters (meta-attributes dropped except `CRM_meta_timeout` of recurring
+ * operations; `crm_feature_set` dropped), digested exactly as the scheduler
+ * digests today's configuration, so unchanged parameters stay unchanged.
  */
 export function operationDigest(
   attributes: Readonly<Record<string, string>>,
   interval: number,
 ): string {
-  const kept = Object.keys(attributes)
-    .filter((k) =>
-      k.startsWith('CRM_meta_')
-        ? interval > 0 && k === 'CRM_meta_timeout'
-        : k !== 'crm_feature_set',
-    )
-    .sort();
-  const body = kept.map((k) => ` ${k}="${escapeAttr(attributes[k]!)}"`).join('');
-  return createHash('md5').update(` <parameters${body}/>\n`).digest('hex');
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attributes)) {
+    const keep = k.startsWith('CRM_meta_')
+      ? interval > 0 && k === 'CRM_meta_timeout'
+      : k !== 'crm_feature_set';
+    if (keep) kept[k] = v;
+  }
+  return parametersDigest(kept);
 }
 
 /** One operation result to write into the status section. */

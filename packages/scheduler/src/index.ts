@@ -30,6 +30,7 @@ import { unpack } from './unpack';
 export type { FailedOp, ResourceView, StatusView, SummaryLine };
 export { formatStatus };
 export { transitionGraphXml } from './graph';
+export { parametersDigest } from './digest';
 
 /** One action of a transition graph. */
 export interface GraphAction {
