@@ -217,9 +217,14 @@ export class Controller implements AsyncDisposable {
   }
 
   private async watchMembership(node: string, x: RemoteNodeExecutor): Promise<void> {
+    // Only changes count: the client also reports its unchanged state (e.g. with a notice
+    // that the daemon dropped unacknowledged results), which is no membership event.
+    let last = x.client.state;
     try {
       for await (const s of x.client.states(this.stop.signal)) {
         if (s.state === 'closed') return;
+        if (s.state === last) continue;
+        last = s.state;
         const joined = s.state === 'connected';
         this.forgetNode(node);
         await this.options.store.modify(
