@@ -159,7 +159,8 @@ async function main(): Promise<void> {
 
     const victim = cluster.guests[0]!;
     const services = cluster.services.filter((s) => cluster.where(s).includes(victim));
-    const pid = cluster.guestPid(victim)!;
+    const pid = cluster.guestPid(victim);
+    if (pid === undefined) throw new Error(`${victim} is not running: the cluster did not come up`);
     console.log(`kill -9 ${victim} (pid ${pid}, running ${services.join(', ') || 'no service'})`);
     // Detection: the guest's connection recorded as failed (a new failure record).
     const failure = (): string =>

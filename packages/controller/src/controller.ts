@@ -95,7 +95,10 @@ export class Controller implements AsyncDisposable {
     // One listener per watched node and per running action.
     setMaxListeners(0, this.stop.signal);
     this.timer = setInterval(
-      () => this.trigger('recheck'),
+      // A recheck never aborts a running transition: the loop recomputes after it anyway.
+      () => {
+        if (!this.current) this.trigger('recheck');
+      },
       options.recheckIntervalMs ?? 15 * 60_000,
     );
     this.connections = new ConnectionManager(
