@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { effectiveMeta, parseBoolean, readCib, setNodeAttribute } from '@remora/cib';
-import type { CibStore } from '@remora/cib';
+import type { CibStore, XmlDocument } from '@remora/cib';
 import * as admin from './admin';
 import type { AttributeLifetime, MoveOptions } from './admin';
 import { ClusterActions } from './cluster-actions';
@@ -87,6 +87,13 @@ export class Controller implements AsyncDisposable {
   private readonly cluster: ClusterActions;
   private readonly writes = new Set<Promise<unknown>>();
   private readonly nodeAborts = new Map<string, AbortController>();
+  private readonly pendingStatus: {
+    edit: (doc: XmlDocument) => void;
+    reason: string;
+    resolve: () => void;
+    reject: (err: unknown) => void;
+  }[] = [];
+  private statusWriter: Promise<void> | undefined;
   readonly fencer: Fencer;
   /** Transitions run so far. */
   transitions = 0;
@@ -329,43 +336,60 @@ export class Controller implements AsyncDisposable {
     }
   }
 
+  /**
+   * Results are written in batches: whatever arrived while the previous write
+   * was being stored goes into the next one (one CIB write per batch, not per
+   * result: a large transition's results would otherwise each rewrite the CIB).
+   */
+  private writeStatus(edit: (doc: XmlDocument) => void, reason: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingStatus.push({ edit, reason, resolve, reject });
+      if (!this.statusWriter)
+        this.statusWriter = (async () => {
+          while (this.pendingStatus.length > 0) {
+            const batch = this.pendingStatus.splice(0);
+            try {
+              await this.options.store.modify(
+                (doc) => {
+                  for (const b of batch) b.edit(doc);
+                },
+                { scope: 'status', reason: batch.map((b) => b.reason).join('; ') },
+              );
+              for (const b of batch) b.resolve();
+            } catch (err) {
+              for (const b of batch) b.reject(err);
+            }
+          }
+          this.statusWriter = undefined;
+        })();
+    });
+  }
+
   private async record(node: string, a: GraphAction, r: ExecutedOperation): Promise<void> {
     const failed = isFailure({ ...r, targetRc: a.targetRc });
-    await this.options.store.modify(
-      (doc) => {
-        recordOperation(doc, {
-          node,
-          remoteNode: !this.options.executors.has(node),
-          resource: a.resource!,
-          operation: a.operation,
-          interval: a.interval,
-          attributes: a.attributes,
-          ...r,
-          transitionKey: `${a.id}:${this.transitions}:${a.targetRc}:${this.uuid}`,
-          targetRc: a.targetRc,
+    await this.writeStatus((doc) => {
+      recordOperation(doc, {
+        node,
+        remoteNode: !this.options.executors.has(node),
+        resource: a.resource!,
+        operation: a.operation,
+        interval: a.interval,
+        attributes: a.attributes,
+        ...r,
+        transitionKey: `${a.id}:${this.transitions}:${a.targetRc}:${this.uuid}`,
+        targetRc: a.targetRc,
+      });
+      // A probe that reports a state (not running, running, promoted) is no failure, as in
+      // Pacemaker (e.g. the re-probe after a cleanup finding the resource running).
+      if (failed && !(a.operation === 'monitor' && a.interval === 0 && [0, 7, 8].includes(r.rc))) {
+        const name = `${a.resource!.id}#${a.operation}_${a.interval}`;
+        const count = a.operation === 'start' ? 'INFINITY' : '1';
+        setNodeAttribute(doc, node, `fail-count-${name}`, count, { lifetime: 'reboot' });
+        setNodeAttribute(doc, node, `last-failure-${name}`, String(Math.floor(Date.now() / 1000)), {
+          lifetime: 'reboot',
         });
-        // A probe that reports a state (not running, running, promoted) is no failure, as in
-        // Pacemaker (e.g. the re-probe after a cleanup finding the resource running).
-        if (
-          failed &&
-          !(a.operation === 'monitor' && a.interval === 0 && [0, 7, 8].includes(r.rc))
-        ) {
-          const name = `${a.resource!.id}#${a.operation}_${a.interval}`;
-          const count = a.operation === 'start' ? 'INFINITY' : '1';
-          setNodeAttribute(doc, node, `fail-count-${name}`, count, { lifetime: 'reboot' });
-          setNodeAttribute(
-            doc,
-            node,
-            `last-failure-${name}`,
-            String(Math.floor(Date.now() / 1000)),
-            {
-              lifetime: 'reboot',
-            },
-          );
-        }
-      },
-      { scope: 'status', reason: `${OWN} ${a.operationKey} on ${node}` },
-    );
+      }
+    }, `${OWN} ${a.operationKey} on ${node}`);
   }
 
   private async connectionLost(c: Connection, reason: string): Promise<void> {
