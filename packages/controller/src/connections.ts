@@ -108,6 +108,11 @@ export class ConnectionManager {
         },
         signal,
       );
+      if (this.closed) {
+        // The controller closed while we were connecting: nobody will use (or close) it.
+        await client.close();
+        return done(1, started, OpStatus.error, 'the controller is closing');
+      }
       const c: Connection = { node, host, executor: new RemoteNodeExecutor(client) };
       this.connections.set(node, c);
       void (async () => {
@@ -131,7 +136,10 @@ export class ConnectionManager {
     await c.executor.client.close();
   }
 
+  private closed = false;
+
   async close(): Promise<void> {
+    this.closed = true;
     for (const c of this.connections.values()) await c.executor.client.close();
     this.connections.clear();
   }

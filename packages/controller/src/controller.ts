@@ -446,6 +446,20 @@ export class Controller implements AsyncDisposable {
     if (a.kind === ActionKind.crmEvent)
       return this.cluster.crmEvent(a, this.actionSignal(a, '#dc'));
     const signal = this.actionSignal(a);
+    try {
+      return await this.runOperation(a, signal);
+    } catch (err) {
+      // Say why it was cut short (node lost, timeout, closing), not only that it was.
+      const why = signal.aborted
+        ? ` (${String((signal.reason as Error)?.message ?? signal.reason)})`
+        : '';
+      throw new Error(`${a.operationKey} on ${a.onNode}: ${(err as Error).message}${why}`, {
+        cause: err,
+      });
+    }
+  }
+
+  private async runOperation(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
     const node = a.onNode ?? '';
     if (a.resource?.class === 'stonith') {
       if (a.operation === 'cancel') {
