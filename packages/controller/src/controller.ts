@@ -239,7 +239,10 @@ export class Controller implements AsyncDisposable {
         this.forgetNode(node);
         await this.options.store.modify(
           (doc) => (joined ? recordNodeJoined(doc, node) : recordNodeLost(doc, node)),
-          { scope: 'status', reason: `${OWN} ${node} ${joined ? 'joined' : 'lost'}` },
+          {
+            scope: 'status',
+            reason: `${OWN} ${node} ${joined ? 'joined' : `lost (${s.reason ?? 'connection down'})`}`,
+          },
         );
         this.trigger(`${node} ${joined ? 'joined' : `lost: ${s.reason ?? ''}`}`);
       }

@@ -35,6 +35,12 @@ export interface ClusterNodeOptions {
   readonly fenceAgentDir?: string;
   /** A member not heard from for this long is gone, ms (default 1,500). */
   readonly deadAfterMs?: number;
+  /**
+   * At startup, how long to wait for every member before leading without
+   * some (Pacemaker's dc-deadtime; those not heard are then fenced), ms
+   * (default 3,000).
+   */
+  readonly dcDeadtimeMs?: number;
   readonly onTransition?: ControllerOptions['onTransition'];
   /** Membership and DC changes, for logs. */
   readonly log?: (line: string) => void;
@@ -84,6 +90,9 @@ export class ClusterNode implements AsyncDisposable {
   private closed = false;
   private pushTimer: NodeJS.Timeout | undefined;
   private feed: AbortController | undefined;
+  private readonly startedAt = Date.now();
+  /** The members the running controller has executors for. */
+  private led = new Set<string>();
   /** Whom this node takes for the DC. */
   dc = '';
   quorate = false;
@@ -228,14 +237,28 @@ export class ClusterNode implements AsyncDisposable {
       );
     this.dc = dc;
     this.quorate = quorate;
-    const shouldLead = dc === this.self.name;
-    if (shouldLead && !this.controller)
+    const everyone = alive.length === this.options.members.length;
+    const patient = Date.now() - this.startedAt < (this.options.dcDeadtimeMs ?? 3000);
+    const shouldLead = dc === this.self.name && (everyone || !patient);
+    // A member the DC has no executor for (it joined late, or came back): lead again with it.
+    if (this.controller && shouldLead && alive.some((m) => !this.led.has(m.name))) {
+      this.log(
+        `member(s) joined: ${alive
+          .filter((m) => !this.led.has(m.name))
+          .map((m) => m.name)
+          .join(' ')}`,
+      );
+      this.transition = this.transition
+        .then(() => this.stepDown())
+        .then(() => this.lead(alive))
+        .catch((err: unknown) => this.log(`could not lead again: ${(err as Error).message}`));
+    } else if (shouldLead && !this.controller)
       this.transition = this.transition
         .then(() => this.lead(alive))
         .catch((err: unknown) => {
           this.log(`could not become DC: ${(err as Error).message}`);
         });
-    else if (!shouldLead && this.controller)
+    else if (dc !== this.self.name && this.controller)
       this.transition = this.transition.then(() => this.stepDown());
   }
 
@@ -278,6 +301,7 @@ export class ClusterNode implements AsyncDisposable {
       { scope: 'status', reason: `controller: ${this.self.name} became DC` },
     );
     this.store = store;
+    this.led = new Set(executors.keys());
     this.log(`became DC (executors: ${[...executors.keys()].join(' ')})`);
     this.controller = Controller.start({
       store,
