@@ -194,7 +194,9 @@ export function applyNodeCriteria(ws: WorkingSet): void {
   for (const r of ws.byId.values()) {
     if (r.kind !== 'primitive') continue;
     r.allowed = new Int32Array(n).fill(ABSENT);
-    if (ws.config.symmetric) for (const node of ws.nodes) r.allowed[node.index] = baseWeight(node);
+    // guest connections may go wherever their container can, even in an asymmetric cluster
+    if (ws.config.symmetric || (r.remoteNode && r.container))
+      for (const node of ws.nodes) r.allowed[node.index] = baseWeight(node);
   }
   applyNodeHealth(ws);
   for (const c of ws.cib.constraints) if (c.kind === 'location') applyLocation(ws, c);
