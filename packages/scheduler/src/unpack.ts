@@ -330,6 +330,7 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
       ...freshState(),
     };
     if (r.targetRole === Role.Started) r.targetRole = Role.Unknown;
+    if (parseBoolean(meta.maintenance, false)) r.maintenance = true;
     ws.byId.set(id, r);
     return r;
   };
