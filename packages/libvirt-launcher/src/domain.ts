@@ -128,7 +128,11 @@ export class Domain {
   }
 
   async info(signal?: AbortSignal): Promise<DomainInfo> {
-    const out = await this.run(['dominfo', '--', this.name], signal);
+    const out = await this.runOnceInitKnown(
+      ['dominfo', '--', this.name],
+      Date.now() + 5_000,
+      signal,
+    );
     const fields = new Map<string, string>();
     for (const line of out.split('\n')) {
       const i = line.indexOf(':');
@@ -261,13 +265,33 @@ export class Domain {
     deadline: number,
     signal?: AbortSignal,
   ): Promise<void> {
+    await this.runOnceInitKnown(
+      ['shutdown', ...(mode ? ['--mode', mode] : []), '--', this.name],
+      deadline,
+      signal,
+    );
+  }
+
+  /**
+   * A virsh command, retried until `deadline` while libvirt-LXC has just
+   * started the guest and does not know its init's PID yet ("Init process ID
+   * is not yet known", "Init pid is not yet available").
+   */
+  private async runOnceInitKnown(
+    args: string[],
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<string> {
     for (;;) {
       try {
-        await this.run(['shutdown', ...(mode ? ['--mode', mode] : []), '--', this.name], signal);
-        return;
+        return await this.run(args, signal);
       } catch (err) {
         const msg = (err as VirshCommandError).libvirtMessage ?? '';
-        if (!/Init process ID is not yet known/i.test(msg) || Date.now() > deadline) throw err;
+        if (
+          !/Init (process ID|pid) is not yet (known|available)/i.test(msg) ||
+          Date.now() > deadline
+        )
+          throw err;
         await sleep(25);
       }
     }
