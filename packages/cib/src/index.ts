@@ -8,6 +8,7 @@ export {
 export {
   childElements,
   createElement,
+  escapeAttr,
   firstChild,
   formatXml,
   parseXml,

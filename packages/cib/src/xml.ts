@@ -155,7 +155,8 @@ function escapeText(s: string): string {
 
 const ATTR_SPECIAL = /[&<>"\n\r\t]/;
 
-function escapeAttr(s: string): string {
+/** Escape an attribute value as Pacemaker writes XML (also tabs and line breaks). */
+export function escapeAttr(s: string): string {
   if (!ATTR_SPECIAL.test(s)) return s;
   return s.replace(/[&<>"\n\r\t]/g, (c) => {
     switch (c) {

@@ -1,3 +1,4 @@
+import { escapeAttr } from '@remora/cib';
 import type {
   StatusClone,
   StatusFailCount,
@@ -308,11 +309,7 @@ export function formatStatus(view: StatusView, options: FormatStatusOptions = {}
 }
 
 function esc(v: string | number | boolean): string {
-  return String(v)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return escapeAttr(String(v));
 }
 
 function el(

@@ -6,15 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { OperationRecord } from '@remora/cib';
+import { escapeAttr } from '@remora/cib';
 import type { Rsc, SNode } from './model';
-
-function escapeAttr(v: string): string {
-  return v
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
 
 function olderThan(version: string, ref: readonly number[]): boolean {
   const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);

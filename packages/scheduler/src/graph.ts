@@ -3,6 +3,7 @@
  * format `crm_simulate -G` and the DC's scheduler write), so controllers
  * built for Pacemaker's graphs can run remora's.
  */
+import { escapeAttr as esc } from '@remora/cib';
 import type { Action, Rsc } from './model';
 import type { GraphAction, Schedule } from './index';
 import type { WorkingSet } from './unpack';
@@ -40,14 +41,6 @@ export function actionAttributes(
   }
   void ws;
   return attrs;
-}
-
-function esc(v: string): string {
-  return v
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
 }
 
 function attrsText(attrs: Readonly<Record<string, string>>): string {
