@@ -6,7 +6,7 @@
  */
 import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
+import { O, Role, isActiveRole, nodeAvailable } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode } from './unpack';
 import { configChanges } from './digest';
@@ -90,7 +90,8 @@ export class ActionSet {
     }
     const needs = a.task === 'start' || a.task === 'promote' ? rsc.requires : ('nothing' as const);
     if (needs === 'nothing') {
-      a.runnable = true;
+      // the cluster never stops an unmanaged resource
+      a.runnable = rsc.managed || a.task !== 'stop';
       return;
     }
     if (!cfg.haveQuorum && cfg.noQuorumPolicy === 'stop') {
@@ -161,7 +162,6 @@ export class ActionSet {
 // ---------------------------------------------------------------- primitives
 
 function currentNode(rsc: Rsc): SNode | undefined {
-  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
   return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
 }
 
@@ -173,7 +173,6 @@ function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = f
     const stop = as.custom(rsc, 'stop', 0, node, optional);
     if (!rsc.assignedTo) setReason(stop, 'node availability');
     else if (unexpected) setReason(stop, 'being multiply active', true);
-    if (!rsc.managed) stop.runnable = false;
   }
 }
 
@@ -290,7 +289,6 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     else if (!node.online || node.unclean) mon.runnable = false;
     if (rsc.managed) as.order(start, mon, O.impliesThen | O.runnableLeft);
   }
-  void ws;
 }
 
 /** A `role="Stopped"` monitor: runs on every node where the resource should not be active. */
@@ -358,7 +356,7 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   probe.expectedRc = 7;
   const flags =
     !probe.runnable && rsc.runningOn.length === 0 ? O.optional | O.runnableLeft : O.optional;
-  (probe as { probeFlags?: number }).probeFlags = flags;
+  probe.probeFlags = flags;
 }
 
 function containsGuest(rsc: Rsc): boolean {
@@ -435,19 +433,17 @@ function groupInternal(as: ActionSet, g: Rsc): void {
 
 // ---------------------------------------------------------------- orderings
 
-function primitiveInternal(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
+function primitiveInternal(as: ActionSet, rsc: Rsc): void {
   as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
   for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
-    const flags = (probe as { probeFlags?: number }).probeFlags ?? O.optional;
-    const top = rsc;
-    for (const s of as.ofRsc(top, 'start')) as.order(probe, s, flags);
+    const flags = probe.probeFlags ?? O.optional;
+    for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
   }
   if (rsc.container) {
     as.orderRsc(rsc.container, 'start', rsc, 'start', O.impliesThen | O.runnableLeft);
     as.orderRsc(rsc, 'stop', rsc.container, 'stop', O.impliesFirst);
     as.orderRsc(rsc.container, 'monitor', rsc, 'stop', O.optional);
   }
-  void ws;
 }
 
 function orderConstraintFlags(
@@ -570,7 +566,6 @@ function remoteState(node: SNode): RemoteState {
   }
   if (!cluster) return 'unknown';
   if (cluster.unclean || !cluster.online) return 'resting';
-  if (conn.runningOn.length > 1 && conn.partialSource && conn.partialTarget) return 'resting';
   return 'alive';
 }
 
@@ -690,7 +685,7 @@ function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {
   });
   fence.fenceAction = container.nextRole === Role.Stopped ? 'off' : 'reboot';
   setReason(fence, 'guest is unclean');
-  (fence as { guestOf?: Rsc }).guestOf = container;
+  fence.guestOf = container;
   if (stop) as.order(stop, fence, O.impliesThen | O.runnableLeft);
   orderStopsVsFence(ws, as, fence, node);
 }
@@ -898,7 +893,7 @@ export function createActions(ws: WorkingSet): ActionSet {
         if (configured && !maintenance) continue;
         const cancel = as.custom(r, 'cancel', interval, node, false, { key: `${key}-cancel` });
         cancel.cancel = true;
-        (cancel as { cancelTask?: string }).cancelTask = m[1];
+        cancel.cancelTask = m[1];
       }
     }
   }
@@ -918,7 +913,7 @@ export function createActions(ws: WorkingSet): ActionSet {
     a.clearFailcount = true;
   }
   for (const r of ws.byId.values()) {
-    if (r.kind === 'primitive') primitiveInternal(ws, as, r);
+    if (r.kind === 'primitive') primitiveInternal(as, r);
     else if (r.kind === 'group') groupInternal(as, r);
   }
   applyConfigChanges(ws, as);
@@ -926,12 +921,5 @@ export function createActions(ws: WorkingSet): ActionSet {
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);
   propagate(as);
-  // stops of unmanaged resources never run
-  for (const a of as.actions) {
-    if (a.rsc && !a.rsc.managed && (a.task === 'stop' || a.task === 'start')) {
-      if (a.task === 'stop') a.runnable = false;
-    }
-  }
-  for (const r of ws.byId.values()) for (const p of primitivesOf(r)) void p;
   return as;
 }

@@ -443,7 +443,6 @@ function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean 
     const w = rsc.allowed[chosen.index] ?? ABSENT;
     if (w < 0 || !nodeAvailable(chosen)) {
       rsc.nextRole = Role.Stopped;
-      rsc.nextRoleReason = 'node availability';
       chosen = undefined;
     }
   }
@@ -451,7 +450,6 @@ function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean 
   rsc.assignedTo = undefined;
   if (!chosen) {
     rsc.nextRole = Role.Stopped;
-    rsc.nextRoleReason ??= 'unable to allocate';
     return false;
   }
   rsc.assignedTo = chosen;
@@ -572,7 +570,6 @@ export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
     ws.config.noQuorumPolicy === 'freeze'
   ) {
     rsc.nextRole = rsc.role;
-    rsc.nextRoleReason = 'no-quorum-policy=freeze';
   }
   if (ws.config.stonithEnabled && !ws.config.haveStonithResource) rsc.managed = false;
 

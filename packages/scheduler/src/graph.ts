@@ -6,14 +6,9 @@
 import { escapeAttr as esc } from '@remora/cib';
 import type { Action, Rsc } from './model';
 import type { GraphAction, Schedule } from './index';
-import type { WorkingSet } from './unpack';
 
 /** Parameters and `CRM_meta_*` of an action, as the graph carries them. */
-export function actionAttributes(
-  ws: WorkingSet,
-  a: Action,
-  opDefaultTimeout: number,
-): Record<string, string> {
+export function actionAttributes(a: Action, opDefaultTimeout: number): Record<string, string> {
   const attrs: Record<string, string> = {};
   const rsc: Rsc | undefined = a.rsc;
   if (a.node) {
@@ -26,7 +21,7 @@ export function actionAttributes(
   }
   if (!rsc || rsc.kind !== 'primitive' || a.pseudo) return attrs;
   Object.assign(attrs, rsc.params);
-  const name = a.cancel ? ((a as { cancelTask?: string }).cancelTask ?? 'monitor') : a.task;
+  const name = a.cancel ? (a.cancelTask ?? 'monitor') : a.task;
   const op = rsc.ops.find((o) => o.name === name && o.interval === a.interval);
   attrs.CRM_meta_name = name;
   attrs.CRM_meta_interval = String(a.interval);
@@ -39,7 +34,6 @@ export function actionAttributes(
       attrs.CRM_meta_migrate_target = m.from.node?.name ?? '';
     }
   }
-  void ws;
   return attrs;
 }
 

@@ -143,7 +143,7 @@ export function schedule(
       inputs: a.before.map((o) => ids.get(o.first)).filter((x): x is number => x !== undefined),
       text: actionLine(a),
       key: a.key,
-      attributes: actionAttributes(ws, a, opDefaultTimeout),
+      attributes: actionAttributes(a, opDefaultTimeout),
       nodeId: a.node?.id,
     };
   });

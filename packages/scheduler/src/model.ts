@@ -126,7 +126,6 @@ export interface Rsc {
   // status
   role: Role;
   nextRole: Role;
-  nextRoleReason?: string;
   runningOn: SNode[];
   /** Nodes with any history for the resource. */
   knownOn: Set<SNode>;
@@ -134,10 +133,6 @@ export interface Rsc {
   stopFlag: boolean;
   blocked: boolean;
   startPending: boolean;
-  partialSource?: SNode;
-  partialTarget?: SNode;
-  dangling: SNode[];
-  /** Failures recorded per node (for "Failed Resource Actions"). */
 
   // assignment
   allowed: Int32Array;
@@ -152,7 +147,6 @@ export interface Rsc {
   exclusiveDiscover: boolean;
 
   actions: Action[];
-  reloadFlag: boolean;
   /** Keys of recurring operations active per node (from the history). */
   activeRecurring?: Map<SNode, Set<string>>;
   multiplyActive?: boolean;
@@ -197,8 +191,12 @@ export interface Action {
   cancel?: boolean;
   clearFailcount?: boolean;
   expectedRc?: number;
-  /** Printed in the graph only. */
-  printed?: boolean;
+  /** Cancel: the task of the recurring operation cancelled. */
+  cancelTask?: string;
+  /** Probe: how it orders before the resource's start. */
+  probeFlags?: number;
+  /** Guest fencing: the resource that runs the guest. */
+  guestOf?: Rsc;
 }
 
 export const O = {
@@ -209,9 +207,6 @@ export const O = {
   restart: 16,
   asymmetrical: 32,
   serialize: 64,
-  impliesThenOnNode: 128,
-  implFirstMigratable: 256,
-  sameNode: 512,
 } as const;
 
 export interface Ordering {

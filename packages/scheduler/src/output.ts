@@ -120,7 +120,7 @@ export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] 
     if (a.rsc || a.optional) continue;
     if (a.task !== 'stonith') continue;
     const node = a.node as SNode;
-    const guest = (a as { guestOf?: Rsc }).guestOf;
+    const guest = a.guestOf;
     const name = guest ? `${node.name} (resource: ${guest.id})` : node.name;
     const task = `Fence (${a.fenceAction ?? 'reboot'})`;
     out.push({

@@ -147,7 +147,6 @@ function freshState(): Pick<
   | 'stopFlag'
   | 'blocked'
   | 'startPending'
-  | 'dangling'
   | 'allowed'
   | 'provisional'
   | 'assigning'
@@ -157,7 +156,6 @@ function freshState(): Pick<
   | 'discovery'
   | 'exclusiveDiscover'
   | 'actions'
-  | 'reloadFlag'
 > {
   return {
     role: Role.Unknown,
@@ -168,7 +166,6 @@ function freshState(): Pick<
     stopFlag: false,
     blocked: false,
     startPending: false,
-    dangling: [],
     allowed: new Int32Array(0),
     provisional: true,
     assigning: false,
@@ -178,7 +175,6 @@ function freshState(): Pick<
     discovery: new Map(),
     exclusiveDiscover: false,
     actions: [],
-    reloadFlag: false,
   };
 }
 
@@ -480,7 +476,6 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
     if (node.kind === 'member') continue;
     if (node.shutdown && node.connection) {
       node.connection.nextRole = Role.Stopped;
-      node.connection.nextRoleReason = 'remote shutdown';
     }
     if (!unpacked.has(node)) determineRemoteOnline(node);
   }
@@ -515,7 +510,6 @@ function applyTargetRole(r: Rsc): void {
   if (target > Role.Started) target = Role.Started; // primitives and groups: no promotion
   if (r.nextRole === Role.Unknown || target < r.nextRole) {
     r.nextRole = target;
-    r.nextRoleReason = 'target-role';
   }
 }
 
@@ -987,7 +981,7 @@ function unpackOp(
       updateState(rsc, task, rc, op, st);
       return false;
     case STATUS_NOT_INSTALLED:
-      ws.bans.push({ rsc: banTarget(rsc), node, score: -INF });
+      ws.bans.push({ rsc, node, score: -INF });
       failure(ws, rsc, node, op, rc, st);
       return false;
     case STATUS_NOT_CONNECTED:
@@ -1007,13 +1001,9 @@ function unpackOp(
     return false;
   }
   failure(ws, rsc, node, op, rc, st);
-  if (status === STATUS_ERROR_HARD) ws.bans.push({ rsc: banTarget(rsc), node, score: -INF });
-  else if (status === STATUS_ERROR_FATAL) ws.bans.push({ rsc: banTarget(rsc), score: -INF });
+  if (status === STATUS_ERROR_HARD) ws.bans.push({ rsc, node, score: -INF });
+  else if (status === STATUS_ERROR_FATAL) ws.bans.push({ rsc, score: -INF });
   return restartContainer === true;
-}
-
-function banTarget(rsc: Rsc): Rsc {
-  return rsc;
 }
 
 function recordFailed(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): void {
@@ -1070,8 +1060,6 @@ function updateState(
   } else if (task === 'migrate_to') {
     // the resource is active on the source until the migration completes
     rsc.role = Role.Started;
-    const target = op.attributes['migrate_target'];
-    if (target) (rsc as unknown as { migrateTo?: string }).migrateTo = target;
   } else if (rsc.role < Role.Started) {
     setActive(rsc);
   }
@@ -1121,7 +1109,6 @@ function failure(
   else if (rsc.role < Role.Started) setActive(rsc);
   if (failRole !== Role.Started && rsc.nextRole < failRole) {
     rsc.nextRole = failRole;
-    rsc.nextRoleReason = 'failure';
   }
   if (failRole === Role.Stopped) ws.bans.push({ rsc, score: -INF });
 }
@@ -1149,7 +1136,6 @@ function processState(
     }
     if (shouldFence) fenceNode(node, `${rsc.id} is thought to be active there`);
   }
-  const saveOnFail = onFail;
   if (node.unclean) onFail = OnFail.Ignore;
   switch (onFail) {
     case OnFail.Ignore:
@@ -1173,7 +1159,6 @@ function processState(
       break;
     case OnFail.Stop:
       rsc.nextRole = Role.Stopped;
-      rsc.nextRoleReason = 'on-fail=stop';
       break;
     case OnFail.Recover:
       if (isActiveRole(rsc.role)) {
@@ -1209,9 +1194,6 @@ function processState(
       rsc.managed = false;
     }
     if (!rsc.managed) ws.bans.push({ rsc, node, score: INF });
-    if (saveOnFail !== OnFail.Ignore) {
-      // keep the flags below
-    }
     switch (onFail) {
       case OnFail.Ignore:
         break;
