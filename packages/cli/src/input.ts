@@ -35,3 +35,30 @@ export async function readInput(file: string, what = 'input'): Promise<string> {
 export function cibFileFrom(option: string | undefined): string | undefined {
   return option ?? (process.env.CIB_file || undefined);
 }
+
+/** The `-x FILE` / `-X TEXT` / `-p` options of commands that read a CIB, as Pacemaker's tools take them. */
+export interface CibInputOptions {
+  readonly xmlFile?: string;
+  readonly xmlText?: string;
+  readonly xmlPipe?: boolean;
+}
+
+/**
+ * The CIB text those options name and where it came from (for messages):
+ * `-X` text, `-p` stdin, else `-x`/`CIB_file`; none of them is a usage error
+ * (`hint` is appended to its message).
+ */
+export async function readCibInput(
+  options: CibInputOptions,
+  hint = '',
+): Promise<{ text: string; source: string }> {
+  if (options.xmlText !== undefined) return { text: options.xmlText, source: 'xml-text' };
+  if (options.xmlPipe) return { text: await readInput('-'), source: 'stdin' };
+  const file = cibFileFrom(options.xmlFile);
+  if (file === undefined)
+    throw new CliError(
+      `no CIB given: use -x FILE, -X TEXT, -p, or set CIB_file${hint}`,
+      ExitCode.USAGE,
+    );
+  return { text: await readInput(file, 'CIB'), source: file };
+}

@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
 import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
-import { cibFileFrom, readInput } from '../input';
+import type { CibInputOptions } from '../input';
+import { cibFileFrom, readCibInput, readInput } from '../input';
 import { parseOutputFormat, printJson } from '../output';
 
-interface VerifyOptions {
-  readonly xmlFile?: string;
-  readonly xmlText?: string;
-  readonly xmlPipe?: boolean;
+interface VerifyOptions extends CibInputOptions {
   readonly outputAs: string;
   readonly verbose?: boolean;
 }
@@ -30,20 +28,10 @@ export function registerCibCommands(program: Command): void {
     )
     .action(async (options: VerifyOptions) => {
       const format = parseOutputFormat(options.outputAs);
-      let text: string;
-      let source: string;
-      if (options.xmlText !== undefined) [text, source] = [options.xmlText, 'xml-text'];
-      else if (options.xmlPipe) [text, source] = [await readInput('-'), 'stdin'];
-      else {
-        const file = cibFileFrom(options.xmlFile);
-        if (file === undefined) {
-          throw new CliError(
-            'no CIB given: use -x FILE, -X TEXT, -p, or set CIB_file (checking the live cluster needs `remora status`)',
-            ExitCode.USAGE,
-          );
-        }
-        [text, source] = [await readInput(file, 'CIB'), file];
-      }
+      const { text, source } = await readCibInput(
+        options,
+        ' (checking the live cluster needs `remora status`)',
+      );
       const { verifyCib } = await import('@remora/cib');
       const result = verifyCib(text, source);
       const errors = result.diagnostics.filter((d) => d.severity === 'error');

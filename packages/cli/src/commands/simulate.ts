@@ -2,13 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
-import { cibFileFrom, readInput } from '../input';
+import type { CibInputOptions } from '../input';
+import { readCibInput } from '../input';
 import { parseOutputFormat, printJson } from '../output';
 
-interface SimulateOptions {
-  readonly xmlFile?: string;
-  readonly xmlText?: string;
-  readonly xmlPipe?: boolean;
+interface SimulateOptions extends CibInputOptions {
   readonly simulate?: boolean;
   readonly showScores?: boolean;
   readonly saveGraph?: string;
@@ -37,18 +35,7 @@ export function registerSimulateCommands(program: Command): void {
     )
     .action(async (options: SimulateOptions) => {
       const format = parseOutputFormat(options.outputAs);
-      let text: string;
-      if (options.xmlText !== undefined) text = options.xmlText;
-      else if (options.xmlPipe) text = await readInput('-');
-      else {
-        const file = cibFileFrom(options.xmlFile);
-        if (file === undefined)
-          throw new CliError(
-            'no CIB given: use -x FILE, -X TEXT, -p, or set CIB_file',
-            ExitCode.USAGE,
-          );
-        text = await readInput(file, 'CIB');
-      }
+      const { text, source } = await readCibInput(options);
       let now: Date | undefined;
       if (options.date !== undefined) {
         now = new Date(options.date);
@@ -62,7 +49,7 @@ export function registerSimulateCommands(program: Command): void {
       const { schedule, formatSimulation } = await import('@remora/scheduler');
       let result;
       try {
-        result = schedule(readCib(parseXml(text)), { now });
+        result = schedule(readCib(parseXml(text, { source })), { now });
       } catch (err) {
         throw new CliError(
           `cannot schedule this CIB: ${(err as Error).message}`,
