@@ -273,7 +273,7 @@ describe.each(['node1', 'guest1'])('run on %s', (self) => {
     expect(bad).toEqual({
       code: ExitCode.NOSUCH,
       stdout: '',
-      stderr: "remora: no node 'nowhere' in the cluster\n",
+      stderr: "remora: no node 'nowhere' in the cluster (nodes: node1, node2, guest1, remote1)\n",
     });
   });
 

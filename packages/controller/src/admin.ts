@@ -1,54 +1,42 @@
-import {
-  cleanupResource,
-  findResource,
-  putLocation,
-  readCib,
-  removeConstraints,
-  setNodeAttribute,
-} from '@remora/cib';
-import type { Cib, CibStore, XmlDocument } from '@remora/cib';
-import { OperatorRequestError } from './errors';
+import { findResource, readCib } from '@remora/cib';
+import type { Cib, CibStore } from '@remora/cib';
+import { OperatorError, OperatorExit, OperatorRequestError } from './errors';
+import { applyOperatorEdit, editScope } from './operator';
+import type { OperatorEdit, OperatorEditResult } from './operator';
 
 /**
- * Operator requests as CIB edits, the way Pacemaker's tools make them
- * (`crm_standby`, `crm_node`/`crm_attribute`, `crm_resource --cleanup /
- * --move / --ban / --clear`, `crm_attribute --promotion`). Each validates
- * what it names and throws OperatorRequestError saying what is wrong; the
- * controller reacts to the change like to any other CIB change.
+ * The controller's typed operator API: standby, maintenance, drain, cleanup,
+ * move / ban / clear, node attributes and promotion scores, the way
+ * Pacemaker's tools make them (`crm_standby`, `crm_attribute`, `crm_resource`,
+ * `crm_attribute --promotion`). Each is one OperatorEdit applied by
+ * applyOperatorEdit, the same code the `remora` CLI uses on a CIB file or
+ * through the relay; what it names is validated there and a refusal is an
+ * OperatorRequestError saying what is wrong. The controller reacts to the
+ * change like to any other CIB change.
  */
 
 /** Where a node attribute lives: `forever` = configuration, `reboot` = status (transient). */
 export type AttributeLifetime = 'forever' | 'reboot';
 
-function nodeNames(cib: Cib): string[] {
-  return cib.nodes.map((n) => n.name);
-}
-
-function requireNode(cib: Cib, node: string, request: string): void {
-  if (!nodeNames(cib).includes(node))
-    throw new OperatorRequestError(
-      request,
-      `no node '${node}' in the CIB (nodes: ${nodeNames(cib).join(', ') || 'none'})`,
-    );
-}
-
-function requireResource(cib: Cib, rsc: string, request: string): void {
-  if (!findResource(cib, rsc))
-    throw new OperatorRequestError(request, `no resource '${rsc}' in the CIB`);
-}
-
-function edit<T>(
+/** Apply one edit in the store; `check` runs first on the current CIB (what the edit itself does not validate). */
+function apply(
   store: CibStore,
   request: string,
-  scope: 'configuration' | 'status',
-  fn: (doc: XmlDocument, cib: Cib) => T,
-): Promise<T> {
+  edit: OperatorEdit,
+  check?: (cib: Cib) => void,
+): Promise<OperatorEditResult> {
   return store.modify(
     (doc) => {
-      const cib = readCib(doc);
-      return fn(doc, cib);
+      try {
+        check?.(readCib(doc));
+        return applyOperatorEdit(doc, edit);
+      } catch (err) {
+        if (err instanceof OperatorError && !(err instanceof OperatorRequestError))
+          throw new OperatorRequestError(request, err.message, err.exitCode);
+        throw err;
+      }
     },
-    { scope, reason: `operator: ${request}` },
+    { scope: editScope(edit), reason: `operator: ${request}` },
   );
 }
 
@@ -75,24 +63,24 @@ export function activeNodes(cib: Cib, rsc: string): string[] {
 }
 
 /** Put a node in standby (its resources move away) or take it out. */
-export function standby(store: CibStore, node: string, on: boolean): Promise<void> {
-  const request = `standby ${node} ${on ? 'on' : 'off'}`;
-  return edit(store, request, 'configuration', (doc, cib) => {
-    requireNode(cib, node, request);
-    setNodeAttribute(doc, node, 'standby', on ? 'on' : undefined, {
-      knownNodes: nodeNames(cib),
-    });
+export async function standby(store: CibStore, node: string, on: boolean): Promise<void> {
+  await apply(store, `standby ${node} ${on ? 'on' : 'off'}`, {
+    command: 'node-attribute',
+    node,
+    name: 'standby',
+    value: on ? 'on' : undefined,
+    lifetime: 'forever',
   });
 }
 
 /** Put a node in maintenance (its resources are left alone, monitors stop) or take it out. */
-export function maintenance(store: CibStore, node: string, on: boolean): Promise<void> {
-  const request = `maintenance ${node} ${on ? 'on' : 'off'}`;
-  return edit(store, request, 'configuration', (doc, cib) => {
-    requireNode(cib, node, request);
-    setNodeAttribute(doc, node, 'maintenance', on ? 'true' : undefined, {
-      knownNodes: nodeNames(cib),
-    });
+export async function maintenance(store: CibStore, node: string, on: boolean): Promise<void> {
+  await apply(store, `maintenance ${node} ${on ? 'on' : 'off'}`, {
+    command: 'node-attribute',
+    node,
+    name: 'maintenance',
+    value: on ? 'true' : undefined,
+    lifetime: 'forever',
   });
 }
 
@@ -101,13 +89,13 @@ export function maintenance(store: CibStore, node: string, on: boolean): Promise
  * scheduler move or stop its resources, then stop a remote/guest node's
  * connection or shut a cluster node down.
  */
-export function drain(store: CibStore, node: string, why?: string): Promise<void> {
-  const request = `drain ${node}${why ? ` (${why})` : ''}`;
-  return edit(store, request, 'status', (doc, cib) => {
-    requireNode(cib, node, request);
-    setNodeAttribute(doc, node, 'shutdown', String(Math.floor(Date.now() / 1000)), {
-      lifetime: 'reboot',
-    });
+export async function drain(store: CibStore, node: string, why?: string): Promise<void> {
+  await apply(store, `drain ${node}${why ? ` (${why})` : ''}`, {
+    command: 'node-attribute',
+    node,
+    name: 'shutdown',
+    value: String(Math.floor(Date.now() / 1000)),
+    lifetime: 'reboot',
   });
 }
 
@@ -116,56 +104,40 @@ export function drain(store: CibStore, node: string, why?: string): Promise<void
  * scheduler re-probes it (`crm_resource --cleanup`). Without a resource,
  * every resource with a recorded failure. Returns `resource@node` cleaned.
  */
-export function cleanup(store: CibStore, rsc?: string, node?: string): Promise<string[]> {
-  const request = `cleanup ${rsc ?? '(all failed)'}${node ? ` on ${node}` : ''}`;
-  return edit(store, request, 'status', (doc, cib) => {
-    if (node !== undefined) requireNode(cib, node, request);
-    if (rsc !== undefined) requireResource(cib, rsc, request);
-    const targets =
-      rsc !== undefined
-        ? [rsc]
-        : [
-            ...new Set(
-              cib.status.flatMap((ns) => [
-                ...ns.resources
-                  .filter((r) => r.operations.some((o) => o.id === `${r.id}_last_failure_0`))
-                  .map((r) => r.id),
-                ...Object.keys(ns.transientAttributes)
-                  .map((k) => /^fail-count-(.+?)(:\d+)?#/.exec(k)?.[1])
-                  .filter((r): r is string => r !== undefined),
-              ]),
-            ),
-          ];
-    return targets.flatMap((r) => cleanupResource(doc, r, node).map((n) => `${r}@${n}`));
-  });
+export async function cleanup(store: CibStore, rsc?: string, node?: string): Promise<string[]> {
+  const result = await apply(
+    store,
+    `cleanup ${rsc ?? '(all failed)'}${node ? ` on ${node}` : ''}`,
+    { command: 'cleanup', resource: rsc, node },
+  );
+  return (result.cleaned ?? []).map((c) => `${c.resource}@${c.node}`);
 }
 
 export interface MoveOptions {
   /** The constraint expires at this time (crm_resource --lifetime). */
   readonly until?: Date;
-  /** Only for this role (promotable clones: `Promoted`). */
-  readonly role?: string;
+  /** Only for the promoted role of a promotable clone. */
+  readonly promoted?: boolean;
+}
+
+function lifetimeMs(options: MoveOptions): number | undefined {
+  if (options.until === undefined) return undefined;
+  return Math.max(1, options.until.getTime() - Date.now());
 }
 
 /** Move a resource to a node: `cli-prefer-<rsc>` with score INFINITY. */
-export function move(
+export async function move(
   store: CibStore,
   rsc: string,
   node: string,
   options: MoveOptions = {},
 ): Promise<void> {
-  const request = `move ${rsc} to ${node}`;
-  return edit(store, request, 'configuration', (doc, cib) => {
-    requireResource(cib, rsc, request);
-    requireNode(cib, node, request);
-    putLocation(doc, {
-      id: `cli-prefer-${rsc}`,
-      rsc,
-      node,
-      score: 'INFINITY',
-      role: options.role,
-      until: options.until,
-    });
+  await apply(store, `move ${rsc} to ${node}`, {
+    command: 'move',
+    resource: rsc,
+    node,
+    lifetimeMs: lifetimeMs(options),
+    promoted: options.promoted,
   });
 }
 
@@ -174,73 +146,60 @@ export function move(
  * a node: from the node it is active on (an error unless exactly one).
  * Returns the node banned from.
  */
-export function ban(
+export async function ban(
   store: CibStore,
   rsc: string,
   node?: string,
   options: MoveOptions = {},
 ): Promise<string> {
   const request = `ban ${rsc}${node ? ` from ${node}` : ''}`;
-  return edit(store, request, 'configuration', (doc, cib) => {
-    requireResource(cib, rsc, request);
-    let target = node;
-    if (target === undefined) {
-      const active = activeNodes(cib, rsc);
-      if (active.length !== 1)
-        throw new OperatorRequestError(
-          request,
-          active.length === 0
-            ? `'${rsc}' is not active anywhere: name the node to ban it from`
-            : `'${rsc}' is active on ${active.join(', ')}: name the node to ban it from`,
-        );
-      target = active[0]!;
-    } else requireNode(cib, target, request);
-    putLocation(doc, {
-      id: `cli-ban-${rsc}-on-${target}`,
-      rsc,
-      node: target,
-      score: '-INFINITY',
-      role: options.role,
-      until: options.until,
-    });
-    return target;
+  const target = node ?? (await activeNode(store, rsc, request));
+  await apply(store, request, {
+    command: 'ban',
+    resource: rsc,
+    node: target,
+    lifetimeMs: lifetimeMs(options),
+    promoted: options.promoted,
   });
+  return target;
+}
+
+async function activeNode(store: CibStore, rsc: string, request: string): Promise<string> {
+  const active = activeNodes(store.cib, rsc);
+  if (active.length === 1) return active[0]!;
+  throw new OperatorRequestError(
+    request,
+    active.length === 0
+      ? `'${rsc}' is not active anywhere: name the node to ban it from`
+      : `'${rsc}' is active on ${active.join(', ')}: name the node to ban it from`,
+    active.length === 0 ? OperatorExit.notRunning : OperatorExit.invalidParam,
+  );
 }
 
 /** Remove the move/ban constraints of a resource (only those about `node` when given). Returns their ids. */
-export function clear(store: CibStore, rsc: string, node?: string): Promise<string[]> {
-  const request = `clear ${rsc}${node ? ` on ${node}` : ''}`;
-  return edit(store, request, 'configuration', (doc, cib) => {
-    requireResource(cib, rsc, request);
-    return removeConstraints(doc, (c) => {
-      const id = c.attributes.get('id') ?? '';
-      if (c.name !== 'rsc_location' || c.attributes.get('rsc') !== rsc) return false;
-      if (node === undefined)
-        return id === `cli-prefer-${rsc}` || id.startsWith(`cli-ban-${rsc}-on-`);
-      return (
-        id === `cli-ban-${rsc}-on-${node}` ||
-        (id === `cli-prefer-${rsc}` && c.attributes.get('node') === node)
-      );
-    });
+export async function clear(store: CibStore, rsc: string, node?: string): Promise<string[]> {
+  const result = await apply(store, `clear ${rsc}${node ? ` on ${node}` : ''}`, {
+    command: 'clear',
+    resource: rsc,
+    node,
   });
+  return [...result.ids];
 }
 
 /** Set (or with `undefined`, delete) a node attribute. */
-export function setAttribute(
+export async function setAttribute(
   store: CibStore,
   node: string,
   name: string,
   value: string | undefined,
   lifetime: AttributeLifetime = 'forever',
 ): Promise<void> {
-  const request = `attribute ${name} on ${node}`;
-  if (!/^[A-Za-z0-9_#.:-]+$/.test(name))
-    return Promise.reject(
-      new OperatorRequestError(request, `'${name}' is not a valid attribute name`),
-    );
-  return edit(store, request, lifetime === 'reboot' ? 'status' : 'configuration', (doc, cib) => {
-    requireNode(cib, node, request);
-    setNodeAttribute(doc, node, name, value, { lifetime, knownNodes: nodeNames(cib) });
+  await apply(store, `attribute ${name} on ${node}`, {
+    command: 'node-attribute',
+    node,
+    name,
+    value,
+    lifetime,
   });
 }
 
@@ -248,7 +207,7 @@ export function setAttribute(
  * Set (or with `undefined`, delete) a promotable resource's promotion score
  * on a node (`crm_attribute --promotion`: transient attribute `master-<rsc>`).
  */
-export function setPromotionScore(
+export async function setPromotionScore(
   store: CibStore,
   rsc: string,
   node: string,
@@ -256,18 +215,25 @@ export function setPromotionScore(
 ): Promise<void> {
   const request = `promotion score of ${rsc} on ${node}`;
   if (typeof score === 'number' && !Number.isInteger(score))
-    return Promise.reject(new OperatorRequestError(request, `${score} is not an integer score`));
-  return edit(store, request, 'status', (doc, cib) => {
-    requireNode(cib, node, request);
-    requireResource(cib, rsc.replace(/:\d+$/, ''), request);
-    setNodeAttribute(
-      doc,
+    throw new OperatorRequestError(request, `${score} is not an integer score`);
+  const id = rsc.replace(/:\d+$/, '');
+  await apply(
+    store,
+    request,
+    {
+      command: 'node-attribute',
       node,
-      `master-${rsc.replace(/:\d+$/, '')}`,
-      score === undefined ? undefined : String(score),
-      {
-        lifetime: 'reboot',
-      },
-    );
-  });
+      name: `master-${id}`,
+      value: score === undefined ? undefined : String(score),
+      lifetime: 'reboot',
+    },
+    (cib) => {
+      if (!findResource(cib, id))
+        throw new OperatorRequestError(
+          request,
+          `no resource '${id}' in the configuration`,
+          OperatorExit.noSuchObject,
+        );
+    },
+  );
 }

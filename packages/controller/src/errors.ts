@@ -44,12 +44,45 @@ export class FencingError extends ControllerError {
   }
 }
 
-/** An operator request names something the CIB does not have, or is not allowed. */
-export class OperatorRequestError extends ControllerError {
+/**
+ * Exit codes of operator requests, the numbers of Pacemaker's `crm_exit_t`
+ * (the `remora` CLI exits with them unchanged).
+ */
+export const OperatorExit = {
+  ok: 0,
+  error: 1,
+  invalidParam: 2,
+  unimplemented: 3,
+  notRunning: 7,
+  usage: 64,
+  software: 70,
+  disconnect: 102,
+  noSuchObject: 105,
+  timeout: 124,
+} as const;
+export type OperatorExit = (typeof OperatorExit)[keyof typeof OperatorExit];
+
+/** A request an operator tool cannot have carried out: message and exit code. */
+export class OperatorError extends ControllerError {
+  constructor(
+    message: string,
+    readonly exitCode: OperatorExit = OperatorExit.error,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * An operator request made through the controller's typed API (Controller.standby,
+ * move, ...) that names something the CIB does not have, or is not allowed:
+ * the request as words, what is wrong, and the exit code the CLI would use.
+ */
+export class OperatorRequestError extends OperatorError {
   constructor(
     readonly request: string,
     readonly detail: string,
+    exitCode: OperatorExit = OperatorExit.invalidParam,
   ) {
-    super(`${request}: ${detail}`);
+    super(`${request}: ${detail}`, exitCode);
   }
 }

@@ -3,6 +3,8 @@ export {
   FencingError,
   GraphFormatError,
   NoExecutorError,
+  OperatorError,
+  OperatorExit,
   OperatorRequestError,
   SchedulerError,
 } from './errors';
@@ -34,14 +36,7 @@ export { Controller } from './controller';
 export type { ControllerOptions } from './controller';
 export { ConnectionManager, isConnectionAction } from './connections';
 export type { Connection } from './connections';
-export {
-  OperatorError,
-  OperatorExit,
-  OperatorService,
-  applyOperatorEdit,
-  editScope,
-  parseOperatorRequest,
-} from './operator';
+export { OperatorService, applyOperatorEdit, editScope, parseOperatorRequest } from './operator';
 export type {
   ClearEdit,
   CleanupEdit,

@@ -14,35 +14,7 @@ import {
   setResourceMeta,
 } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
-import { ControllerError } from './errors';
-
-/**
- * Exit codes of operator requests, the numbers of Pacemaker's `crm_exit_t`
- * (the `remora` CLI exits with them unchanged).
- */
-export const OperatorExit = {
-  ok: 0,
-  error: 1,
-  invalidParam: 2,
-  unimplemented: 3,
-  notRunning: 7,
-  usage: 64,
-  software: 70,
-  disconnect: 102,
-  noSuchObject: 105,
-  timeout: 124,
-} as const;
-export type OperatorExit = (typeof OperatorExit)[keyof typeof OperatorExit];
-
-/** A request an operator tool cannot have carried out: message and exit code. */
-export class OperatorError extends ControllerError {
-  constructor(
-    message: string,
-    readonly exitCode: OperatorExit = OperatorExit.error,
-  ) {
-    super(message);
-  }
-}
+import { OperatorError, OperatorExit } from './errors';
 
 /** Read the CIB (and the caller's node name, which a remote node cannot know itself). */
 export interface QueryRequest {
@@ -131,6 +103,8 @@ export interface OperatorEditResult {
   readonly node?: string;
   /** Constraint ids added or removed, nodes cleaned up. */
   readonly ids: readonly string[];
+  /** cleanup: each resource and node whose history and fail counts were forgotten. */
+  readonly cleaned?: readonly { readonly resource: string; readonly node: string }[];
 }
 
 export interface QueryReply {
@@ -237,7 +211,10 @@ export function parseOperatorRequest(command: string, args: unknown): OperatorRe
 
 function knownNode(cib: Cib, node: string): void {
   if (!cib.nodes.some((n) => n.name === node))
-    throw new OperatorError(`no node '${node}' in the cluster`, OperatorExit.noSuchObject);
+    throw new OperatorError(
+      `no node '${node}' in the cluster (nodes: ${cib.nodes.map((n) => n.name).join(', ') || 'none'})`,
+      OperatorExit.noSuchObject,
+    );
 }
 
 function knownResource(cib: Cib, id: string): void {
@@ -328,6 +305,11 @@ export function applyOperatorEdit(
   try {
     switch (edit.command) {
       case 'node-attribute': {
+        if (!/^[A-Za-z0-9_#.:-]+$/.test(edit.name))
+          throw new OperatorError(
+            `'${edit.name}' is not a valid attribute name`,
+            OperatorExit.invalidParam,
+          );
         const node = callerNode(edit.node, ctx);
         knownNode(cib, node);
         const changed = setNodeAttribute(doc, node, edit.name, edit.value, {
@@ -383,10 +365,11 @@ export function applyOperatorEdit(
         if (edit.resource !== undefined) knownResource(cib, edit.resource);
         const targets =
           edit.resource !== undefined ? [edit.resource] : [...failedResources(cib).keys()];
-        const nodes = new Set<string>();
-        for (const rsc of targets)
-          for (const n of cleanupResource(doc, rsc, edit.node)) nodes.add(n);
-        return { changed: nodes.size > 0, node: edit.node, ids: [...nodes] };
+        const cleaned = targets.flatMap((resource) =>
+          cleanupResource(doc, resource, edit.node).map((node) => ({ resource, node })),
+        );
+        const nodes = [...new Set(cleaned.map((c) => c.node))];
+        return { changed: cleaned.length > 0, node: edit.node, ids: nodes, cleaned };
       }
       case 'node-remove': {
         if (
