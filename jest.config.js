@@ -16,6 +16,7 @@ module.exports = {
   },
   moduleNameMapper: {
     '^@remora/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@remora/([a-z-]+)/([a-z-]+)$': '<rootDir>/packages/$1/src/$2.ts',
   },
   testTimeout: 60000,
   // Tests own real processes, sockets and namespaces; two workers on 2 cores.

@@ -8,6 +8,8 @@ import type {
   Resource,
   ResourceHistoryRecord,
 } from '@remora/cib';
+// The light subpath: the package index would load agent-runner's process code at every CLI start.
+import { isOcfRc, ocfRcName } from '@remora/agent-runner/result-codes';
 import { INFINITY, effectiveMeta, mergeNvSets, parseBoolean, parseScore } from '@remora/cib';
 import type {
   StatusClone,
@@ -28,21 +30,6 @@ import type {
  * history (ops in call-id order, rc against the expected rc of the
  * transition key), failed actions and fail counts.
  */
-
-const OCF_RC_TEXT: Readonly<Record<number, string>> = {
-  0: 'ok',
-  1: 'error',
-  2: 'invalid parameter',
-  3: 'unimplemented feature',
-  4: 'insufficient privileges',
-  5: 'not installed',
-  6: 'not configured',
-  7: 'not running',
-  8: 'promoted',
-  9: 'promoted (failed)',
-  190: 'degraded',
-  191: 'degraded promoted',
-};
 
 /** Pacemaker's execution status words (op-status). */
 const EXEC_STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -507,7 +494,7 @@ function failedActions(cib: Cib, up: ReadonlySet<string>): StatusFailedAction[] 
           interval: op.interval,
           node: ns.uname,
           rc: op.rc,
-          rcText: OCF_RC_TEXT[op.rc] ?? 'unknown',
+          rcText: isOcfRc(op.rc) ? ocfRcName(op.rc) : 'unknown',
           status: EXEC_STATUS_TEXT[op.opStatus] ?? 'Error',
           exitReason: op.exitReason || undefined,
           callId: op.callId,
