@@ -1,6 +1,7 @@
 import { allPrimitives, effectiveParams } from '@remora/cib';
 import type { CibStore } from '@remora/cib';
 import type { ExecutedOperation } from './executor';
+import { controllerResult } from './executor';
 import type { FenceDevice, Fencer } from './fencer';
 import type { GraphAction } from './graph';
 import { OpStatus, forgetNodeHistory } from './lrm-record';
@@ -28,25 +29,6 @@ export interface ClusterActionContext {
   onShutdown(node: string): void;
   /** A recurring fence-device monitor's result changed. */
   onDeviceMonitor(action: GraphAction, result: ExecutedOperation): void;
-}
-
-let callIds = 0;
-
-function result(
-  rc: number,
-  started: number,
-  exitReason = '',
-  opStatus: OpStatus = OpStatus.done,
-): ExecutedOperation {
-  return {
-    rc,
-    opStatus,
-    callId: ++callIds,
-    exitReason,
-    startTime: started,
-    runTime: Date.now() - started,
-    queueTime: 0,
-  };
 }
 
 function deviceParams(a: GraphAction): Record<string, string> {
@@ -156,8 +138,8 @@ export class ClusterActions {
         timeoutMs: a.timeout ?? 20_000,
         signal: abort,
       });
-      if (r.rc === 5) return result(5, t, r.output, OpStatus.notInstalled);
-      return result(
+      if (r.rc === 5) return controllerResult(5, t, r.output, OpStatus.notInstalled);
+      return controllerResult(
         r.rc === 0 ? 0 : 1,
         t,
         r.rc === 0 ? '' : (r.output.trim().split('\n').pop() ?? ''),
@@ -168,7 +150,7 @@ export class ClusterActions {
         try {
           this.ctx.fencer.agentPath(rsc.type);
         } catch (err) {
-          return result(6, started, (err as Error).message);
+          return controllerResult(6, started, (err as Error).message);
         }
         const r = await check(signal);
         if (r.rc === 0) this.ctx.fencer.register(device);
@@ -177,11 +159,11 @@ export class ClusterActions {
       case 'stop':
         this.cancel(node, rsc.id);
         this.ctx.fencer.unregister(rsc.id, node);
-        return result(0, started);
+        return controllerResult(0, started);
       case 'monitor': {
         if (a.interval === 0)
-          return result(this.ctx.fencer.isRegistered(rsc.id, node) ? 0 : 7, started);
-        if (!this.ctx.fencer.isRegistered(rsc.id, node)) return result(7, started);
+          return controllerResult(this.ctx.fencer.isRegistered(rsc.id, node) ? 0 : 7, started);
+        if (!this.ctx.fencer.isRegistered(rsc.id, node)) return controllerResult(7, started);
         const first = await check(signal);
         this.cancel(node, rsc.id);
         let last = first.rc;
@@ -197,7 +179,7 @@ export class ClusterActions {
         return first;
       }
       default:
-        return result(
+        return controllerResult(
           3,
           started,
           `${a.operation} is not supported for fence devices`,

@@ -1,7 +1,7 @@
 import { RemoteClient } from '@remora/remote-transport';
 import type { CibStore } from '@remora/cib';
 import type { ExecutedOperation } from './executor';
-import { RemoteNodeExecutor } from './executor';
+import { RemoteNodeExecutor, controllerResult } from './executor';
 import type { GraphAction } from './graph';
 import { OpStatus } from './lrm-record';
 
@@ -17,25 +17,6 @@ export interface Connection {
   /** The cluster node hosting the connection (changes on migration). */
   host: string;
   readonly executor: RemoteNodeExecutor;
-}
-
-let callIds = 0;
-
-function done(
-  rc: number,
-  started: number,
-  opStatus: OpStatus = OpStatus.done,
-  exitReason = '',
-): ExecutedOperation {
-  return {
-    rc,
-    opStatus,
-    callId: ++callIds,
-    exitReason,
-    startTime: started,
-    runTime: Date.now() - started,
-    queueTime: 0,
-  };
 }
 
 /**
@@ -64,39 +45,44 @@ export class ConnectionManager {
     if (a.operation === 'monitor') {
       const up =
         existing && existing.host === host && existing.executor.client.state === 'connected';
-      return done(up ? 0 : 7, started);
+      return controllerResult(up ? 0 : 7, started);
     }
-    if (a.operation === 'cancel') return done(0, started);
+    if (a.operation === 'cancel') return controllerResult(0, started);
     if (a.operation === 'stop') {
       // After a migration the connection lives on another host: the old host's stop leaves it.
       if (existing && existing.host === host) await this.drop(node);
-      return done(0, started);
+      return controllerResult(0, started);
     }
     if (a.operation === 'migrate_to')
       return existing && existing.host === host
-        ? done(0, started)
-        : done(1, started, OpStatus.error, `${node} is not connected from ${host}`);
+        ? controllerResult(0, started)
+        : controllerResult(1, started, `${node} is not connected from ${host}`, OpStatus.error);
     if (
       a.operation === 'migrate_from' &&
       existing &&
       existing.executor.client.state === 'connected'
     ) {
       existing.host = host;
-      return done(0, started);
+      return controllerResult(0, started);
     }
     if (a.operation !== 'start' && a.operation !== 'migrate_from')
-      return done(
+      return controllerResult(
         3,
         started,
-        OpStatus.notSupported,
         `${a.operation} is not supported for connections`,
+        OpStatus.notSupported,
       );
     if (existing) await this.drop(node);
     const cib = this.store.cib;
     const def =
       cib.guestNodes.find((g) => g.name === node) ?? cib.remoteNodes.find((r) => r.name === node);
     if (!def)
-      return done(6, started, OpStatus.done, `${node} is not a remote or guest node in the CIB`);
+      return controllerResult(
+        6,
+        started,
+        `${node} is not a remote or guest node in the CIB`,
+        OpStatus.done,
+      );
     try {
       const client = await RemoteClient.connect(
         {
@@ -111,7 +97,7 @@ export class ConnectionManager {
       if (this.closed) {
         // The controller closed while we were connecting: nobody will use (or close) it.
         await client.close();
-        return done(1, started, OpStatus.error, 'the controller is closing');
+        return controllerResult(1, started, 'the controller is closing', OpStatus.error);
       }
       const c: Connection = { node, host, executor: new RemoteNodeExecutor(client) };
       this.connections.set(node, c);
@@ -122,9 +108,9 @@ export class ConnectionManager {
             return;
           }
       })().catch(() => undefined);
-      return done(0, started);
+      return controllerResult(0, started);
     } catch (err) {
-      return done(1, started, OpStatus.error, (err as Error).message);
+      return controllerResult(1, started, (err as Error).message, OpStatus.error);
     }
   }
 

@@ -15,6 +15,30 @@ export interface ExecutedOperation {
   readonly queueTime: number;
 }
 
+let controllerCallIds = 0;
+
+/**
+ * The result of an operation the controller carries out itself rather than an
+ * agent on a node (remote/guest connections, fence-device registration), with
+ * call ids from one counter.
+ */
+export function controllerResult(
+  rc: number,
+  started: number,
+  exitReason = '',
+  opStatus: OpStatus = OpStatus.done,
+): ExecutedOperation {
+  return {
+    rc,
+    opStatus,
+    callId: ++controllerCallIds,
+    exitReason,
+    startTime: started,
+    runTime: Date.now() - started,
+    queueTime: 0,
+  };
+}
+
 /** Runs a graph's resource operations on one node. */
 export interface NodeExecutor {
   execute(action: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation>;
