@@ -10,6 +10,7 @@ import { O, Role, isActiveRole, nodeAvailable } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode } from './unpack';
 import { configChanges } from './digest';
+import { ABSENT } from './scores';
 import { mergeNvSets, parseInterval } from '@remora/cib';
 
 export class ActionSet {
@@ -341,9 +342,8 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   if (rsc.knownOn.has(node)) return;
   const top = rsc.parent ?? rsc;
   const mode = rsc.discovery.get(node.index);
-  const allowed = rsc.allowed[node.index];
   if (rsc.exclusiveDiscover || top.exclusiveDiscover) {
-    if (allowed === undefined || allowed === -2_000_000_000) return;
+    if (rsc.allowed.get(node.index) === ABSENT) return;
     if (mode !== 'exclusive') return;
   }
   if (mode === 'never') return;

@@ -2,37 +2,112 @@
  * Placement: node scores per resource (locations, stickiness, failure
  * thresholds, colocations) and the choice of a node, in Pacemaker's order.
  *
- * Scores live in a dense Int32Array per primitive, indexed by node; a node a
- * resource may not even consider is ABSENT (asymmetric clusters).
+ * Scores are sparse per primitive (`NodeScores`: a base score plus the nodes
+ * that differ from it); a node a resource may not even consider is ABSENT
+ * (asymmetric clusters). Operations that treat every node alike work on the
+ * base score once, so placement costs per exception, not per node.
  */
 import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
 import { addScores, evaluateRule } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
 import { INF, Role, nodeAvailable, primitivesOf } from './model';
+import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
 import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
 
-export const ABSENT = -2_000_000_000;
+export { ABSENT, NodeScores };
 const INFINITY_HACK = INF * -100;
 
-export type Table = Int32Array;
+export type Table = NodeScores;
 
 function baseWeight(node: SNode): number {
   if (node.kind === 'member' && (!node.online || node.shutdown)) return -INF;
   return 0;
 }
 
+/** Node lists the sparse operations need, computed once per working set. */
+interface NodeLists {
+  /** Nodes whose weight without any constraint is not 0 (cluster nodes offline or shutting down). */
+  readonly special: SNode[];
+  readonly members: SNode[];
+  readonly nonMembers: SNode[];
+  /** Nodes by value of a node attribute (built on first use per attribute). */
+  readonly byAttr: Map<string, Map<string | undefined, SNode[]>>;
+}
+
+const nodeListCache = new WeakMap<WorkingSet, NodeLists>();
+
+function nodeLists(ws: WorkingSet): NodeLists {
+  let l = nodeListCache.get(ws);
+  if (!l) {
+    l = {
+      special: ws.nodes.filter((n) => baseWeight(n) !== 0),
+      members: ws.nodes.filter((n) => n.kind === 'member'),
+      nonMembers: ws.nodes.filter((n) => n.kind !== 'member'),
+      byAttr: new Map(),
+    };
+    nodeListCache.set(ws, l);
+  }
+  return l;
+}
+
+/** The nodes whose attribute `attr` has this value (undefined: nodes without it). */
+function nodesWithAttr(ws: WorkingSet, attr: string, value: string | undefined): SNode[] {
+  const lists = nodeLists(ws);
+  let index = lists.byAttr.get(attr);
+  if (!index) {
+    index = new Map();
+    for (const n of ws.nodes) {
+      const v = n.attrs[attr];
+      const list = index.get(v);
+      if (list) list.push(n);
+      else index.set(v, [n]);
+    }
+    lists.byAttr.set(attr, index);
+  }
+  return index.get(value) ?? [];
+}
+
+function addToNode(t: Table, node: SNode, score: number): void {
+  const cur = t.get(node.index);
+  t.set(node.index, addScores(cur === ABSENT ? baseWeight(node) : cur, score));
+}
+
+/** Add a score on every node (a node not yet considered starts from its base weight). */
+function addToAll(ws: WorkingSet, t: Table, score: number): void {
+  for (const [i, v] of t.exceptions)
+    t.exceptions.set(i, addScores(v === ABSENT ? baseWeight(ws.nodes[i] as SNode) : v, score));
+  if (t.base === ABSENT) {
+    for (const n of nodeLists(ws).special)
+      if (t.isBase(n.index)) t.exceptions.set(n.index, addScores(baseWeight(n), score));
+    t.base = addScores(0, score);
+  } else {
+    t.base = addScores(t.base, score);
+  }
+}
+
 function locate(ws: WorkingSet, rsc: Rsc, node: SNode | undefined, score: number): void {
   for (const p of primitivesOf(rsc)) {
+    if (node === undefined) addToAll(ws, p.allowed, score);
+    else addToNode(p.allowed, node, score);
+  }
+}
+
+/** -INFINITY on every remote and guest node (as Pacemaker's rsc_avoids_remote_nodes). */
+function banFromRemoteNodes(ws: WorkingSet, rsc: Rsc): void {
+  const { members, nonMembers } = nodeLists(ws);
+  if (nonMembers.length === 0) return;
+  for (const p of primitivesOf(rsc)) {
     const t = p.allowed;
-    if (node === undefined) {
-      for (const n of ws.nodes) {
-        const cur = t[n.index] ?? ABSENT;
-        t[n.index] = addScores(cur === ABSENT ? baseWeight(n) : cur, score);
-      }
+    if (members.length < nonMembers.length) {
+      for (const i of t.exceptions.keys())
+        if ((ws.nodes[i] as SNode).kind !== 'member') t.exceptions.set(i, -INF);
+      t.rebase(
+        -INF,
+        members.map((n) => n.index),
+      );
     } else {
-      const cur = t[node.index] ?? ABSENT;
-      t[node.index] = addScores(cur === ABSENT ? baseWeight(node) : cur, score);
+      for (const n of nonMembers) t.set(n.index, -INF);
     }
   }
 }
@@ -190,13 +265,16 @@ function parseScoreText(v: string): number {
 
 /** Everything that sets node scores before assignment. */
 export function applyNodeCriteria(ws: WorkingSet): void {
-  const n = ws.nodes.length;
+  nodeListCache.delete(ws);
+  const { special } = nodeLists(ws);
   for (const r of ws.byId.values()) {
     if (r.kind !== 'primitive') continue;
-    r.allowed = new Int32Array(n).fill(ABSENT);
+    r.allowed = new NodeScores();
     // guest connections may go wherever their container can, even in an asymmetric cluster
-    if (ws.config.symmetric || (r.remoteNode && r.container))
-      for (const node of ws.nodes) r.allowed[node.index] = baseWeight(node);
+    if (ws.config.symmetric || (r.remoteNode && r.container)) {
+      r.allowed.base = 0;
+      for (const node of special) r.allowed.set(node.index, baseWeight(node));
+    }
   }
   applyNodeHealth(ws);
   for (const c of ws.cib.constraints) if (c.kind === 'location') applyLocation(ws, c);
@@ -206,7 +284,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     if (r.kind !== 'primitive') continue;
     if (!r.managed || r.stickiness < 1 || r.runningOn.length !== 1) continue;
     const node = r.runningOn[0] as SNode;
-    if (!ws.config.symmetric && r.allowed[node.index] === ABSENT) continue;
+    if (!ws.config.symmetric && r.allowed.get(node.index) === ABSENT) continue;
     locate(ws, r, node, r.stickiness);
   }
 
@@ -232,10 +310,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
 
 /** Colocations and bans Pacemaker adds by itself (groups, guests, remote connections). */
 export function createInternalConstraints(ws: WorkingSet): void {
-  const remoteNodes = ws.nodes.filter((n) => n.kind !== 'member');
-  const avoidRemote = (r: Rsc): void => {
-    for (const node of remoteNodes) locate(ws, r, node, -INF);
-  };
+  const avoidRemote = (r: Rsc): void => banFromRemoteNodes(ws, r);
   for (const r of ws.byId.values()) {
     if (r.kind === 'group') {
       const colocated = (r.meta.collocated ?? r.meta.colocated ?? 'true') !== 'false';
@@ -272,10 +347,10 @@ export function createInternalConstraints(ws: WorkingSet): void {
 // ------------------------------------------------------------- merging
 
 function anyAvailable(ws: WorkingSet, t: Table): boolean {
-  for (const node of ws.nodes) {
-    const w = t[node.index] ?? ABSENT;
-    if (w !== ABSENT && w >= 0 && nodeAvailable(node)) return true;
-  }
+  for (const [i, w] of t.exceptions)
+    if (w !== ABSENT && w >= 0 && nodeAvailable(ws.nodes[i] as SNode)) return true;
+  if (t.base === ABSENT || t.base < 0) return false;
+  for (const node of ws.nodes) if (t.isBase(node.index) && nodeAvailable(node)) return true;
   return false;
 }
 
@@ -283,30 +358,21 @@ function attrValue(node: SNode, attr: string | undefined): string | undefined {
   return node.attrs[attr ?? '#uname'];
 }
 
-/** For each node, the best score `rsc` has on any available node sharing the node's value of `attr`. */
-function bestScoresByAttr(
-  ws: WorkingSet,
-  rsc: Rsc,
-  attr: string | undefined,
-): (node: SNode) => number {
-  const t = rsc.allowed;
-  if (attr === undefined || attr === '#uname' || attr === '#id') {
-    // node names and ids are unique: the node itself
-    return (node) => {
-      const w = t[node.index] ?? ABSENT;
-      return w !== ABSENT && nodeAvailable(node) ? w : -INF;
-    };
-  }
-  const best = new Map<string | undefined, number>();
-  for (const node of ws.nodes) {
-    const w = t[node.index] ?? ABSENT;
-    if (w === ABSENT || !nodeAvailable(node)) continue;
-    const v = attrValue(node, attr);
-    if (w > (best.get(v) ?? -INF)) best.set(v, w);
-  }
-  return (node) => best.get(attrValue(node, attr)) ?? -INF;
+/** One node's new score when merging `score` (another resource's) at `factor`. */
+function mergedScore(cur: number, score: number, factor: number, onlyPositive: boolean): number {
+  if (cur === ABSENT) return cur;
+  if (factor < 0 && score < 0) return cur;
+  if (cur === INFINITY_HACK) return cur;
+  const f = factor * score;
+  let weight = Math.trunc(f < 0 ? f - 0.5 : f + 0.5);
+  if (weight === 0 && score !== 0) weight = factor > 0 ? 1 : factor < 0 ? -1 : 0;
+  const next = addScores(weight, cur);
+  if (onlyPositive && next < 0 && cur > 0) return INFINITY_HACK;
+  if (onlyPositive && next < 0 && cur === 0) return cur;
+  return next;
 }
 
+/** `work` plus, per node, `rsc`'s best score among available nodes sharing the node's value of `attr`. */
 function addScoresMatchingAttr(
   ws: WorkingSet,
   work: Table,
@@ -314,25 +380,48 @@ function addScoresMatchingAttr(
   attr: string | undefined,
   factor: number,
   onlyPositive: boolean,
-): void {
-  const bestFor = bestScoresByAttr(ws, rsc, attr);
-  for (const node of ws.nodes) {
-    const cur = work[node.index] ?? ABSENT;
-    if (cur === ABSENT) continue;
-    const score = bestFor(node);
-    if (factor < 0 && score < 0) continue;
-    if (cur === INFINITY_HACK) continue;
-    const f = factor * score;
-    let weight = Math.trunc(f < 0 ? f - 0.5 : f + 0.5);
-    if (weight === 0 && score !== 0) weight = factor > 0 ? 1 : factor < 0 ? -1 : 0;
-    const next = addScores(weight, cur);
-    if (onlyPositive && next < 0 && cur > 0) {
-      work[node.index] = INFINITY_HACK;
-      continue;
+): Table {
+  const t = rsc.allowed;
+  if (attr !== undefined && attr !== '#uname' && attr !== '#id') {
+    // grouping attribute: the best score per value, node by node
+    const best = new Map<string | undefined, number>();
+    for (const node of ws.nodes) {
+      const w = t.get(node.index);
+      if (w === ABSENT || !nodeAvailable(node)) continue;
+      const v = attrValue(node, attr);
+      if (w > (best.get(v) ?? -INF)) best.set(v, w);
     }
-    if (onlyPositive && next < 0 && cur === 0) continue;
-    work[node.index] = next;
+    const out = work.clone();
+    for (const node of ws.nodes) {
+      const score = best.get(attrValue(node, attr)) ?? -INF;
+      out.set(node.index, mergedScore(work.get(node.index), score, factor, onlyPositive));
+    }
+    return out;
   }
+  // node names and ids are unique: each node takes the other resource's score on itself
+  const scoreOn = (node: SNode): number => {
+    const w = t.get(node.index);
+    return w !== ABSENT && nodeAvailable(node) ? w : -INF;
+  };
+  const onAvailable = t.base !== ABSENT ? t.base : -INF;
+  const baseIfAvailable = mergedScore(work.base, onAvailable, factor, onlyPositive);
+  const baseIfUnavailable = mergedScore(work.base, -INF, factor, onlyPositive);
+  const out = new NodeScores(baseIfAvailable);
+  const own = (i: number): boolean => !work.isBase(i) || !t.isBase(i);
+  for (const i of work.exceptions.keys()) {
+    const node = ws.nodes[i] as SNode;
+    out.set(i, mergedScore(work.get(i), scoreOn(node), factor, onlyPositive));
+  }
+  for (const i of t.exceptions.keys()) {
+    if (!work.isBase(i)) continue;
+    const node = ws.nodes[i] as SNode;
+    out.set(i, mergedScore(work.base, scoreOn(node), factor, onlyPositive));
+  }
+  if (baseIfUnavailable !== baseIfAvailable) {
+    for (const node of ws.nodes)
+      if (!own(node.index) && !nodeAvailable(node)) out.set(node.index, baseIfUnavailable);
+  }
+  return out;
 }
 
 export const W = { init: 1, forward: 2, rollback: 4, positive: 8 } as const;
@@ -358,11 +447,10 @@ export function mergeWeights(
   let work: Table;
   let f = flags;
   if (f & W.init) {
-    work = rsc.allowed.slice();
+    work = rsc.allowed.clone();
     f &= ~W.init;
   } else {
-    work = (nodes as Table).slice();
-    addScoresMatchingAttr(ws, work, rsc, attr, factor, (f & W.positive) !== 0);
+    work = addScoresMatchingAttr(ws, nodes as Table, rsc, attr, factor, (f & W.positive) !== 0);
   }
   if (anyAvailable(ws, work)) {
     const multiplier = factor < 0 ? -1 : 1;
@@ -379,7 +467,8 @@ export function mergeWeights(
     return nodes as Table;
   }
   if (f & W.positive) {
-    for (let i = 0; i < work.length; i++) if (work[i] === INFINITY_HACK) work[i] = 1;
+    if (work.base === INFINITY_HACK) work.base = 1;
+    for (const [i, v] of work.exceptions) if (v === INFINITY_HACK) work.set(i, 1);
   }
   rsc.merging = false;
   return work;
@@ -395,7 +484,7 @@ function mergeGroupWeights(
 ): Table {
   if (rsc.merging) return nodes as Table;
   const first = rsc.children[0];
-  if (!first) return nodes ?? new Int32Array(ws.nodes.length).fill(ABSENT);
+  if (!first) return nodes ?? new NodeScores();
   rsc.merging = true;
   let work: Table;
   if (flags & W.init) {
@@ -425,8 +514,8 @@ function currentNode(rsc: Rsc): SNode | undefined {
 }
 
 function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: SNode): number {
-  const wa = nodeAvailable(a) ? (t[a.index] ?? ABSENT) : -INF;
-  const wb = nodeAvailable(b) ? (t[b.index] ?? ABSENT) : -INF;
+  const wa = nodeAvailable(a) ? t.get(a.index) : -INF;
+  const wb = nodeAvailable(b) ? t.get(b.index) : -INF;
   if (wa !== wb) return wa > wb ? -1 : 1;
   if (ws.config.placementStrategy !== 'minimal') {
     if (a.assigned !== b.assigned) return a.assigned < b.assigned ? -1 : 1;
@@ -440,7 +529,7 @@ function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: 
 
 function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean {
   if (!force && chosen) {
-    const w = rsc.allowed[chosen.index] ?? ABSENT;
+    const w = rsc.allowed.get(chosen.index);
     if (w < 0 || !nodeAvailable(chosen)) {
       rsc.nextRole = Role.Stopped;
       chosen = undefined;
@@ -457,20 +546,33 @@ function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean 
   return true;
 }
 
+/** The best node by score, then fewest assigned resources, the current node and name. */
+function bestNode(ws: WorkingSet, t: Table, running: SNode | undefined): SNode | undefined {
+  let best: SNode | undefined;
+  for (const [i, w] of t.exceptions) {
+    if (w === ABSENT) continue;
+    const n = ws.nodes[i] as SNode;
+    if (!best || compareNodes(ws, t, n, best, running) < 0) best = n;
+  }
+  if (t.base === ABSENT) return best;
+  // nodes with the base score weigh at most the base score: scan them only when one could win
+  if (best && nodeAvailable(best) && t.get(best.index) > t.base) return best;
+  for (const n of ws.nodes) {
+    if (!t.isBase(n.index)) continue;
+    if (!best || compareNodes(ws, t, n, best, running) < 0) best = n;
+  }
+  return best;
+}
+
 function chooseNode(ws: WorkingSet, rsc: Rsc): boolean {
   if (!rsc.provisional) return rsc.assignedTo !== undefined;
   const running = currentNode(rsc);
-  // best node: a linear scan instead of a full sort (large clusters)
-  let best: SNode | undefined;
-  for (const n of ws.nodes) {
-    if ((rsc.allowed[n.index] ?? ABSENT) === ABSENT) continue;
-    if (!best || compareNodes(ws, rsc.allowed, n, best, running) < 0) best = n;
-  }
-  let chosen = best;
-  if (chosen && (rsc.allowed[chosen.index] ?? ABSENT) > 0 && nodeAvailable(chosen)) {
+  const t = rsc.allowed;
+  let chosen = bestNode(ws, t, running);
+  if (chosen && t.get(chosen.index) > 0 && nodeAvailable(chosen)) {
     if (running && nodeAvailable(running)) {
-      const bw = rsc.allowed[chosen.index];
-      if ((rsc.allowed[running.index] ?? ABSENT) === bw) chosen = running;
+      const bw = t.get(chosen.index);
+      if (t.get(running.index) === bw) chosen = running;
     }
   }
   return finalize(rsc, chosen, false);
@@ -503,18 +605,22 @@ function primaryNode(primary: Rsc, score: number): SNode | undefined {
 function applyColocToWeights(ws: WorkingSet, dependent: Rsc, primary: Rsc, c: Coloc): void {
   const attr = c.nodeAttribute ?? '#id';
   const pnode = primaryNode(primary, c.score);
-  let value: string | undefined;
-  if (pnode) value = pnode.attrs[attr];
-  else if (c.score < 0) return;
-  const work = dependent.allowed.slice();
-  for (const node of ws.nodes) {
-    const cur = work[node.index] ?? ABSENT;
-    if (cur === ABSENT) continue;
-    if (!pnode) work[node.index] = addScores(-c.score, cur);
-    else if (node.attrs[attr] === value) {
-      if (c.score < INF) work[node.index] = addScores(c.score, cur);
-    } else if (c.score >= INF) work[node.index] = addScores(-c.score, cur);
-  }
+  if (!pnode && c.score < 0) return;
+  const change = (cur: number, sameValue: boolean): number => {
+    if (cur === ABSENT) return cur;
+    if (!pnode) return addScores(-c.score, cur);
+    if (sameValue) return c.score < INF ? addScores(c.score, cur) : cur;
+    return c.score >= INF ? addScores(-c.score, cur) : cur;
+  };
+  const work = dependent.allowed.clone();
+  const matching = pnode ? nodesWithAttr(ws, attr, pnode.attrs[attr]) : [];
+  const same = new Set<number>();
+  for (const n of matching) same.add(n.index);
+  // the nodes sharing the primary's value first (from their current score), then everything else
+  const base = work.base;
+  for (const i of same) work.exceptions.set(i, change(work.get(i), true));
+  for (const [i, v] of work.exceptions) if (!same.has(i)) work.exceptions.set(i, change(v, false));
+  work.base = change(base, false);
   if (c.score <= -INF || c.score >= INF || anyAvailable(ws, work)) dependent.allowed = work;
 }
 
@@ -544,7 +650,7 @@ export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
   for (const c of thisWithList(rsc)) {
     const archive =
       c.dependentRole >= Role.Promoted || (c.score < 0 && c.score > -INF)
-        ? rsc.allowed.slice()
+        ? rsc.allowed.clone()
         : undefined;
     assign(ws, c.primary);
     if (colocationAffectsLocation(rsc, c.primary, c)) applyColocToWeights(ws, rsc, c.primary, c);
@@ -631,6 +737,10 @@ function sortedNodesForOrdering(ws: WorkingSet): SNode[] {
 /** Top-level resources in the order Pacemaker assigns them. */
 export function assignmentOrder(ws: WorkingSet): Rsc[] {
   const nodes = sortedNodesForOrdering(ws);
+  const pos = new Int32Array(ws.nodes.length);
+  nodes.forEach((n, k) => {
+    pos[n.index] = k;
+  });
   const merged = new Map<Rsc, Table>();
   const weightsOf = (r: Rsc): Table => {
     let t = merged.get(r);
@@ -639,6 +749,33 @@ export function assignmentOrder(ws: WorkingSet): Rsc[] {
       merged.set(r, t);
     }
     return t;
+  };
+  /** The comparison at the first node (in `nodes` order) where the scores differ. */
+  const byScores = (ta: Table, tb: Table): number => {
+    let at = nodes.length;
+    let result = 0;
+    const consider = (i: number): void => {
+      const p = pos[i] as number;
+      if (p >= at) return;
+      const va = normal(ta.get(i));
+      const vb = normal(tb.get(i));
+      if (va !== vb) {
+        at = p;
+        result = va > vb ? -1 : 1;
+      }
+    };
+    for (const i of ta.exceptions.keys()) consider(i);
+    for (const i of tb.exceptions.keys()) consider(i);
+    if (normal(ta.base) !== normal(tb.base)) {
+      for (let k = 0; k < at; k++) {
+        const i = (nodes[k] as SNode).index;
+        if (ta.isBase(i) && tb.isBase(i)) {
+          consider(i);
+          break;
+        }
+      }
+    }
+    return result;
   };
   const list = ws.resources.map((r, i) => ({ r, i }));
   list.sort((x, y) => {
@@ -650,21 +787,16 @@ export function assignmentOrder(ws: WorkingSet): Rsc[] {
     const tb = weightsOf(b);
     const ca = currentOf(a);
     const cb = currentOf(b);
-    const wa = ca ? normal(ta[ca.index]) : -INF;
-    const wb = cb ? normal(tb[cb.index]) : -INF;
+    const wa = ca ? normal(ta.get(ca.index)) : -INF;
+    const wb = cb ? normal(tb.get(cb.index)) : -INF;
     if (wa !== wb) return wa > wb ? -1 : 1;
-    for (const n of nodes) {
-      const va = normal(ta[n.index]);
-      const vb = normal(tb[n.index]);
-      if (va !== vb) return va > vb ? -1 : 1;
-    }
-    return x.i - y.i;
+    return byScores(ta, tb) || x.i - y.i;
   });
   return list.map((x) => x.r);
 }
 
-function normal(w: number | undefined): number {
-  return w === undefined || w === ABSENT ? -INF : w;
+function normal(w: number): number {
+  return w === ABSENT ? -INF : w;
 }
 
 function currentOf(r: Rsc): SNode | undefined {

@@ -14,7 +14,7 @@ import { actionAttributes } from './graph';
 import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
-import type { Action } from './model';
+import type { Action, SNode } from './model';
 import type { ResourceView, StatusView, SummaryLine } from './output';
 import {
   actionLine,
@@ -107,12 +107,9 @@ export function schedule(
     if (scores) return scores;
     scores = {};
     for (const r of ws.byId.values()) {
-      if (r.kind !== 'primitive' || r.allowed.length === 0) continue;
+      if (r.kind !== 'primitive') continue;
       const s: Record<string, number> = {};
-      for (const n of ws.nodes) {
-        const w = r.allowed[n.index] ?? -2_000_000_000;
-        if (w !== -2_000_000_000) s[n.name] = w;
-      }
+      for (const [i, w] of r.allowed.entries(ws.nodes.length)) s[(ws.nodes[i] as SNode).name] = w;
       scores[r.id] = s;
     }
     return scores;

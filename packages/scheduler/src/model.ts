@@ -3,6 +3,7 @@
  * algorithms see them. Internal; the public shapes are in types.ts.
  */
 import type { OperationRecord, Primitive } from '@remora/cib';
+import type { NodeScores } from './scores';
 
 export const INF = 1_000_000;
 
@@ -135,7 +136,8 @@ export interface Rsc {
   startPending: boolean;
 
   // assignment
-  allowed: Int32Array;
+  /** Node scores (sparse: see scores.ts). */
+  allowed: NodeScores;
   provisional: boolean;
   assigning: boolean;
   merging: boolean;

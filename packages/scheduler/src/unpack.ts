@@ -15,6 +15,7 @@ import type {
 import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
 import type { Coloc, OpConfig, Rsc, SNode } from './model';
 import { INF, OnFail, Role, isActiveRole, parseRole } from './model';
+import { NodeScores } from './scores';
 
 export interface Config {
   stonithEnabled: boolean;
@@ -166,7 +167,7 @@ function freshState(): Pick<
     stopFlag: false,
     blocked: false,
     startPending: false,
-    allowed: new Int32Array(0),
+    allowed: new NodeScores(),
     provisional: true,
     assigning: false,
     merging: false,
