@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
 import {
   Controller,
   CrmSimulateScheduler,
   OperatorRequestError,
-  RemoteNodeExecutor,
   parseTransitionGraph,
 } from '../src';
 import type { NodeExecutor } from '../src';
+import { inProcessNode } from './in-process-node';
 
 const KEY = randomBytes(64);
 const CIB = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
@@ -54,20 +53,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'remora-ctl-admin-'));
   const executors = new Map<string, NodeExecutor>();
   for (const node of ['node1', 'node2']) {
-    const state = join(dir, node);
-    await mkdir(state);
-    stateDirs.set(node, state);
-    const daemon = await RemoteDaemon.start({
-      listen: '127.0.0.1:0',
-      authKey: KEY,
-      nodeName: node,
-      localSocket: join(dir, `${node}.sock`),
-      runner: { env: { HA_RSCTMP: state } },
-    });
-    cleanupSteps.push(() => daemon.close());
-    const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-    cleanupSteps.push(() => client.close());
-    executors.set(node, new RemoteNodeExecutor(client));
+    const { executor, stateDir } = await inProcessNode(dir, node, KEY, cleanupSteps);
+    stateDirs.set(node, stateDir);
+    executors.set(node, executor);
   }
   store = await CibStore.open(undefined, { initial: CIB });
   cleanupSteps.push(() => store.close());

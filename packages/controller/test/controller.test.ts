@@ -1,18 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
-import {
-  Controller,
-  CrmSimulateScheduler,
-  RemoraScheduler,
-  RemoteNodeExecutor,
-  parseTransitionGraph,
-} from '../src';
+import { Controller, CrmSimulateScheduler, RemoraScheduler, parseTransitionGraph } from '../src';
 import type { NodeExecutor, Scheduler } from '../src';
+import { inProcessNode } from './in-process-node';
 
 const KEY = randomBytes(64);
 const CIB = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1">
@@ -52,20 +46,9 @@ test.each(schedulers)(
     const executors = new Map<string, NodeExecutor>();
     const stateDirs = new Map<string, string>();
     for (const node of ['node1', 'node2']) {
-      const state = join(dir, node);
-      await mkdir(state);
-      stateDirs.set(node, state);
-      const daemon = await RemoteDaemon.start({
-        listen: '127.0.0.1:0',
-        authKey: KEY,
-        nodeName: node,
-        localSocket: join(dir, `${node}.sock`),
-        runner: { env: { HA_RSCTMP: state } },
-      });
-      cleanup.push(() => daemon.close());
-      const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-      cleanup.push(() => client.close());
-      executors.set(node, new RemoteNodeExecutor(client));
+      const { executor, stateDir } = await inProcessNode(dir, node, KEY, cleanup);
+      stateDirs.set(node, stateDir);
+      executors.set(node, executor);
     }
     const store = await CibStore.open(undefined, { initial: CIB });
     cleanup.push(() => store.close());

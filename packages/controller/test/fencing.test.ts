@@ -1,16 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
 import {
   Controller,
   CrmSimulateScheduler,
   FENCE_AGENT_DIR,
   Fencer,
-  RemoteNodeExecutor,
   clusterProcesses,
   freePort,
   killCluster,
@@ -18,6 +16,7 @@ import {
   spawnRemoted,
 } from '../src';
 import type { LocalDaemon } from '../src';
+import { inProcessNode } from './in-process-node';
 
 const KEY = randomBytes(64);
 const CLUSTER = `fencing-${randomUUID()}`;
@@ -104,17 +103,7 @@ test('a frozen remote node (SIGSTOP) is fenced through fence_remora and comes ba
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  await mkdir(join(dir, 'node1'));
-  const daemon = await RemoteDaemon.start({
-    listen: '127.0.0.1:0',
-    authKey: KEY,
-    nodeName: 'node1',
-    localSocket: join(dir, 'node1.sock'),
-    runner: { env: { ...process.env, HA_RSCTMP: join(dir, 'node1') } },
-  });
-  cleanup.push(() => daemon.close());
-  const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-  cleanup.push(() => client.close());
+  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup);
   const store = await CibStore.open(undefined, { initial: cib });
   cleanup.push(() => store.close());
   const scheduler = new CrmSimulateScheduler();
@@ -122,7 +111,7 @@ test('a frozen remote node (SIGSTOP) is fenced through fence_remora and comes ba
   const controller = Controller.start({
     store,
     scheduler,
-    executors: new Map([['node1', new RemoteNodeExecutor(client)]]),
+    executors: new Map([['node1', node1.executor]]),
     authKey: KEY,
     fenceAgentDir: FENCE_AGENT_DIR,
   });

@@ -1,19 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore, setResourceMeta } from '@remora/cib';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
 import {
   Controller,
   CrmSimulateScheduler,
-  RemoteNodeExecutor,
   freePort,
   parseTransitionGraph,
   prepareOcfRoot,
   remoraBinary,
 } from '../src';
+import { inProcessNode } from './in-process-node';
 
 const KEY = randomBytes(64);
 let dir: string;
@@ -58,25 +57,14 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  const state1 = join(dir, 'node1');
-  await mkdir(state1);
-  const daemon = await RemoteDaemon.start({
-    listen: '127.0.0.1:0',
-    authKey: KEY,
-    nodeName: 'node1',
-    localSocket: join(dir, 'node1.sock'),
-    runner: { ocfRoot: ocf, env: { ...process.env, HA_RSCTMP: state1 } },
-  });
-  cleanup.push(() => daemon.close());
-  const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-  cleanup.push(() => client.close());
+  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup, { ocfRoot: ocf });
   const store = await CibStore.open(undefined, { initial: cib });
   cleanup.push(() => store.close());
   const scheduler = new CrmSimulateScheduler();
   const controller = Controller.start({
     store,
     scheduler,
-    executors: new Map([['node1', new RemoteNodeExecutor(client)]]),
+    executors: new Map([['node1', node1.executor]]),
     authKey: KEY,
     onTransition: (r, g) =>
       process.env.DEBUG_TRANSITIONS &&

@@ -4,16 +4,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore } from '@remora/cib';
-import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
 import {
   Controller,
   CrmSimulateScheduler,
-  RemoteNodeExecutor,
   freePort,
   parseTransitionGraph,
   spawnRemoted,
 } from '../src';
 import type { LocalDaemon, NodeExecutor } from '../src';
+import { inProcessNode } from './in-process-node';
 
 const KEY = randomBytes(64);
 let dir: string;
@@ -57,19 +56,8 @@ test('a remote node (real remora remoted process): connection started by the con
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  const state1 = join(dir, 'node1');
-  await mkdir(state1);
-  const daemon = await RemoteDaemon.start({
-    listen: '127.0.0.1:0',
-    authKey: KEY,
-    nodeName: 'node1',
-    localSocket: join(dir, 'node1.sock'),
-    runner: { env: { ...process.env, HA_RSCTMP: state1 } },
-  });
-  cleanup.push(() => daemon.close());
-  const client = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
-  cleanup.push(() => client.close());
-  const executors = new Map<string, NodeExecutor>([['node1', new RemoteNodeExecutor(client)]]);
+  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup);
+  const executors = new Map<string, NodeExecutor>([['node1', node1.executor]]);
   const store = await CibStore.open(undefined, { initial: cib });
   cleanup.push(() => store.close());
   const scheduler = new CrmSimulateScheduler();
