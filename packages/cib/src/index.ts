@@ -50,6 +50,7 @@ export type {
   ResourceHistoryRecord,
   ResourceSet,
   TicketConstraint,
+  TicketState,
 } from './model';
 export { verifyCib } from './verify';
 export type { Diagnostic, Verification } from './verify';

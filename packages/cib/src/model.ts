@@ -84,6 +84,8 @@ export interface LocationConstraint {
   readonly score?: number;
   readonly rules: readonly Rule[];
   readonly resourceDiscovery?: string;
+  /** Resource sets (`<resource_set>`): every member gets the constraint (with the set's role). */
+  readonly sets: readonly ResourceSet[];
   /** A `cli-*` constraint from move/ban with a lifetime rule: `date_expression lt end`. */
 }
 
@@ -124,8 +126,21 @@ export interface TicketConstraint {
   readonly kind: 'ticket';
   readonly id: string;
   readonly rsc?: string;
+  /** `rsc-role`: the constraint applies to the resource in that role only. */
+  readonly rscRole?: string;
   readonly ticket: string;
+  /** stop (default), demote, fence or freeze. */
   readonly lossPolicy?: string;
+  readonly sets: readonly ResourceSet[];
+}
+
+/** A ticket's state from the status section (`<tickets><ticket_state>`). */
+export interface TicketState {
+  readonly id: string;
+  readonly granted: boolean;
+  readonly standby: boolean;
+  /** Every attribute (`last-granted`, ...). */
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
 export type Constraint =
@@ -224,10 +239,16 @@ export interface Cib {
   readonly guestNodes: readonly GuestNode[];
   readonly remoteNodes: readonly RemoteNode[];
   readonly resources: readonly Resource[];
+  /** Ids of resource templates (`<template>`); primitives name theirs in `template`. */
+  readonly templates: readonly string[];
+  /** Tags (`<tags><tag>`): tag id → the ids it refers to (`obj_ref`), in order. */
+  readonly tags: ReadonlyMap<string, readonly string[]>;
   readonly constraints: readonly Constraint[];
   readonly rscDefaults: readonly NvSet[];
   readonly opDefaults: readonly NvSet[];
   readonly status: readonly NodeState[];
+  /** Ticket states recorded in the status section. */
+  readonly tickets: readonly TicketState[];
 }
 
 const DEFAULT_REMOTE_PORT = 3121;
@@ -287,6 +308,23 @@ function readOperations(el: XmlElement, path: string): Operation[] {
   });
 }
 
+/** An operation's identity for template inheritance: its name and role (Started/Unpromoted = any). */
+function templateOpKey(op: Operation): string {
+  const role = (op.role ?? '').toLowerCase();
+  const any = role === '' || role === 'started' || role === 'unpromoted' || role === 'slave';
+  return `${op.name}-${any ? '' : role}`;
+}
+
+/**
+ * A primitive's operations with its template's: a template operation is
+ * inherited unless the primitive defines one with the same name and role
+ * (whatever its interval), as Pacemaker expands templates.
+ */
+function withTemplateOperations(own: Operation[], template: Operation[]): Operation[] {
+  const mine = new Set(own.map(templateOpKey));
+  return [...own, ...template.filter((o) => !mine.has(templateOpKey(o)))];
+}
+
 function readPrimitive(
   el: XmlElement,
   parent: string,
@@ -322,7 +360,10 @@ function readPrimitive(
     params: sets(['instance_attributes']),
     meta: sets(['meta_attributes']),
     utilization: sets(['utilization']),
-    operations: [...readOperations(el, path), ...(tpl ? readOperations(tpl, path) : [])],
+    operations: withTemplateOperations(
+      readOperations(el, path),
+      tpl ? readOperations(tpl, path) : [],
+    ),
   };
 }
 
@@ -414,6 +455,7 @@ function readConstraint(el: XmlElement, parent: string): Constraint | undefined 
         score: score === undefined ? undefined : parseScore(score, `${path}/@score`),
         rules: childElements(el, 'rule').map((r) => readRule(r, path)),
         resourceDiscovery: a.get('resource-discovery'),
+        sets: readSets(el),
       };
     }
     case 'rsc_colocation':
@@ -454,8 +496,10 @@ function readConstraint(el: XmlElement, parent: string): Constraint | undefined 
         kind: 'ticket',
         id,
         rsc: a.get('rsc'),
+        rscRole: a.get('rsc-role'),
         ticket: a.get('ticket') ?? '',
         lossPolicy: a.get('loss-policy'),
+        sets: readSets(el),
       };
     default:
       return undefined;
@@ -531,6 +575,20 @@ function readStatus(status: XmlElement | undefined): NodeState[] {
   });
 }
 
+function readTickets(status: XmlElement | undefined): TicketState[] {
+  const tickets = status ? firstChild(status, 'tickets') : undefined;
+  if (!tickets) return [];
+  return childElements(tickets, 'ticket_state').map((t) => {
+    const a = attrs(t);
+    return {
+      id: a.id ?? '',
+      granted: parseBoolean(a.granted, false),
+      standby: parseBoolean(a.standby, false),
+      attributes: a,
+    };
+  });
+}
+
 /**
  * Read a CIB document into the typed model. Throws {@link CibStructureError}
  * naming the path of the first structural problem (missing ids, bad scores,
@@ -561,6 +619,18 @@ export function readCib(doc: XmlDocument): Cib {
     for (const el of childElements(resourcesEl)) {
       const r = readResource(el, `${cfgPath}/resources`, templates);
       if (r) resources.push(r);
+    }
+  }
+
+  const tags = new Map<string, string[]>();
+  const tagsEl = section('tags');
+  if (tagsEl) {
+    for (const t of childElements(tagsEl, 'tag')) {
+      const id = need(t, 'id', `${cfgPath}/tags`);
+      tags.set(
+        id,
+        childElements(t, 'obj_ref').map((r) => need(r, 'id', `${cfgPath}/tags/tag[@id='${id}']`)),
+      );
     }
   }
 
@@ -674,6 +744,8 @@ export function readCib(doc: XmlDocument): Cib {
     guestNodes,
     remoteNodes,
     resources,
+    templates: [...templates.keys()],
+    tags,
     constraints,
     rscDefaults: rscDefaultsEl
       ? readNvSets(rscDefaultsEl, ['meta_attributes'], `${cfgPath}/rsc_defaults`)
@@ -682,6 +754,7 @@ export function readCib(doc: XmlDocument): Cib {
       ? readNvSets(opDefaultsEl, ['meta_attributes'], `${cfgPath}/op_defaults`)
       : [],
     status: readStatus(firstChild(root, 'status')),
+    tickets: readTickets(firstChild(root, 'status')),
   };
 }
 

@@ -129,6 +129,50 @@ describe('the typed CIB model', () => {
     expect(ns.transientAttributes['fail-count-vm1#monitor_30000']).toBe('2');
   });
 
+  test('templates, tags, tickets and constraints with sets', () => {
+    const xml = `<cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/>
+      <resources>
+        <template id="tpl" class="ocf" provider="heartbeat" type="Dummy"><operations>
+          <op id="t-mon" name="monitor" interval="10s"/><op id="t-mon-p" name="monitor" interval="5s" role="Promoted"/>
+          <op id="t-stop" name="stop" interval="0" timeout="30s"/></operations></template>
+        <primitive id="p1" template="tpl"><operations><op id="p1-mon" name="monitor" interval="20s"/></operations></primitive>
+      </resources>
+      <constraints>
+        <rsc_ticket id="tk1" rsc="p1" rsc-role="Started" ticket="T" loss-policy="freeze"/>
+        <rsc_ticket id="tk2" ticket="T"><resource_set id="s1" role="Promoted"><resource_ref id="p1"/></resource_set></rsc_ticket>
+        <rsc_location id="l1" node="n1" score="5"><resource_set id="s2"><resource_ref id="tg"/></resource_set></rsc_location>
+      </constraints>
+      <tags><tag id="tg"><obj_ref id="p1"/><obj_ref id="tpl"/></tag></tags>
+      </configuration>
+      <status><tickets><ticket_state id="T" granted="true" standby="true" last-granted="100"/></tickets></status></cib>`;
+    const c = readCib(parseXml(xml));
+    expect(c.templates).toEqual(['tpl']);
+    expect(c.tags.get('tg')).toEqual(['p1', 'tpl']);
+    expect(c.tickets).toEqual([
+      {
+        id: 'T',
+        granted: true,
+        standby: true,
+        attributes: { id: 'T', granted: 'true', standby: 'true', 'last-granted': '100' },
+      },
+    ]);
+    // the primitive's monitor replaces the template's (same name and role), the others are inherited
+    const p1 = c.resources[0];
+    expect(p1?.kind === 'primitive' && p1.operations.map((o) => `${o.name}/${o.interval}`)).toEqual(
+      ['monitor/20000', 'monitor/5000', 'stop/0'],
+    );
+    expect(c.constraints[0]).toMatchObject({
+      kind: 'ticket',
+      rscRole: 'Started',
+      lossPolicy: 'freeze',
+    });
+    expect(c.constraints[1]).toMatchObject({
+      kind: 'ticket',
+      sets: [{ role: 'Promoted', resources: ['p1'] }],
+    });
+    expect(c.constraints[2]).toMatchObject({ kind: 'location', sets: [{ resources: ['tg'] }] });
+  });
+
   test('structural errors name the path', () => {
     expect(() => readCib(parseXml('<configuration/>'))).toThrow(/expected <cib>/);
     expect(() => readCib(parseXml('<cib/>'))).toThrow(/missing <configuration>/);

@@ -474,7 +474,7 @@ const INVERSE: Record<string, string> = {
 };
 
 function userOrderings(ws: WorkingSet, as: ActionSet): void {
-  for (const c of ws.cib.constraints) {
+  for (const c of ws.constraints) {
     if (c.kind !== 'order') continue;
     const pairs: { first: string; then: string; fa: string; ta: string }[] = [];
     if (c.first && c.then) {

@@ -277,7 +277,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     }
   }
   applyNodeHealth(ws);
-  for (const c of ws.cib.constraints) if (c.kind === 'location') applyLocation(ws, c);
+  for (const c of ws.constraints) if (c.kind === 'location') applyLocation(ws, c);
 
   // stickiness
   for (const r of ws.byId.values()) {

@@ -6,6 +6,7 @@
 import type {
   Cib,
   ColocationConstraint,
+  Constraint,
   Group,
   OperationRecord,
   Primitive,
@@ -15,6 +16,7 @@ import type {
 import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
 import type { Coloc, OpConfig, Rsc, SNode } from './model';
 import { INF, OnFail, Role, isActiveRole, parseRole } from './model';
+import { applyTickets, expandConstraints } from './constraints';
 import { NodeScores } from './scores';
 
 export interface Config {
@@ -66,6 +68,8 @@ export interface WorkingSet {
   /** Every resource by id (collectives and primitives). */
   readonly byId: Map<string, Rsc>;
   readonly colocations: Coloc[];
+  /** The configured constraints with tags and templates expanded to resources. */
+  readonly constraints: Constraint[];
   readonly failedOps: FailedOp[];
   readonly forcedStops: ForcedStop[];
   /** Location scores applied while unpacking (bans from failures), applied after constraints. */
@@ -191,6 +195,7 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
     resources: [],
     byId: new Map(),
     colocations: [],
+    constraints: [],
     failedOps: [],
     forcedStops: [],
     bans: [],
@@ -494,8 +499,10 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
     }
   }
 
-  // ---- colocations (configured)
-  for (const c of cib.constraints) {
+  // ---- constraints: tags and templates expanded, tickets applied, colocations read
+  ws.constraints.push(...expandConstraints(ws));
+  applyTickets(ws, ws.constraints);
+  for (const c of ws.constraints) {
     if (c.kind === 'colocation') readColocation(ws, c);
   }
   return ws;

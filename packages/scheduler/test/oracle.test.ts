@@ -51,6 +51,8 @@ function cib(opts: {
   nodeAttrs?: Record<string, string>;
   resources: string;
   constraints?: string;
+  tags?: string;
+  tickets?: string;
   status?: Record<string, string>;
 }): string {
   const nodes = ['n1', 'n2', 'n3'];
@@ -68,9 +70,9 @@ function cib(opts: {
       )
       .join('')}</nodes>
     <resources>${opts.resources}</resources>
-    <constraints>${opts.constraints ?? ''}</constraints>
+    <constraints>${opts.constraints ?? ''}</constraints>${opts.tags ? `<tags>${opts.tags}</tags>` : ''}
   </configuration>
-  <status>${nodes
+  <status>${opts.tickets ? `<tickets>${opts.tickets}</tickets>` : ''}${nodes
     .map(
       (n, i) =>
         `<node_state id="${i + 1}" uname="${n}" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="${i + 1}"><lrm_resources>${opts.status?.[n] ?? ''}</lrm_resources></lrm></node_state>`,
@@ -122,6 +124,41 @@ const scenarios: Record<string, string> = {
     status: {
       n1: history('c', op('c', 'start', 0, 2)),
     },
+  }),
+  'tickets: revoked (stop, freeze), granted, standby and never granted': cib({
+    resources: dummy('a') + dummy('b') + dummy('c') + dummy('d') + dummy('e'),
+    constraints:
+      '<rsc_ticket id="t-a" rsc="a" ticket="T1" loss-policy="stop"/>' +
+      '<rsc_ticket id="t-b" rsc="b" ticket="T2"/>' +
+      '<rsc_ticket id="t-c" rsc="c" rsc-role="Started" ticket="T1" loss-policy="freeze"/>' +
+      '<rsc_ticket id="t-d" ticket="T3"><resource_set id="t-d-s"><resource_ref id="d"/></resource_set></rsc_ticket>' +
+      '<rsc_ticket id="t-e" rsc="e" ticket="T4" loss-policy="demote"/>',
+    tickets:
+      '<ticket_state id="T1" granted="false"/><ticket_state id="T2" granted="true"/>' +
+      '<ticket_state id="T3" granted="true" standby="true"/>',
+    status: {
+      n1: history('a', op('a', 'start', 0, 2)) + history('c', op('c', 'start', 0, 3)),
+      n2: history('d', op('d', 'start', 0, 3)),
+    },
+  }),
+  'tags and templates in locations, colocations, orderings and sets': cib({
+    resources:
+      '<template id="tpl" class="ocf" provider="heartbeat" type="Dummy"><operations>' +
+      '<op id="tpl-mon" name="monitor" interval="20s"/><op id="tpl-stop" name="stop" interval="0" timeout="30s"/>' +
+      '</operations></template>' +
+      '<primitive id="p1" template="tpl"/><primitive id="p2" template="tpl"><operations>' +
+      '<op id="p2-mon" name="monitor" interval="15s"/></operations></primitive>' +
+      dummy('a') +
+      dummy('b') +
+      dummy('c'),
+    tags: '<tag id="tg"><obj_ref id="a"/><obj_ref id="b"/></tag>',
+    constraints:
+      '<rsc_location id="l-tg" rsc="tg" node="n3" score="200"/>' +
+      '<rsc_location id="l-tpl" rsc="tpl" node="n2" score="100"/>' +
+      '<rsc_colocation id="c-c" rsc="c" with-rsc="tpl" score="INFINITY"/>' +
+      '<rsc_order id="o-1" first="tpl" then="tg"/>' +
+      '<rsc_location id="l-set" node="n1" score="-INFINITY"><resource_set id="l-set-s">' +
+      '<resource_ref id="tg"/></resource_set></rsc_location>',
   }),
 };
 
