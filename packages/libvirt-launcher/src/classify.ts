@@ -8,6 +8,7 @@ import {
   DomainNotFoundError,
   InvalidDomainXmlError,
   LibvirtUnreachableError,
+  MigrationFailedError,
   MigrationUnsupportedError,
   VirshCommandError,
 } from './errors';
@@ -28,7 +29,7 @@ export function libvirtMessage(stderr: string): string {
 }
 
 const UNREACHABLE =
-  /failed to connect to the hypervisor|Failed to connect socket|Cannot recv data|End of file while reading data|Connection refused|no connection driver available|Cannot write data: Broken pipe|client socket is closed/i;
+  /failed to connect to the hypervisor|Failed to connect socket(?! to '[^']*virtlo(?:g|ck)d-sock')|Cannot recv data|End of file while reading data|Connection refused|no connection driver available|Cannot write data: Broken pipe|client socket is closed/i;
 const NOT_FOUND = /Domain not found|failed to get domain|no domain with matching (name|uuid|id)/i;
 const EXISTS =
   /already exists with uuid|domain '[^']*' already exists|is already (defined|active) with uuid/i;
@@ -36,6 +37,9 @@ const XML =
   /XML error|XML document failed to validate|\(domain_definition\)|Document is empty|failed to parse xml|unsupported configuration|Extra content at the end of the document|Opening and ending tag mismatch|expected unit|Invalid value|invalid argument: could not find capabilities|unknown OS type|Element domain/i;
 const MIGRATION_UNSUPPORTED =
   /not supported by the connection driver: virDomainMigrate|migration is not supported|this function is not supported by the connection driver: virDomainMigrate|does not support migration|offline migration is not supported|Migration not supported/i;
+/** The guest has something that cannot move (QEMU migration blockers, e.g. a mounted 9p share). */
+const MIGRATION_BLOCKED =
+  /migration is disabled|cannot migrate domain|Migration disabled|migration blocked/i;
 
 export type FailureContext =
   | { readonly kind: 'command'; readonly domain?: string }
@@ -45,10 +49,26 @@ export type FailureContext =
 /** The error for a failed virsh command. */
 export function errorFor(failure: VirshFailure, context: FailureContext): VirshCommandError {
   const msg = failure.libvirtMessage;
-  if (UNREACHABLE.test(msg)) return new LibvirtUnreachableError(failure);
-  if (context.kind === 'migrate' && MIGRATION_UNSUPPORTED.test(msg)) {
-    return new MigrationUnsupportedError(failure, context.domain, context.destination);
+  if (context.kind === 'migrate') {
+    if (MIGRATION_UNSUPPORTED.test(msg))
+      return new MigrationUnsupportedError(failure, context.domain, context.destination);
+    // virsh reached both daemons (it says "failed to connect to the hypervisor" when
+    // it does not): a refused connection is the migration's own channel.
+    if (!/failed to connect to the hypervisor/i.test(msg) && UNREACHABLE.test(msg)) {
+      return new MigrationFailedError(
+        failure,
+        context.domain,
+        context.destination,
+        /unable to connect to server/i.test(msg)
+          ? "the source could not reach the destination's migration address; give migrateUri: " +
+              'tcp://<destination address the source reaches> or unix:///<socket path both hosts see>'
+          : undefined,
+      );
+    }
+    if (MIGRATION_BLOCKED.test(msg))
+      return new MigrationFailedError(failure, context.domain, context.destination);
   }
+  if (UNREACHABLE.test(msg)) return new LibvirtUnreachableError(failure);
   if (EXISTS.test(msg)) {
     const named = /domain '([^']*)'/.exec(msg)?.[1];
     return new DomainExistsError(failure, named ?? context.domain ?? '?');

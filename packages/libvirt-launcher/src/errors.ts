@@ -119,6 +119,30 @@ export class MigrationUnsupportedError extends VirshCommandError {
   }
 }
 
+/**
+ * A migration the driver supports failed: the destination's migration
+ * address was unreachable from the source, the guest has a device that
+ * blocks migration, the destination refused it, ... (libvirt's message).
+ * The guest keeps running on the source.
+ */
+export class MigrationFailedError extends VirshCommandError {
+  override name = 'MigrationFailedError';
+  constructor(
+    failure: VirshFailure,
+    readonly domain: string,
+    readonly destination: string,
+    hint?: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      failure,
+      `migrating '${domain}' from ${failure.uri} to ${destination} failed: ${failure.libvirtMessage}` +
+        (hint ? ` (${hint})` : ''),
+      options,
+    );
+  }
+}
+
 /** Bad input to a builder or a method: names the field and what was wrong. */
 export class InvalidConfigError extends LibvirtError {
   override name = 'InvalidConfigError';

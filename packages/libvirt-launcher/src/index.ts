@@ -23,6 +23,7 @@ export {
   InvalidDomainXmlError,
   LibvirtError,
   LibvirtUnreachableError,
+  MigrationFailedError,
   MigrationUnsupportedError,
   PrivateLibvirtdError,
   VirshCommandError,
@@ -43,7 +44,7 @@ export type {
   PrivateNetwork,
 } from './private-libvirtd';
 export { qemuVm } from './qemu';
-export type { DiskBoot, KernelBoot, QemuVmSpec, VmInterface } from './qemu';
+export type { DiskBoot, KernelBoot, QemuVmSpec, VmInterface, VmShare } from './qemu';
 export { waitForRemoted } from './readiness';
 export type { RemotedReady, RemotedReadyOptions } from './readiness';
 export { findRemora, remotedInit } from './remoted-init';

@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   accessSync,
   constants,
@@ -337,11 +337,18 @@ export class PrivateLibvirtd implements AsyncDisposable {
         'max_workers = 40',
         'max_client_requests = 20',
         'log_outputs = "3:stderr"',
+        // Its own host identity: QEMU migration between two private daemons
+        // on one machine is refused as "to the same host" when the UUIDs match.
+        `host_uuid = "${randomUUID()}"`,
         '',
       ].join('\n'),
     );
-    // Running as root, with no libvirt-qemu user needed for the QEMU driver to initialise.
-    await writeFile(join(dir, 'etc', 'qemu.conf'), 'user = "root"\ngroup = "root"\n');
+    // QEMU guests run as root (no libvirt-qemu user needed), and write their
+    // console and stderr to log/qemu/<name>.log themselves: no virtlogd here.
+    await writeFile(
+      join(dir, 'etc', 'qemu.conf'),
+      'user = "root"\ngroup = "root"\nstdio_handler = "file"\n',
+    );
     await writeFile(join(dir, 'etc', 'lxc.conf'), '');
     // The QEMU driver resolves its default user before reading qemu.conf:
     // give the namespace a passwd with it when the host has none.
@@ -467,17 +474,24 @@ export class PrivateLibvirtd implements AsyncDisposable {
     }
   }
 
-  /** The tail of a container's log (`/var/log/libvirt/lxc/<name>.log` inside the namespace). */
+  /**
+   * The tail of a guest's log: a container's (`/var/log/libvirt/lxc/<name>.log`
+   * inside the namespace) or a QEMU guest's (`.../qemu/<name>.log`: its command
+   * line and QEMU's own messages).
+   */
   guestLogTail(name: string, lines = 20): string {
-    try {
-      return readFileSync(join(this.dir, 'log', 'lxc', `${name}.log`), 'utf8')
-        .trimEnd()
-        .split('\n')
-        .slice(-lines)
-        .join('\n');
-    } catch {
-      return '';
+    for (const driver of ['lxc', 'qemu']) {
+      try {
+        return readFileSync(join(this.dir, 'log', driver, `${name}.log`), 'utf8')
+          .trimEnd()
+          .split('\n')
+          .slice(-lines)
+          .join('\n');
+      } catch {
+        // not this driver's guest
+      }
     }
+    return '';
   }
 
   /**

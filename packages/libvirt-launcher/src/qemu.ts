@@ -41,6 +41,18 @@ export interface VmInterface {
   readonly model?: string;
 }
 
+/** A host folder shared with the guest over 9p (virtio-9p): `mount -t 9p -o trans=virtio <tag> /mnt` inside. */
+export interface VmShare {
+  /** The host folder (absolute). */
+  readonly source: string;
+  /** The mount tag the guest mounts (up to 31 characters). */
+  readonly tag: string;
+  /** Read-only for the guest (default true). */
+  readonly readonly?: boolean;
+  /** libvirt's accessmode (default `passthrough`: the guest sees the host's owners and modes). */
+  readonly accessMode?: 'passthrough' | 'mapped' | 'squash';
+}
+
 export interface QemuVmSpec {
   readonly name: string;
   readonly uuid?: string;
@@ -63,8 +75,12 @@ export interface QemuVmSpec {
   }[];
   readonly interfaces?: readonly VmInterface[];
   readonly limits?: GuestLimits;
+  /** Host folders shared over 9p. QEMU refuses to migrate a guest while one is mounted. */
+  readonly shares?: readonly VmShare[];
   /** A serial console on a pty (default true: `console=ttyS0` kernels print there). */
   readonly serialConsole?: boolean;
+  /** Also write everything the serial console prints to this host file (absolute; needs `serialConsole`). */
+  readonly consoleLog?: string;
 }
 
 function diskXml(
@@ -166,11 +182,43 @@ export function qemuVm(spec: QemuVmSpec): string {
       '</interface>',
     );
   });
-  if (spec.serialConsole ?? true)
+  (spec.shares ?? []).forEach((share, i) => {
+    const where = `shares[${i}]`;
+    const source = checkAbsolutePath(`${where}.source`, share.source);
+    if (typeof share.tag !== 'string' || !/^[A-Za-z0-9_.-]{1,31}$/.test(share.tag))
+      throw new InvalidConfigError(
+        `${where}.tag`,
+        `expected 1-31 letters, digits, '_', '.' or '-', got ${JSON.stringify(share.tag)}`,
+      );
+    const mode = share.accessMode ?? 'passthrough';
+    if (!['passthrough', 'mapped', 'squash'].includes(mode))
+      throw new InvalidConfigError(
+        `${where}.accessMode`,
+        `expected passthrough, mapped or squash, got ${JSON.stringify(mode)}`,
+      );
     devices.push(
-      `<serial type='pty'><target port='0'/></serial>`,
+      `<filesystem type='mount' accessmode='${mode}'>`,
+      block(2, [
+        el('source', { dir: source }),
+        el('target', { dir: share.tag }),
+        ...((share.readonly ?? true) ? ['<readonly/>'] : []),
+      ]),
+      '</filesystem>',
+    );
+  });
+  const serial = spec.serialConsole ?? true;
+  if (spec.consoleLog !== undefined && !serial)
+    throw new InvalidConfigError('consoleLog', 'needs the serial console (serialConsole: true)');
+  if (serial) {
+    const log =
+      spec.consoleLog === undefined
+        ? ''
+        : el('log', { file: checkAbsolutePath('consoleLog', spec.consoleLog), append: 'on' });
+    devices.push(
+      `<serial type='pty'>${log}<target port='0'/></serial>`,
       `<console type='pty'><target type='serial' port='0'/></console>`,
     );
+  }
 
   return [
     `<domain type='${type}'>`,

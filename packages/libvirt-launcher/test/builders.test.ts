@@ -8,9 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OcfRc } from '@remora/agent-runner';
+import type { VirshFailure } from '@remora/libvirt-launcher';
 import {
   DomainState,
   InvalidConfigError,
+  LibvirtUnreachableError,
+  MigrationFailedError,
   domainNameFromXml,
   lxcContainer,
   macFromName,
@@ -20,6 +23,7 @@ import {
   qemuVm,
   remotedInit,
 } from '@remora/libvirt-launcher';
+import { errorFor } from '../src/classify';
 import { migrationTargetUri } from '../src/ocf-agent';
 
 const canValidate = existsSync('/usr/bin/virt-xml-validate') && existsSync('/usr/bin/xmllint');
@@ -229,7 +233,54 @@ describe('qemuVm', () => {
     expectValid(xml);
   });
 
+  it('shares host folders over 9p and logs the serial console to a file', () => {
+    const xml = qemuVm({
+      name: 'vm3',
+      type: 'qemu',
+      memoryMiB: 256,
+      boot: { kernel: '/boot/vmlinuz', cmdline: 'console=ttyS0' },
+      shares: [
+        { source: '/', tag: 'hostroot' },
+        { source: '/srv/data', tag: 'data', readonly: false, accessMode: 'mapped' },
+      ],
+      consoleLog: '/var/log/remora/vm3.console.log',
+    });
+    expect(xml).toContain(`<filesystem type='mount' accessmode='passthrough'>`);
+    expect(xml).toContain('<target dir="hostroot"/>');
+    expect(xml).toContain(`<filesystem type='mount' accessmode='mapped'>`);
+    expect(xml.match(/<readonly\/>/g)).toHaveLength(1);
+    expect(xml).toContain(
+      `<serial type='pty'><log file="/var/log/remora/vm3.console.log" append="on"/><target port='0'/></serial>`,
+    );
+    expectValid(xml);
+  });
+
   it('rejects bad input naming the field', () => {
+    expect(() =>
+      qemuVm({
+        name: 'v',
+        memoryMiB: 64,
+        boot: { kernel: '/k' },
+        shares: [{ source: '/', tag: 'a b' }],
+      }),
+    ).toThrow(/^shares\[0\]\.tag: expected 1-31 letters/);
+    expect(() =>
+      qemuVm({
+        name: 'v',
+        memoryMiB: 64,
+        boot: { kernel: '/k' },
+        shares: [{ source: 'rel', tag: 't' }],
+      }),
+    ).toThrow(/^shares\[0\]\.source/);
+    expect(() =>
+      qemuVm({
+        name: 'v',
+        memoryMiB: 64,
+        boot: { kernel: '/k' },
+        serialConsole: false,
+        consoleLog: '/tmp/c.log',
+      }),
+    ).toThrow(/^consoleLog: needs the serial console/);
     expect(() => qemuVm({ name: 'v', memoryMiB: 64, boot: {} as never })).toThrow(
       /^boot: expected \{ disk \}/,
     );
@@ -244,6 +295,55 @@ describe('qemuVm', () => {
         interfaces: [{ bridge: 'b', network: 'n' }],
       }),
     ).toThrow(/^interfaces\[0\]: give exactly one of bridge or network/);
+  });
+});
+
+describe("classifying libvirt's failures", () => {
+  const fail = (libvirtMessage: string): VirshFailure => ({
+    uri: 'qemu:///system?socket=/run/a/libvirt-sock',
+    args: ['migrate'],
+    exitCode: 1,
+    libvirtMessage,
+  });
+  const migrate = {
+    kind: 'migrate',
+    domain: 'vm1',
+    destination: 'qemu+tcp://node2/system',
+  } as const;
+
+  it('tells a migration channel that cannot connect from an unreachable libvirtd', () => {
+    const refused = errorFor(
+      fail("unable to connect to server at 'node2:49152': Connection refused"),
+      migrate,
+    );
+    expect(refused).toBeInstanceOf(MigrationFailedError);
+    expect(refused.message).toMatch(/^migrating 'vm1' from .* failed: .*give migrateUri/);
+    expect(
+      errorFor(
+        fail(
+          "failed to connect to the hypervisor; Failed to connect socket to '/run/b/libvirt-sock': No such file or directory",
+        ),
+        migrate,
+      ),
+    ).toBeInstanceOf(LibvirtUnreachableError);
+    // QEMU's migration blockers (a mounted 9p share) are named as libvirt says them
+    const blocked = errorFor(
+      fail(
+        "Requested operation is not valid: cannot migrate domain: Migration is disabled when VirtFS export path '/' is mounted in the guest using mount_tag 'hostroot'",
+      ),
+      migrate,
+    );
+    expect(blocked).toBeInstanceOf(MigrationFailedError);
+    expect(blocked.message).toContain('VirtFS');
+  });
+
+  it('does not call a missing virtlogd an unreachable libvirtd', () => {
+    const err = errorFor(
+      fail("Failed to connect socket to '/run/libvirt/virtlogd-sock': No such file or directory"),
+      { kind: 'command', domain: 'vm1' },
+    );
+    expect(err).not.toBeInstanceOf(LibvirtUnreachableError);
+    expect(err.message).toContain('virtlogd-sock');
   });
 });
 
