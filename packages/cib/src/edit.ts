@@ -180,17 +180,87 @@ export function setNodeAttribute(
   );
 }
 
-/** Set or delete a meta attribute of a resource (e.g. target-role, is-managed). */
+/** Which attribute set of a resource: meta attributes, instance attributes (agent parameters) or utilization. */
+export type ResourceAttributeSet = 'meta' | 'instance' | 'utilization';
+
+const RESOURCE_SETS: Readonly<Record<ResourceAttributeSet, string>> = {
+  meta: 'meta_attributes',
+  instance: 'instance_attributes',
+  utilization: 'utilization',
+};
+
+/**
+ * Set (or with `undefined`, delete) an attribute of a resource as
+ * `crm_resource --set-parameter / --delete-parameter` does: in its first set
+ * of that kind, created as `<rsc>-meta_attributes`, `<rsc>-instance_attributes`
+ * or `<rsc>-utilization`. Meta attributes exist on every resource kind;
+ * parameters and utilization only on primitives (and templates). Returns
+ * whether the CIB changed.
+ */
+export function setResourceAttribute(
+  doc: XmlDocument,
+  rsc: string,
+  set: ResourceAttributeSet,
+  name: string,
+  value: string | undefined,
+): boolean {
+  const el = findById(section(doc, 'resources'), rsc);
+  if (!el || !['primitive', 'group', 'clone', 'master', 'bundle', 'template'].includes(el.name))
+    throw new CibNotFoundError('resource', rsc);
+  if (set !== 'meta' && el.name !== 'primitive' && el.name !== 'template')
+    throw new CibStructureError(
+      `/cib/configuration/resources//${el.name}[@id='${rsc}']`,
+      `a ${el.name} has no ${RESOURCE_SETS[set]}: set them on its primitives`,
+    );
+  const kind = RESOURCE_SETS[set];
+  return setNvpair(doc, el, kind, `${rsc}-${kind}`, name, value);
+}
+
+/** Set (or with `undefined`, delete) a resource meta attribute (target-role, is-managed, ...). */
 export function setResourceMeta(
   doc: XmlDocument,
   rsc: string,
   name: string,
   value: string | undefined,
 ): boolean {
-  const el = findById(section(doc, 'resources'), rsc);
-  if (!el || !['primitive', 'group', 'clone', 'master', 'bundle'].includes(el.name))
-    throw new CibNotFoundError('resource', rsc);
-  return setNvpair(doc, el, 'meta_attributes', `${rsc}-meta_attributes`, name, value);
+  return setResourceAttribute(doc, rsc, 'meta', name, value);
+}
+
+/** What `crm_ticket` changes: grant or revoke a ticket, put it in standby or activate it. */
+export interface TicketChange {
+  readonly granted?: boolean;
+  readonly standby?: boolean;
+  /** When granting: recorded as `last-granted` (default: now). */
+  readonly now?: Date;
+}
+
+/**
+ * Change a ticket's state in the status section (`<tickets><ticket_state>`),
+ * creating it if needed, as `crm_ticket --grant/--revoke/--standby/--activate`
+ * does. Granting records `last-granted`. Returns whether the CIB changed.
+ */
+export function setTicketState(doc: XmlDocument, ticket: string, change: TicketChange): boolean {
+  if (!/^[A-Za-z0-9_.:-]+$/.test(ticket))
+    throw new CibStructureError('/cib/status/tickets', `'${ticket}' is not a valid ticket id`);
+  const status = statusSection(doc);
+  const tickets = firstChild(status, 'tickets') ?? append(status, createElement('tickets'));
+  const state =
+    childElements(tickets, 'ticket_state').find((t) => t.attributes.get('id') === ticket) ??
+    append(tickets, createElement('ticket_state', { id: ticket }));
+  let changed = false;
+  const put = (name: string, value: string): void => {
+    if (state.attributes.get(name) === value) return;
+    state.attributes.set(name, value);
+    changed = true;
+  };
+  if (change.granted !== undefined) {
+    const was = state.attributes.get('granted') === 'true';
+    put('granted', String(change.granted));
+    if (change.granted && !was)
+      put('last-granted', String(Math.floor((change.now ?? new Date()).getTime() / 1000)));
+  }
+  if (change.standby !== undefined) put('standby', String(change.standby));
+  return changed;
 }
 
 /** A location constraint as `crm_resource --move/--ban` writes it. */

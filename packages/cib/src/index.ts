@@ -65,10 +65,12 @@ export {
   removeConstraints,
   setClusterProperty,
   setNodeAttribute,
+  setResourceAttribute,
   setResourceMeta,
+  setTicketState,
   uniqueId,
 } from './edit';
-export type { LocationSpec } from './edit';
+export type { LocationSpec, ResourceAttributeSet, TicketChange } from './edit';
 export { CibDigestError, CibStore, EMPTY_CIB, FileBackend, MemoryBackend } from './store';
 export type {
   CibBackend,

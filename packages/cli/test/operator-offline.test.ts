@@ -187,9 +187,76 @@ test('status prints what crm_mon -1 -r -f prints for the same CIB (standby, main
   expect((await offline('resource', '-r', 'svc-node', '--meta', '-d', 'target-role')).stdout).toBe(
     "Deleted 'svc-node' option: name=target-role\n",
   );
-  expect((await offline('resource', '-r', 'svc-node', '-p', 'x', '-v', '1')).code).toBe(
-    ExitCode.UNIMPLEMENT_FEATURE,
+});
+
+/** The nvpairs and ticket states of a CIB file, for comparing with what Pacemaker's tools write. */
+async function edited(file: string): Promise<string[]> {
+  const xml = await readFile(file, 'utf8');
+  return [
+    ...[
+      ...xml.matchAll(/<(instance_attributes|utilization|meta_attributes) id="(svc-node-[^"]+)"/g),
+    ].map((m) => `${m[1]} ${m[2]}`),
+    ...[...xml.matchAll(/<nvpair id="(svc-node-[^"]+)" name="([^"]+)" value="([^"]*)"/g)].map(
+      (m) => `${m[1]} ${m[2]}=${m[3]}`,
+    ),
+    ...[...xml.matchAll(/<ticket_state ([^>]*?)\/?>/g)].map((m) =>
+      m[1]!
+        .replace(/ last-granted="\d+"/, ' last-granted=T')
+        .split(' ')
+        .sort()
+        .join(' '),
+    ),
+  ].sort();
+}
+
+test('resource parameters, utilization and tickets: written where crm_resource and crm_ticket write them', async () => {
+  const theirs = path.join(dir, 'theirs.xml');
+  await copyFile(FIXTURE, theirs);
+  const pacemaker = (tool: string, ...args: string[]): Promise<unknown> =>
+    promisify(execFile)(tool, args, { env: { ...process.env, CIB_file: theirs } });
+  const steps: string[][] = [
+    ['resource', '-r', 'svc-node', '-p', 'fake', '-v', '1'],
+    ['resource', '-r', 'svc-node', '-p', 'state', '-v', '/tmp/x'],
+    ['resource', '-r', 'svc-node', '-d', 'state'],
+    ['resource', '-r', 'svc-node', '-z', '-p', 'memory', '-v', '512'],
+    ['ticket', '-t', 'ticketA', '--grant', '--force'],
+    ['ticket', '-t', 'ticketB', '--standby'],
+    ['ticket', '-t', 'ticketA', '--revoke', '--force'],
+  ];
+  for (const step of steps) {
+    expect(await offline(...step)).toMatchObject({ code: 0 });
+    const [cmd, ...args] = step;
+    await pacemaker(cmd === 'resource' ? 'crm_resource' : 'crm_ticket', ...args);
+    expect(await edited(cib)).toEqual(await edited(theirs));
+  }
+  expect(await edited(cib)).toEqual(
+    expect.arrayContaining([
+      'instance_attributes svc-node-instance_attributes',
+      'svc-node-instance_attributes-fake fake=1',
+      'svc-node-utilization-memory memory=512',
+      'granted="false" id="ticketA" last-granted=T',
+      'id="ticketB" standby="true"',
+    ]),
   );
+  expect((await offline('resource', '-r', 'svc-node', '-g', 'fake')).stdout).toBe('1\n');
+  expect((await offline('resource', '-r', 'svc-node', '-z', '-g', 'memory')).stdout).toBe('512\n');
+  expect(await offline('resource', '-r', 'svc-node', '-g', 'nope')).toEqual({
+    code: ExitCode.NOSUCH,
+    stdout: '',
+    stderr: "remora: 'svc-node' has no parameter nope\n",
+  });
+  expect((await offline('resource', '-r', 'svc-node', '--meta', '-z', '-g', 'x')).code).toBe(
+    ExitCode.USAGE,
+  );
+  expect((await offline('ticket', '-t', 'ticketA', '--grant')).code).toBe(
+    ExitCode.INSUFFICIENT_PRIV,
+  );
+  expect((await offline('ticket', '-t', 'ticketA', '-G', 'granted')).stdout).toBe('false\n');
+  expect((await offline('ticket', '-t', 'ticketZ', '-G', 'granted')).code).toBe(ExitCode.NOSUCH);
+  expect((await offline('ticket', '-l')).stdout).toMatch(
+    /^ticketA\trevoked {11}last-granted='.+'\nticketB\trevoked \[standby\]\n$/,
+  );
+  expect((await offline('ticket', '-t', 'bad id', '-s')).code).toBe(ExitCode.INVALID_PARAM);
 });
 
 test('status --watch redraws when the CIB changes and ends on SIGINT', async () => {

@@ -1,5 +1,5 @@
 import { findResource, readCib } from '@remora/cib';
-import type { Cib, CibStore } from '@remora/cib';
+import type { Cib, CibStore, ResourceAttributeSet } from '@remora/cib';
 import { OperatorError, OperatorExit, OperatorRequestError } from './errors';
 import { applyOperatorEdit, editScope } from './operator';
 import type { OperatorEdit, OperatorEditResult } from './operator';
@@ -236,4 +236,34 @@ export async function setPromotionScore(
         );
     },
   );
+}
+
+/**
+ * Set (or with `undefined`, delete) a resource's meta attribute, agent
+ * parameter (instance attribute) or utilization (`crm_resource --meta /
+ * --utilization --set-parameter`).
+ */
+export async function setResourceAttribute(
+  store: CibStore,
+  rsc: string,
+  set: ResourceAttributeSet,
+  name: string,
+  value: string | undefined,
+): Promise<void> {
+  await apply(store, `${set} attribute ${name} of ${rsc}`, {
+    command: 'resource-attribute',
+    resource: rsc,
+    set,
+    name,
+    value,
+  });
+}
+
+/** Grant or revoke a ticket, or put it in standby / activate it (`crm_ticket`). */
+export async function setTicket(
+  store: CibStore,
+  ticket: string,
+  change: { readonly granted?: boolean; readonly standby?: boolean },
+): Promise<void> {
+  await apply(store, `ticket ${ticket}`, { command: 'ticket', ticket, ...change });
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { effectiveMeta, parseBoolean, readCib, setNodeAttribute } from '@remora/cib';
-import type { CibStore, XmlDocument } from '@remora/cib';
+import type { CibStore, ResourceAttributeSet, XmlDocument } from '@remora/cib';
 import * as admin from './admin';
 import type { AttributeLifetime, MoveOptions } from './admin';
 import { ClusterActions } from './cluster-actions';
@@ -305,6 +305,21 @@ export class Controller implements AsyncDisposable {
     score: number | 'INFINITY' | '-INFINITY' | undefined,
   ): Promise<void> {
     return admin.setPromotionScore(this.options.store, rsc, node, score);
+  }
+
+  /** Set or delete a resource's meta attribute, agent parameter or utilization. */
+  setResourceAttribute(
+    rsc: string,
+    set: ResourceAttributeSet,
+    name: string,
+    value: string | undefined,
+  ): Promise<void> {
+    return admin.setResourceAttribute(this.options.store, rsc, set, name, value);
+  }
+
+  /** Grant or revoke a ticket, or put it in standby / activate it. */
+  setTicket(ticket: string, change: { granted?: boolean; standby?: boolean }): Promise<void> {
+    return admin.setTicket(this.options.store, ticket, change);
   }
 
   private async watchCib(): Promise<void> {

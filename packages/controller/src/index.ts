@@ -52,7 +52,8 @@ export type {
   OperatorServiceOptions,
   QueryReply,
   QueryRequest,
-  ResourceMetaEdit,
+  ResourceAttributeEdit,
+  TicketEdit,
   WaitReply,
   WaitRequest,
 } from './operator';
@@ -66,6 +67,8 @@ export {
   move,
   setAttribute,
   setPromotionScore,
+  setResourceAttribute,
+  setTicket,
   standby,
 } from './admin';
 export type { AttributeLifetime, MoveOptions } from './admin';

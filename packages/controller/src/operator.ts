@@ -11,9 +11,10 @@ import {
   removeConstraints,
   setClusterProperty,
   setNodeAttribute,
-  setResourceMeta,
+  setResourceAttribute,
+  setTicketState,
 } from '@remora/cib';
-import type { CibStore } from '@remora/cib';
+import type { CibStore, ResourceAttributeSet } from '@remora/cib';
 import { OperatorError, OperatorExit } from './errors';
 
 /** Read the CIB (and the caller's node name, which a remote node cannot know itself). */
@@ -44,10 +45,12 @@ export interface ClusterPropertyEdit {
   readonly value?: string;
 }
 
-/** Set or delete a resource meta attribute (target-role, is-managed, ...). */
-export interface ResourceMetaEdit {
-  readonly command: 'resource-meta';
+/** Set or delete a resource attribute: meta (target-role, is-managed, ...), agent parameter or utilization. */
+export interface ResourceAttributeEdit {
+  readonly command: 'resource-attribute';
   readonly resource: string;
+  /** meta attributes, instance attributes (agent parameters) or utilization. */
+  readonly set: ResourceAttributeSet;
   readonly name: string;
   readonly value?: string;
 }
@@ -84,11 +87,20 @@ export interface NodeRemoveEdit {
   readonly node: string;
 }
 
+/** `crm_ticket`: grant or revoke a ticket, put it in standby or activate it (status section). */
+export interface TicketEdit {
+  readonly command: 'ticket';
+  readonly ticket: string;
+  readonly granted?: boolean;
+  readonly standby?: boolean;
+}
+
 /** A change an operator makes to the CIB. */
 export type OperatorEdit =
   | NodeAttributeEdit
   | ClusterPropertyEdit
-  | ResourceMetaEdit
+  | ResourceAttributeEdit
+  | TicketEdit
   | LocationEdit
   | ClearEdit
   | CleanupEdit
@@ -126,7 +138,8 @@ export interface OperatorContext {
 const EDITS: ReadonlySet<string> = new Set([
   'node-attribute',
   'cluster-property',
-  'resource-meta',
+  'resource-attribute',
+  'ticket',
   'move',
   'ban',
   'clear',
@@ -136,7 +149,7 @@ const EDITS: ReadonlySet<string> = new Set([
 
 /** Which part of the CIB an edit changes (decides the version bump). */
 export function editScope(edit: OperatorEdit): 'configuration' | 'status' {
-  if (edit.command === 'cleanup') return 'status';
+  if (edit.command === 'cleanup' || edit.command === 'ticket') return 'status';
   if (edit.command === 'node-attribute' && edit.lifetime === 'reboot') return 'status';
   return 'configuration';
 }
@@ -179,8 +192,32 @@ export function parseOperatorRequest(command: string, args: unknown): OperatorRe
     }
     case 'cluster-property':
       return { command, name: str(a.name, 'name'), value };
-    case 'resource-meta':
-      return { command, resource: str(a.resource, 'resource'), name: str(a.name, 'name'), value };
+    case 'resource-attribute': {
+      if (a.set !== 'meta' && a.set !== 'instance' && a.set !== 'utilization')
+        throw new OperatorError(
+          `set must be meta, instance or utilization, not '${String(a.set)}'`,
+          OperatorExit.invalidParam,
+        );
+      return {
+        command,
+        resource: str(a.resource, 'resource'),
+        set: a.set,
+        name: str(a.name, 'name'),
+        value,
+      };
+    }
+    case 'ticket': {
+      const flag = (v: unknown, what: string): boolean | undefined => {
+        if (v === undefined || typeof v === 'boolean') return v;
+        throw new OperatorError(`${what} must be true or false`, OperatorExit.invalidParam);
+      };
+      return {
+        command,
+        ticket: str(a.ticket, 'ticket'),
+        granted: flag(a.granted, 'granted'),
+        standby: flag(a.standby, 'standby'),
+      };
+    }
     case 'move':
     case 'ban': {
       const lifetimeMs = a.lifetimeMs === undefined ? undefined : Number(a.lifetimeMs);
@@ -320,9 +357,21 @@ export function applyOperatorEdit(
       }
       case 'cluster-property':
         return { changed: setClusterProperty(doc, edit.name, edit.value), ids: [] };
-      case 'resource-meta':
+      case 'resource-attribute':
         knownResource(cib, edit.resource);
-        return { changed: setResourceMeta(doc, edit.resource, edit.name, edit.value), ids: [] };
+        return {
+          changed: setResourceAttribute(doc, edit.resource, edit.set, edit.name, edit.value),
+          ids: [],
+        };
+      case 'ticket':
+        return {
+          changed: setTicketState(doc, edit.ticket, {
+            granted: edit.granted,
+            standby: edit.standby,
+            now,
+          }),
+          ids: [edit.ticket],
+        };
       case 'move':
       case 'ban': {
         knownResource(cib, edit.resource);

@@ -308,6 +308,10 @@ export class RemoteClient implements AsyncDisposable {
   private async establish(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let delay = this.options.reconnectDelayMs ?? 250;
+    // Each attempt's deadline: 2 s, doubled (to 8 s) after an attempt that ran
+    // out of time, so that a TLS handshake on a heavily loaded machine can
+    // finish instead of being cut off and restarted again and again.
+    let attemptMs = 2000;
     let lastError: unknown;
     for (;;) {
       if (signal?.aborted) throw new DisconnectedError(this.options.address, 'connect aborted');
@@ -322,7 +326,7 @@ export class RemoteClient implements AsyncDisposable {
             clientName: this.options.clientName ?? '',
           },
           this.metadata(),
-          Math.max(200, Math.min(2000, deadline - Date.now())),
+          Math.max(200, Math.min(attemptMs, deadline - Date.now())),
           signal,
         );
         if (reply.protocolVersion !== PROTOCOL_VERSION) {
@@ -379,6 +383,7 @@ export class RemoteClient implements AsyncDisposable {
           // packets were dropped (a cut link) hangs for minutes. Start afresh.
           this.grpcClient.close();
           this.grpcClient = this.makeChannel();
+          attemptMs = Math.min(attemptMs * 2, 8000);
         }
       }
       if (Date.now() + delay > deadline) {

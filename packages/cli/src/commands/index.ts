@@ -7,6 +7,7 @@ import { registerRemoteCommands } from './remote';
 import { registerResourceCommands } from './resource';
 import { registerSimulateCommands } from './simulate';
 import { registerStatusCommands } from './status';
+import { registerTicketCommands } from './ticket';
 
 /**
  * Every command group of `remora`. Each lives in its own file under
@@ -21,4 +22,5 @@ export const commandGroups: ReadonlyArray<(program: Command) => void> = [
   registerAttributeCommands,
   registerNodeCommands,
   registerSimulateCommands,
+  registerTicketCommands,
 ];

@@ -28,8 +28,10 @@ interface ResourceOptions extends ClusterOptions {
   readonly list?: boolean;
   readonly setParameter?: string;
   readonly deleteParameter?: string;
+  readonly getParameter?: string;
   readonly parameterValue?: string;
   readonly meta?: boolean;
+  readonly utilization?: boolean;
   readonly locate?: boolean;
   readonly why?: boolean;
   readonly lifetime?: string;
@@ -53,6 +55,7 @@ const COMMANDS = [
   'list',
   'locate',
   'setParameter',
+  'getParameter',
   'deleteParameter',
   'why',
 ] as const;
@@ -62,7 +65,7 @@ function commandOf(options: ResourceOptions): ResourceCommand {
   const given = COMMANDS.filter((c) => options[c] !== undefined && options[c] !== false);
   if (given.length === 0)
     throw new CliError(
-      'no command given: use one of --list, --locate, --why, --move, --ban, --clear, --cleanup, --restart, --list-agents, --list-standards, --list-ocf-providers, --show-metadata',
+      'no command given: use one of --list, --locate, --why, --move, --ban, --clear, --cleanup, --restart, --get-parameter, --set-parameter, --delete-parameter, --list-agents, --list-standards, --list-ocf-providers, --show-metadata',
       ExitCode.USAGE,
     );
   if (given.length > 1)
@@ -128,6 +131,19 @@ async function agentCommands(
   } else process.stdout.write(md.xml.endsWith('\n') ? md.xml : `${md.xml}\n`);
 }
 
+const SET_WORDS = {
+  meta: 'meta attribute',
+  instance: 'parameter',
+  utilization: 'utilization attribute',
+} as const;
+
+/** Which attribute set -p/-g/-d act on: agent parameters unless --meta or -z. */
+function attributeSet(options: ResourceOptions): keyof typeof SET_WORDS {
+  if (options.meta && options.utilization)
+    throw new CliError('give --meta or --utilization, not both', ExitCode.USAGE);
+  return options.meta ? 'meta' : options.utilization ? 'utilization' : 'instance';
+}
+
 /** The resource's own target-role (not inherited), to restore after a restart. */
 async function ownTargetRole(cluster: ClusterConnection, rsc: string): Promise<string | undefined> {
   const snap = await cluster.query();
@@ -158,8 +174,9 @@ async function restoreTargetRole(
   for (;;) {
     try {
       await cluster.edit({
-        command: 'resource-meta',
+        command: 'resource-attribute',
         resource: rsc,
+        set: 'meta',
         name: 'target-role',
         value: previous,
       });
@@ -228,10 +245,15 @@ export function registerResourceCommands(program: Command): void {
       .option('-L, --list', 'list the resources and where they run')
       .option('-W, --locate', 'print the nodes the resource runs on')
       .option('-Y, --why', 'why the resource runs where it does, or not at all')
-      .option('-p, --set-parameter <name>', 'set a meta attribute (with --meta and -v)')
+      .option(
+        '-p, --set-parameter <name>',
+        "set an agent parameter (instance attribute; with --meta a meta attribute, with -z a utilization) to -v's value",
+      )
       .option('-v, --parameter-value <value>', 'the value for --set-parameter')
-      .option('-d, --delete-parameter <name>', 'delete a meta attribute (with --meta)')
+      .option('-g, --get-parameter <name>', 'print the value of a parameter (see -p)')
+      .option('-d, --delete-parameter <name>', 'delete a parameter (see -p)')
       .option('--meta', 'the parameter is a meta attribute (target-role, is-managed, ...)')
+      .option('-z, --utilization', 'the parameter is a utilization attribute (cpu, memory, ...)')
       .option('-N, --node <node>', 'the node (move target, ban/clear/cleanup scope)')
       .option(
         '-M, --move',
@@ -272,6 +294,9 @@ Examples:
   remora resource --locate -r web
   remora resource --why -r web
   remora resource -r web --meta -p target-role -v Stopped
+  remora resource -r web -p ip -v 192.0.2.10       # an agent parameter
+  remora resource -r web -z -p memory -v 512      # utilization
+  remora resource -r web -g ip
   remora resource --move -r web -N node2 --lifetime 1h --wait
   remora resource --ban -r web -N guest1
   remora resource --clear -r web
@@ -409,24 +434,51 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
           }
           return;
         }
+        case 'getParameter': {
+          const rsc = needResource(options, '--get-parameter');
+          const set = attributeSet(options);
+          const name = options.getParameter!;
+          const { cib } = await cluster.query();
+          const lib = await import('@remora/cib');
+          const loc = lib.findResource(cib, rsc);
+          if (!loc)
+            throw new CliError(`no resource '${rsc}' in the configuration`, ExitCode.NOSUCH);
+          const r = loc.resource;
+          const sets =
+            set === 'meta'
+              ? r.meta
+              : r.kind === 'primitive'
+                ? set === 'instance'
+                  ? r.params
+                  : r.utilization
+                : [];
+          const value = lib.mergeNvSets(sets)[name];
+          if (value === undefined)
+            throw new CliError(`'${rsc}' has no ${SET_WORDS[set]} ${name}`, ExitCode.NOSUCH);
+          if (format === 'json') printJson({ resource: rsc, set, name, value });
+          else process.stdout.write(`${value}\n`);
+          return;
+        }
         case 'setParameter':
         case 'deleteParameter': {
           const rsc = needResource(options, `--${kebab(command)}`);
-          if (!options.meta)
-            throw new CliError(
-              'only meta attributes can be changed here: add --meta',
-              ExitCode.UNIMPLEMENT_FEATURE,
-            );
+          const set = attributeSet(options);
           const name = (options.setParameter ?? options.deleteParameter)!;
           if (command === 'setParameter' && options.parameterValue === undefined)
             throw new CliError('--set-parameter needs -v VALUE', ExitCode.USAGE);
           const value = command === 'setParameter' ? options.parameterValue : undefined;
-          const r = await cluster.edit({ command: 'resource-meta', resource: rsc, name, value });
-          return done({ resource: rsc, name, value: value ?? null, changed: r.changed }, [
+          const r = await cluster.edit({
+            command: 'resource-attribute',
+            resource: rsc,
+            set,
+            name,
+            value,
+          });
+          return done({ resource: rsc, set, name, value: value ?? null, changed: r.changed }, [
             value === undefined
               ? r.changed
                 ? `Deleted '${rsc}' option: name=${name}`
-                : `'${rsc}' has no meta attribute ${name}`
+                : `'${rsc}' has no ${SET_WORDS[set]} ${name}`
               : `Set '${rsc}' option: name=${name} value=${value}`,
           ]);
         }
@@ -446,8 +498,9 @@ Exit codes: 0 ok, 105 no such resource/node, 2 invalid value, 124 --wait or
               ExitCode.NOT_RUNNING,
             );
           await cluster.edit({
-            command: 'resource-meta',
+            command: 'resource-attribute',
             resource: rsc,
+            set: 'meta',
             name: 'target-role',
             value: 'Stopped',
           });
