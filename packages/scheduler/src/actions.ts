@@ -163,6 +163,7 @@ export class ActionSet {
 // ---------------------------------------------------------------- primitives
 
 function currentNode(rsc: Rsc): SNode | undefined {
+  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
   return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
 }
 
@@ -171,7 +172,13 @@ function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = f
   for (const node of rsc.runningOn) {
     // multiple-active=stop_unexpected: leave it where it is expected to run
     if (unexpected && rsc.nextRole > Role.Stopped && node === rsc.assignedTo) continue;
-    const stop = as.custom(rsc, 'stop', 0, node, optional);
+    let stopOptional = optional;
+    if (rsc.partialTarget) {
+      // a partial migration continues where it was going
+      if (node === rsc.partialTarget && node === rsc.assignedTo) continue;
+      stopOptional = false;
+    }
+    const stop = as.custom(rsc, 'stop', 0, node, stopOptional);
     if (!rsc.assignedTo) setReason(stop, 'node availability');
     else if (unexpected) setReason(stop, 'being multiply active', true);
   }
@@ -202,12 +209,24 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     allowMigrate = canMigrate(rsc, current);
     needStop = true;
   }
-  const multiply = rsc.requires === 'fencing' ? allActive > 1 : cleanActive > 1;
+  for (const node of rsc.dangling ?? []) as.custom(rsc, 'stop', 0, node, false);
+  const continuing =
+    allActive === 2 &&
+    cleanActive === 2 &&
+    rsc.assignedTo !== undefined &&
+    current === rsc.partialSource &&
+    rsc.assignedTo === rsc.partialTarget;
+  const multiply = !continuing && (rsc.requires === 'fencing' ? allActive > 1 : cleanActive > 1);
   if (multiply) {
     if (rsc.multipleActive === 'stop_start' || rsc.multipleActive === 'stop_unexpected')
       needStop = true;
     if (rsc.multipleActive === 'stop_unexpected') rsc.stopUnexpected = true;
-    rsc.multiplyActive = true;
+    if (rsc.partialSource && rsc.partialTarget) {
+      // the migration cannot continue to another target: stop on both nodes
+      rsc.partialSource = undefined;
+      rsc.partialTarget = undefined;
+    } else rsc.multiplyActive = true;
+    allowMigrate = false;
   }
   if (!moving) {
     if (rsc.failed) {
@@ -250,15 +269,18 @@ function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
   const start = as.find(`${rsc.id}_start_0`, target);
   const stop = as.find(`${rsc.id}_stop_0`, current);
   if (!start || !stop) return;
-  const to = as.custom(rsc, 'migrate_to', 0, current, start.optional && stop.optional);
-  const from = as.custom(rsc, 'migrate_from', 0, target, start.optional && stop.optional);
-  to.migrateRunnable = true;
+  // a partial migration already ran migrate_to: only migrate_from is left
+  const partial = rsc.partialTarget === target;
+  const optional = start.optional && stop.optional;
+  const to = partial ? undefined : as.custom(rsc, 'migrate_to', 0, current, optional);
+  const from = as.custom(rsc, 'migrate_from', 0, target, optional);
+  if (to) to.migrateRunnable = true;
   from.migrateRunnable = true;
   start.migrateRunnable = true;
   stop.migrateRunnable = true;
   start.pseudo = true;
   rsc.migration = { to, from };
-  as.order(to, from, O.optional | O.impliesThen | O.runnableLeft);
+  if (to) as.order(to, from, O.optional | O.impliesThen | O.runnableLeft);
   as.order(from, stop, O.optional | O.impliesThen | O.runnableLeft);
   as.order(from, start, O.optional | O.runnableLeft);
 }

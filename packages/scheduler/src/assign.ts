@@ -291,19 +291,43 @@ export function applyNodeCriteria(ws: WorkingSet): void {
   // failures found while unpacking
   for (const b of ws.bans) locate(ws, b.rsc, b.node, b.score);
 
-  // migration-threshold
+  // migration-threshold (a container counts the failures of the resources inside it)
   const cleared = new Set(ws.clearFailcounts.map((c) => `${c.rsc.id}\0${c.node.name}`));
   const nowSec = Math.floor(ws.now.getTime() / 1000);
+  const fillers = new Map<Rsc, Rsc[]>();
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || !r.container) continue;
+    const list = fillers.get(r.container);
+    if (list) list.push(r);
+    else fillers.set(r.container, [r]);
+  }
+  const effective = (r: Rsc, node: SNode): number => {
+    let count = 0;
+    if (!cleared.has(`${r.id}\0${node.name}`)) {
+      const fc = failCountInfo(r, node);
+      if (
+        fc.count > 0 &&
+        !(r.failureTimeout > 0 && fc.lastFailure > 0 && nowSec >= fc.lastFailure + r.failureTimeout)
+      )
+        count = fc.count;
+    }
+    for (const f of fillers.get(r) ?? []) count = addScores(count, effective(f, node));
+    return count;
+  };
   for (const node of ws.nodes) {
-    for (const id of resourcesWithFailures(node)) {
+    const ids = new Set(resourcesWithFailures(node));
+    const candidates = new Set<Rsc>();
+    for (const id of ids) {
       const r = ws.byId.get(id);
       if (!r || r.kind !== 'primitive') continue;
-      if (cleared.has(`${r.id}\0${node.name}`) || r.failureIgnored) continue;
-      const fc = failCountInfo(r, node);
-      if (fc.count <= 0) continue;
-      if (r.failureTimeout > 0 && fc.lastFailure > 0 && nowSec >= fc.lastFailure + r.failureTimeout)
-        continue;
-      if (r.migrationThreshold - fc.count <= 0) locate(ws, r, node, -INF);
+      candidates.add(r);
+      for (let c = r.container; c; c = c.container) candidates.add(c);
+    }
+    for (const r of candidates) {
+      if (r.failureIgnored) continue;
+      const count = effective(r, node);
+      if (count <= 0) continue;
+      if (r.migrationThreshold - count <= 0) locate(ws, r, node, -INF);
     }
   }
 }
@@ -509,7 +533,11 @@ function mergeGroupWeights(
 
 // ------------------------------------------------------------- choosing
 
+/** Where the resource is active, as Pacemaker picks it among several nodes. */
 function currentNode(rsc: Rsc): SNode | undefined {
+  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
+  if (rsc.requires !== 'fencing')
+    return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
   return rsc.runningOn[0];
 }
 

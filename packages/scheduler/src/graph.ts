@@ -30,7 +30,7 @@ export function actionAttributes(a: Action, opDefaultTimeout: number): Record<st
   if (a.task === 'migrate_to' || a.task === 'migrate_from') {
     const m = rsc.migration;
     if (m) {
-      attrs.CRM_meta_migrate_source = m.to.node?.name ?? '';
+      attrs.CRM_meta_migrate_source = m.to?.node?.name ?? rsc.partialSource?.name ?? '';
       attrs.CRM_meta_migrate_target = m.from.node?.name ?? '';
     }
   }

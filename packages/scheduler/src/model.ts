@@ -46,12 +46,13 @@ export enum OnFail {
   Ignore = 0,
   Demote = 1,
   Recover = 2,
-  Migrate = 3,
-  ResetRemote = 4,
-  Block = 5,
-  Stop = 6,
-  Standby = 7,
-  Fence = 8,
+  ResetRemote = 3,
+  RestartContainer = 4,
+  Migrate = 5,
+  Block = 6,
+  Stop = 7,
+  Standby = 8,
+  Fence = 9,
 }
 
 export interface SNode {
@@ -109,6 +110,8 @@ export interface Rsc {
   stickiness: number;
   migrationThreshold: number;
   failureTimeout: number;
+  /** Remote connections: reconnect_interval in ms (0: none). */
+  reconnectMs?: number;
   managed: boolean;
   targetRole: Role;
   multipleActive: string;
@@ -158,7 +161,12 @@ export interface Rsc {
   /** Operation history per node, sorted by call id, with the index of the last start. */
   histories?: Map<SNode, { ops: readonly OperationRecord[]; startIndex: number }>;
   maintenance?: boolean;
-  migration?: { to: Action; from: Action };
+  migration?: { to?: Action; from: Action };
+  /** A migration whose migrate_to completed but migrate_from has not run yet. */
+  partialSource?: SNode;
+  partialTarget?: SNode;
+  /** Sources of completed migrations that were never stopped there. */
+  dangling?: SNode[];
 }
 
 export interface Coloc {

@@ -58,7 +58,10 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   const next = rsc.assignedTo;
   let current: SNode | undefined;
   if (rsc.runningOn.length > 0) {
-    current = rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
+    current =
+      rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)
+        ? rsc.partialSource
+        : (rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0]);
     if (rsc.role === Role.Stopped) rsc.role = Role.Started;
   }
   if (!current && rsc.orphan) return;

@@ -332,6 +332,12 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
       ...freshState(),
     };
     if (r.targetRole === Role.Started) r.targetRole = Role.Unknown;
+    const reconnect = isRemote ? r.params.reconnect_interval : undefined;
+    if (reconnect !== undefined && reconnect !== '') {
+      // the reconnect delay works as a failure timeout that holds the connection stopped
+      r.reconnectMs = parseInterval(reconnect, `${id} reconnect_interval`);
+      if (r.reconnectMs > 0) r.failureTimeout = Math.floor(r.reconnectMs / 1000);
+    }
     if (parseBoolean(meta.maintenance, false)) r.maintenance = true;
     ws.byId.set(id, r);
     return r;
@@ -698,7 +704,7 @@ function onFailFor(
   rsc: Rsc,
   task: string,
   interval: number,
-): { onFail: OnFail; failRole: Role; restartContainer?: boolean } {
+): { onFail: OnFail; failRole: Role } {
   const op = rsc.ops.find((o) => o.name === task && o.interval === interval);
   let value = op?.onFail;
   if (value === undefined) {
@@ -728,14 +734,21 @@ function onFailFor(
       return { onFail: OnFail.Recover, failRole: Role.Started };
     case 'demote':
       return { onFail: OnFail.Demote, failRole: Role.Started };
+    case 'restart-container':
+      if (rsc.container) return { onFail: OnFail.RestartContainer, failRole: Role.Started };
+      break;
     default:
       break;
   }
-  if (rsc.container)
-    return { onFail: OnFail.Recover, failRole: Role.Started, restartContainer: true };
+  if (value === undefined && rsc.container)
+    return { onFail: OnFail.RestartContainer, failRole: Role.Started };
   if (isRemoteConn && !(task === 'monitor' && interval === 0) && task !== 'start') {
     if (!rsc.managed) return { onFail: OnFail.Stop, failRole: Role.Stopped };
-    return { onFail: OnFail.ResetRemote, failRole: Role.Started };
+    // with a reconnect delay the connection stays stopped until the failure expires
+    return {
+      onFail: OnFail.ResetRemote,
+      failRole: (rsc.reconnectMs ?? 0) > 0 ? Role.Stopped : Role.Started,
+    };
   }
   if (task === 'stop')
     return ws.config.stonithEnabled
@@ -857,12 +870,9 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   const ops = [...h.operations].sort(
     (a, b) => (a.callId < 0 ? Infinity : a.callId) - (b.callId < 0 ? Infinity : b.callId),
   );
-  let restartContainer = false;
-  for (const op of ops) {
-    if (unpackOp(ws, rsc, node, op, st)) restartContainer = true;
-  }
+  for (const op of ops) unpackOp(ws, rsc, node, op, st);
   recordActiveRecurring(rsc, node, ops);
-  processState(ws, rsc, node, st, restartContainer);
+  processState(ws, rsc, node, st);
   if (savedRole > rsc.role) rsc.role = savedRole;
 }
 
@@ -897,16 +907,27 @@ function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRec
   rsc.activeRecurring.set(node, keys);
 }
 
-/** Returns true when the failure asks to restart the container. */
+/**
+ * A failed monitor of a remote connection with a reconnect interval does not
+ * expire before the remote node has been fenced (the monitor reports only
+ * changes, so the failure could otherwise go unnoticed).
+ */
+function waitsForRemoteFencing(ws: WorkingSet, rsc: Rsc, op: OperationRecord): boolean {
+  if (!(rsc.reconnectMs ?? 0) || !ws.config.stonithEnabled) return false;
+  if (op.interval === 0 || op.operation !== 'monitor') return false;
+  const node = ws.nodeByName.get(rsc.id);
+  return node !== undefined && !node.remoteWasFenced;
+}
+
 function unpackOp(
   ws: WorkingSet,
   rsc: Rsc,
   node: SNode,
   op: OperationRecord,
   st: NodeHistoryState,
-): boolean {
+): void {
   const task = op.operation;
-  if (task === 'notify' || task === 'meta-data' || task === '') return false;
+  if (task === 'notify' || task === 'meta-data' || task === '') return;
   const rc = op.rc;
   let status = op.opStatus;
   const expected = targetRc(op);
@@ -917,15 +938,24 @@ function unpackOp(
   if (status !== STATUS_NOT_INSTALLED && rsc.failureTimeout > 0) {
     const last = op.lastRcChange ?? Number(op.attributes['last-run'] ?? 0);
     const nowSec = Math.floor(ws.now.getTime() / 1000);
-    if (last > 0 && nowSec >= last + rsc.failureTimeout) {
+    const isLastFailure = op.id.endsWith('_last_failure_0');
+    if (last > 0 && nowSec >= last + rsc.failureTimeout && !waitsForRemoteFencing(ws, rsc, op)) {
+      expired = true;
       const fc = failCountInfo(rsc, node);
-      const lastFail = fc.lastFailure || last;
-      if (nowSec >= lastFail + rsc.failureTimeout) {
-        expired = true;
-        if (fc.count > 0 && !ws.clearFailcounts.some((c) => c.rsc === rsc && c.node === node))
-          ws.clearFailcounts.push({ rsc, node });
+      let clear = false;
+      if (fc.count > 0) {
+        const unexpired =
+          fc.lastFailure > 0 && nowSec > fc.lastFailure + rsc.failureTimeout ? 0 : fc.count;
+        if (unexpired === 0) clear = true;
+        else expired = false;
+      } else if (isLastFailure && (rsc.reconnectMs ?? 0) > 0) {
+        clear = true;
       }
+      if (clear && !ws.clearFailcounts.some((c) => c.rsc === rsc && c.node === node))
+        ws.clearFailcounts.push({ rsc, node });
     }
+    // probes that found the resource in a known state never expire
+    if (expired && isProbe && [0, 7, 8, 190, 191].includes(rc)) expired = false;
   }
 
   // remap
@@ -970,13 +1000,13 @@ function unpackOp(
   }
 
   if (expired && rc !== expected) {
-    if (op.interval === 0) return false;
-    if (node.online && !node.unclean) return false;
+    if (op.interval === 0) return;
+    if (node.online && !node.unclean) return;
   }
 
   switch (status) {
     case STATUS_CANCELLED:
-      return false;
+      return;
     case STATUS_PENDING:
       if (task === 'start') {
         rsc.startPending = true;
@@ -984,14 +1014,15 @@ function unpackOp(
       } else if (task === 'promote') {
         rsc.role = Role.Promoted;
       }
-      return false;
+      return;
     case STATUS_DONE:
       updateState(rsc, task, rc, op, st);
-      return false;
+      if (task === 'migrate_to') migrateToSucceeded(ws, rsc, node, op);
+      return;
     case STATUS_NOT_INSTALLED:
       ws.bans.push({ rsc, node, score: -INF });
       failure(ws, rsc, node, op, rc, st);
-      return false;
+      return;
     case STATUS_NOT_CONNECTED:
       if (node.kind !== 'member' && node.connection?.managed) {
         node.connection.failed = true;
@@ -1001,17 +1032,152 @@ function unpackOp(
     default:
       break;
   }
-  const { onFail, restartContainer } = onFailFor(ws, rsc, task, op.interval);
-  if (onFail === OnFail.Ignore) {
+  const { onFail } = onFailFor(ws, rsc, task, op.interval);
+  // a failed stop inside a container counts as done: restarting the container stops it
+  if (onFail === OnFail.Ignore || (onFail === OnFail.RestartContainer && task === 'stop')) {
     rsc.failureIgnored = true;
     updateState(rsc, task, expected, op, st);
     recordFailed(ws, rsc, node, op);
-    return false;
+    if (onFail === OnFail.RestartContainer && st.onFail <= OnFail.Recover)
+      st.onFail = OnFail.RestartContainer;
+    return;
   }
   failure(ws, rsc, node, op, rc, st);
   if (status === STATUS_ERROR_HARD) ws.bans.push({ rsc, node, score: -INF });
   else if (status === STATUS_ERROR_FATAL) ws.bans.push({ rsc, score: -INF });
-  return restartContainer === true;
+}
+
+// ---------------------------------------------------------------- migrations
+
+const opsIndex = new WeakMap<WorkingSet, Map<string, readonly OperationRecord[]>>();
+
+/** The raw history of a resource on a node (any node, unpacked or not). */
+function opsOn(ws: WorkingSet, rscId: string, nodeName: string): readonly OperationRecord[] {
+  let index = opsIndex.get(ws);
+  if (!index) {
+    index = new Map();
+    for (const s of ws.cib.status)
+      for (const h of s.resources) index.set(`${s.uname}\0${h.id}`, h.operations);
+    opsIndex.set(ws, index);
+  }
+  return index.get(`${nodeName}\0${rscId}`) ?? [];
+}
+
+/** > 0 when `a` happened after `b` (call ids on the same node, else the last change time). */
+function newerOp(a: OperationRecord, b: OperationRecord, sameNodeDefault: boolean): number {
+  const sameNode =
+    a.onNode === undefined || b.onNode === undefined ? sameNodeDefault : a.onNode === b.onNode;
+  if (a.callId === -1 && b.callId === -1) return 0;
+  if (a.callId === -1) return 1;
+  if (b.callId === -1) return -1;
+  if (sameNode && a.callId < b.callId) return -1;
+  if (sameNode && a.callId > b.callId) return 1;
+  const la = a.lastRcChange;
+  const lb = b.lastRcChange;
+  if (la !== undefined && lb !== undefined && la !== lb) return la < lb ? -1 : 1;
+  return 0;
+}
+
+function nonMonitorAfter(
+  ws: WorkingSet,
+  rscId: string,
+  nodeName: string,
+  ref: OperationRecord,
+  sameNode: boolean,
+): boolean {
+  return opsOn(ws, rscId, nodeName).some(
+    (op) =>
+      op !== ref &&
+      ['start', 'stop', 'migrate_to', 'migrate_from'].includes(op.operation) &&
+      newerOp(op, ref, sameNode) > 0,
+  );
+}
+
+function monitorNotRunningAfter(
+  ws: WorkingSet,
+  rscId: string,
+  nodeName: string,
+  ref: OperationRecord,
+  sameNode: boolean,
+): boolean {
+  return opsOn(ws, rscId, nodeName).some(
+    (op) =>
+      op !== ref && op.operation === 'monitor' && op.rc === 7 && newerOp(op, ref, sameNode) > 0,
+  );
+}
+
+/** Whether the node has newer state for the resource than the migration's events. */
+function newerStateAfterMigrate(
+  ws: WorkingSet,
+  rscId: string,
+  nodeName: string,
+  to: OperationRecord,
+  from: OperationRecord | undefined,
+): boolean {
+  const op = from ?? to;
+  const source = op.attributes.migrate_source;
+  const target = op.attributes.migrate_target;
+  let ref = op;
+  let sameNode = false;
+  if (nodeName === target) {
+    ref = from ?? to;
+    sameNode = from !== undefined;
+  } else if (nodeName === source) {
+    ref = to;
+    sameNode = true;
+  }
+  return (
+    nonMonitorAfter(ws, rscId, nodeName, ref, sameNode) ||
+    monitorNotRunningAfter(ws, rscId, nodeName, ref, sameNode)
+  );
+}
+
+function addRunning(rsc: Rsc, node: SNode): void {
+  if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
+  if (!node.running.includes(rsc)) node.running.push(rsc);
+  rsc.knownOn.add(node);
+}
+
+/**
+ * A successful migrate_to: the migration completed (the source was just never
+ * stopped: a dangling migration), is still partial (active on both nodes, and
+ * it may continue), or failed on the target.
+ */
+function migrateToSucceeded(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): void {
+  const source = op.attributes.migrate_source;
+  const target = op.attributes.migrate_target;
+  if (!source || !target || source !== node.name) return;
+  const sourceNewer = nonMonitorAfter(ws, rsc.id, source, op, true);
+  const from = opsOn(ws, rsc.id, target).find(
+    (o) => o.operation === 'migrate_from' && o.attributes.migrate_source === source,
+  );
+  if (sourceNewer && from) return;
+  const targetNewer = newerStateAfterMigrate(ws, rsc.id, target, op, from);
+  if (sourceNewer && targetNewer) return;
+  rsc.role = Role.Started;
+  const targetNode = ws.nodeByName.get(target);
+  const sourceNode = ws.nodeByName.get(source);
+  if (from && from.rc === 0 && from.opStatus === STATUS_DONE) {
+    // complete: active on the target only, the source still needs a stop
+    rsc.role = Role.Stopped;
+    rsc.dangling ??= [];
+    if (!rsc.dangling.includes(node)) rsc.dangling.push(node);
+  } else if (from && from.opStatus !== STATUS_PENDING) {
+    if (!targetNewer && targetNode?.online) addRunning(rsc, targetNode);
+    rsc.failed = true;
+    rsc.stopFlag = true;
+    rsc.allowMigrate = false;
+  } else if (!targetNewer && targetNode?.online) {
+    addRunning(rsc, targetNode);
+    if (sourceNode?.online) {
+      rsc.partialSource = sourceNode;
+      rsc.partialTarget = targetNode;
+    }
+  } else if (!sourceNewer) {
+    rsc.failed = true;
+    rsc.stopFlag = true;
+    rsc.allowMigrate = false;
+  }
 }
 
 function recordFailed(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): void {
@@ -1121,13 +1287,7 @@ function failure(
   if (failRole === Role.Stopped) ws.bans.push({ rsc, score: -INF });
 }
 
-function processState(
-  ws: WorkingSet,
-  rsc: Rsc,
-  node: SNode,
-  st: NodeHistoryState,
-  restartContainer: boolean,
-): void {
+function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryState): void {
   if (rsc.role !== Role.Unknown) {
     rsc.knownOn.add(node);
     if (rsc.parent) rsc.parent.knownOn.add(node);
@@ -1135,14 +1295,20 @@ function processState(
   let onFail = st.onFail;
   if (isActiveRole(rsc.role) && !node.online && !node.maintenance && rsc.managed) {
     let shouldFence = false;
+    let reason = `${rsc.id} is thought to be active there`;
     if (node.kind === 'guest') {
       rsc.failed = true;
       rsc.stopFlag = true;
       shouldFence = true;
     } else if (ws.config.stonithEnabled) {
+      if (node.kind === 'remote' && node.connection && !node.connection.failed) {
+        // fenced only if the connection cannot start anywhere else
+        node.unseen = true;
+        reason = `${rsc.id} is active there (fencing will be revoked if remote connection can be re-established elsewhere)`;
+      }
       shouldFence = true;
     }
-    if (shouldFence) fenceNode(node, `${rsc.id} is thought to be active there`);
+    if (shouldFence) fenceNode(node, reason);
   }
   if (node.unclean) onFail = OnFail.Ignore;
   switch (onFail) {
@@ -1172,10 +1338,14 @@ function processState(
       if (isActiveRole(rsc.role)) {
         rsc.failed = true;
         rsc.stopFlag = true;
-        if (restartContainer && rsc.container) {
-          ws.forcedStops.push({ rsc: rsc.container, node });
-        } else ws.forcedStops.push({ rsc, node });
+        ws.forcedStops.push({ rsc, node });
       }
+      break;
+    case OnFail.RestartContainer:
+      rsc.failed = true;
+      rsc.stopFlag = true;
+      if (rsc.container) ws.forcedStops.push({ rsc: rsc.container, node });
+      else if (isActiveRole(rsc.role)) ws.forcedStops.push({ rsc, node });
       break;
     case OnFail.ResetRemote:
       if (
