@@ -390,8 +390,15 @@ function guestWillStop(node: SNode): boolean {
   const container = conn?.container;
   return Boolean(
     node.remoteRequiresReset ||
+    node.unclean ||
     (container && container.failed) ||
-    (conn && conn.nextRole === Role.Stopped),
+    (conn && conn.nextRole === Role.Stopped) ||
+    (container && container.nextRole === Role.Stopped) ||
+    // the guest is moving
+    (container &&
+      isActiveRole(container.role) &&
+      container.assignedTo !== undefined &&
+      !container.runningOn.includes(container.assignedTo)),
   );
 }
 
@@ -428,6 +435,7 @@ function groupInternal(as: ActionSet, g: Rsc): void {
   let prev: Rsc | undefined;
   let lastActive: Rsc | undefined;
   for (const m of g.children) {
+    primitiveInternal(as, m);
     as.orderRsc(g, 'stop', m, 'stop', O.optional);
     as.orderRsc(m, 'stop', g, 'stopped', O.optional);
     as.orderRsc(g, 'start', m, 'start', O.optional);
@@ -829,9 +837,14 @@ export function propagate(as: ActionSet): void {
   for (let head = 0; head < queue.length; head++) {
     const a = queue[head] as Action;
     queued.delete(a);
-    for (const o of [...a.before, ...a.after]) {
+    // as Pacemaker updates an action: from what must come first, the latest ordering first
+    for (let i = a.before.length - 1; i >= 0; i--) {
+      const o = a.before[i] as Ordering;
       applyOrdering(o.first, o.then, o.flags, changed);
-      for (const c of changed) enqueue(c);
+      for (const c of changed) {
+        enqueue(c);
+        for (const next of c.after) enqueue(next.then);
+      }
       changed.clear();
     }
   }
@@ -934,7 +947,8 @@ export function createActions(ws: WorkingSet): ActionSet {
     });
     a.clearFailcount = true;
   }
-  for (const r of ws.byId.values()) {
+  // in Pacemaker's order: top-level resources, a group's members within the group's
+  for (const r of ws.resources) {
     if (r.kind === 'primitive') primitiveInternal(as, r);
     else if (r.kind === 'group') groupInternal(as, r);
   }
