@@ -2,7 +2,6 @@ import type {
   Cib,
   Clone,
   Group,
-  NodeState,
   OperationRecord,
   Primitive,
   Resource,
@@ -10,6 +9,8 @@ import type {
 } from '@remora/cib';
 // The light subpath: the package index would load agent-runner's process code at every CLI start.
 import { isOcfRc, ocfRcName } from '@remora/agent-runner/result-codes';
+import { nodeStates } from '@remora/scheduler';
+import type { NodeStateView } from '@remora/scheduler';
 import { INFINITY, effectiveMeta, mergeNvSets, parseBoolean, parseScore } from '@remora/cib';
 import type {
   StatusClone,
@@ -402,16 +403,11 @@ function unpromoted<T extends StatusPrimitive | StatusGroup>(r: T): T {
   return r.role === 'Started' ? { ...r, role: 'Unpromoted' } : r;
 }
 
-function nodeOnline(state: NodeState | undefined): { online: boolean; pending: boolean } {
-  if (!state) return { online: false, pending: false };
-  const inCcm = state.inCcm;
-  const crmdOnline = state.crmd === 'online' || (/^\d+$/.test(state.crmd) && state.crmd !== '0');
-  if (!inCcm || !crmdOnline) return { online: false, pending: false };
-  if (state.join !== undefined && state.join !== 'member') return { online: false, pending: true };
-  return { online: true, pending: false };
-}
-
-function buildNodes(cib: Cib, acts: Map<string, Activity[]>, stonith: boolean): StatusNode[] {
+function buildNodes(
+  cib: Cib,
+  acts: Map<string, Activity[]>,
+  states: ReadonlyMap<string, NodeStateView>,
+): StatusNode[] {
   const active = (id: string): { nodes: string[]; failed: boolean } => {
     const a = historyFor(acts, id, false).filter((x) => x.role.role !== 'Stopped');
     return { nodes: a.map((x) => x.node), failed: a.some((x) => x.role.failed) };
@@ -421,27 +417,18 @@ function buildNodes(cib: Cib, acts: Map<string, Activity[]>, stonith: boolean): 
   for (const n of cib.nodes) {
     const attrs = attributesOf(cib, n.name);
     const state = cib.status.find((s) => s.uname === n.name);
-    let online: boolean;
-    let pending = false;
-    let unclean = false;
+    // Online, UNCLEAN, pending and standby-on-fail as the scheduler's unpack decides them.
+    const decided = states.get(n.name);
+    const online = decided?.online ?? false;
+    const pending = decided?.pending ?? false;
+    const unclean = decided?.unclean ?? false;
     let resource: string | undefined;
     let host: string | undefined;
-    if (n.kind === 'member') {
-      ({ online, pending } = nodeOnline(state));
-      unclean =
-        stonith && !online && !pending && state !== undefined && state.expected === 'member';
-    } else if (n.kind === 'remote') {
-      const conn = active(n.name);
-      online = conn.nodes.length > 0 && !conn.failed;
-      resource = n.name;
-    } else {
+    if (n.kind === 'remote') resource = n.name;
+    else if (n.kind === 'guest') {
       const guest = cib.guestNodes.find((g) => g.name === n.name);
       resource = guest?.container;
-      const container = guest ? active(guest.container) : { nodes: [], failed: false };
-      const conn = active(n.name);
-      host = container.nodes[0];
-      online =
-        container.nodes.length > 0 && !container.failed && conn.nodes.length > 0 && !conn.failed;
+      host = guest ? active(guest.container).nodes[0] : undefined;
     }
     const view: StatusNode = {
       name: n.name,
@@ -450,7 +437,7 @@ function buildNodes(cib: Cib, acts: Map<string, Activity[]>, stonith: boolean): 
       online,
       // A node never seen (no node_state) has no attributes applied yet, as in Pacemaker.
       standby: state !== undefined && truthy(attrs.standby),
-      standbyOnFail: false,
+      standbyOnFail: decided?.standbyOnFail ?? false,
       maintenance: state !== undefined && truthy(attrs.maintenance),
       pending,
       unclean,
@@ -586,22 +573,15 @@ function allIds(resources: readonly Resource[]): string[] {
 }
 
 /** What `remora status` shows for a CIB. */
-export function buildStatusView(cib: Cib): StatusView {
+export function buildStatusView(cib: Cib, options: { now?: Date } = {}): StatusView {
   const props = cib.properties;
-  const stonith = parseBoolean(props['stonith-enabled'], true);
   const maintenanceMode = truthy(props['maintenance-mode']);
-  // Remote and guest nodes are up or down with their connections, found in the cluster nodes' history.
-  const memberHistory = activities(
-    cib,
-    (n) =>
-      cib.nodes.find((x) => x.name === n)?.kind !== 'remote' &&
-      cib.nodes.find((x) => x.name === n)?.kind !== 'guest',
-  );
-  const firstPass = buildNodes(cib, memberHistory, stonith);
+  const stonith = parseBoolean(props['stonith-enabled'], true);
+  const states = new Map(nodeStates(cib, options).map((n) => [n.name, n]));
   // The history of a node that is down (and not unclean) says nothing about what runs now.
-  const up = new Set(firstPass.filter((n) => n.online || n.unclean).map((n) => n.name));
+  const up = new Set([...states.values()].filter((n) => n.online || n.unclean).map((n) => n.name));
   const acts = activities(cib, (n) => up.has(n));
-  const nodes = buildNodes(cib, acts, stonith).map((n) => ({ ...n }));
+  const nodes = buildNodes(cib, acts, states).map((n) => ({ ...n }));
   const ctx: Context = {
     cib,
     acts,

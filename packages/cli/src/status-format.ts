@@ -79,14 +79,16 @@ function nodeLines(nodes: readonly StatusNode[]): string[] {
     RemoteOnline: [],
     RemoteOFFLINE: [],
     GuestOnline: [],
-    GuestOFFLINE: [],
   };
   for (const n of [...nodes].sort((a, b) => compareNames(a.name, b.name))) {
     const special =
       n.pending || n.unclean || n.standby || n.maintenance || (n.online && n.standbyOnFail);
     const prefix = n.kind === 'remote' ? 'Remote' : n.kind === 'guest' ? 'Guest' : '';
     if (!special && n.online) lists[`${prefix}Online`]!.push(n.name);
-    else if (!special) lists[prefix ? `${prefix}OFFLINE` : 'OFFLINE']!.push(n.name);
+    // An offline guest node is not listed (its container's state says it all), as in crm_mon.
+    else if (!special && n.kind !== 'guest')
+      lists[prefix ? `${prefix}OFFLINE` : 'OFFLINE']!.push(n.name);
+    else if (!special) continue;
     else lines.push(`* ${nodeKindWord(n)} ${n.name}: ${nodeStateText(n)}`);
   }
   for (const [label, names] of Object.entries(lists))

@@ -26,8 +26,10 @@ import {
 } from './output';
 import type { FailedOp } from './unpack';
 import { unpack } from './unpack';
+import { unpackNodeStates } from './nodes';
+import type { NodeStateView } from './nodes';
 
-export type { FailedOp, ResourceView, StatusView, SummaryLine };
+export type { FailedOp, NodeStateView, ResourceView, StatusView, SummaryLine };
 export { formatStatus };
 export { transitionGraphXml } from './graph';
 export { parametersDigest } from './digest';
@@ -193,4 +195,17 @@ function formatScoreText(score: number): string {
   if (score >= 1_000_000) return 'INFINITY';
   if (score <= -1_000_000) return '-INFINITY';
   return String(score);
+}
+
+/**
+ * Every node's state as the scheduler's unpack decides it (online, UNCLEAN
+ * and why, pending, standby, maintenance, shutting down): one source of
+ * node states for status tools and the scheduler.
+ */
+export function nodeStates(
+  input: string | XmlDocument | Cib,
+  options: ScheduleOptions = {},
+): NodeStateView[] {
+  const cib = toCib(input);
+  return unpackNodeStates(cib, nowFor(cib, options));
 }

@@ -183,7 +183,12 @@ function freshState(): Pick<
   };
 }
 
-export function unpack(cib: Cib, now: Date): WorkingSet {
+/**
+ * The cluster's state from the CIB. `constraints: false` stops before the
+ * constraints are read and tickets applied (loss-policy=fence makes nodes
+ * UNCLEAN only when scheduling): the state status tools show.
+ */
+export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } = {}): WorkingSet {
   const ruleCtxBase = { now };
   const config = readConfig(cib, ruleCtxBase);
   const ws: WorkingSet = {
@@ -506,6 +511,7 @@ export function unpack(cib: Cib, now: Date): WorkingSet {
   }
 
   // ---- constraints: tags and templates expanded, tickets applied, colocations read
+  if (options.constraints === false) return ws;
   ws.constraints.push(...expandConstraints(ws));
   applyTickets(ws, ws.constraints);
   for (const c of ws.constraints) {
