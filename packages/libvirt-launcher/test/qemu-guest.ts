@@ -4,9 +4,21 @@
  * made here — a static busybox (busybox-static), the virtio/9p modules the
  * init loads, and an init script. No disk image, no download.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface GuestKernel {
@@ -205,19 +217,29 @@ export async function writeInitramfs(path: string, options: InitramfsOptions): P
   return statSync(path).size;
 }
 
+export interface GuestRemoted {
+  /** `remora.js` (packages/cli/bin/remora.js), at the same path inside the guest's root. */
+  readonly remora: string;
+  /** The key file, at that path inside the guest's root. */
+  readonly authKeyFile: string;
+  readonly nodeName: string;
+  /**
+   * Where the guest's root with node and the repository comes from: the
+   * host's root over 9p (tag `hostroot`; QEMU cannot migrate such a guest),
+   * or a read-only disk (vda) made by {@link writeRemoraDiskImage}.
+   */
+  readonly root: '9p' | 'disk';
+}
+
 /**
  * The guest's init script: power button → poweroff (busybox acpid), the
  * address from `remora.ip=<cidr>` on eth0, a busybox httpd on port 8080
  * answering `/token` (`remora.token=`) and `/cgi-bin/uptime` (the guest's
  * /proc/uptime), `REMORA-GUEST-BOOTED` then one `REMORA-GUEST-TICK <n>` a
- * second on the serial console. With `remoted`, the host's root is mounted
- * read-only over 9p (tag `hostroot`) and `remora remoted` runs from it.
+ * second on the serial console. With `remoted`, `remora remoted` runs
+ * chrooted in a root with node and the repository (see GuestRemoted.root).
  */
-export function guestScript(remoted?: {
-  readonly remora: string;
-  readonly authKeyFile: string;
-  readonly nodeName: string;
-}): string {
+export function guestScript(remoted?: GuestRemoted): string {
   const lines = [
     'for arg in $(cat /proc/cmdline); do',
     '  case "$arg" in remora.ip=*) ip="${arg#remora.ip=}";; remora.token=*) token="${arg#remora.token=}";; esac',
@@ -245,21 +267,125 @@ export function guestScript(remoted?: {
   ];
   if (remoted) {
     lines.push(
-      'mkdir -p /host',
-      'mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host || echo REMORA-GUEST-9P-FAILED',
-      'mount -t tmpfs tmpfs /host/run',
-      'mount -o bind /dev /host/dev',
-      'mount -t proc proc /host/proc',
-      'mount -t sysfs sysfs /host/sys',
-      'echo "REMORA-GUEST-HOST-MOUNTED uptime=$(cut -d" " -f1 /proc/uptime)"',
-      `chroot /host /usr/bin/env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin HA_RSCTMP=/run/remora ` +
+      'mkdir -p /root',
+      remoted.root === '9p'
+        ? 'mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /root || fail=1'
+        : 'mount -t ext4 -o ro /dev/vda /root || fail=1',
+      // a guest that cannot run remoted powers off: its launch fails at once, not at the timeout
+      'if [ -n "$fail" ]; then echo REMORA-GUEST-ROOT-FAILED; poweroff -f; fi',
+      'mount -t tmpfs tmpfs /root/run',
+      'mount -t tmpfs tmpfs /root/tmp',
+      'mount -o bind /dev /root/dev',
+      'mount -t proc proc /root/proc',
+      'mount -t sysfs sysfs /root/sys',
+      'echo "REMORA-GUEST-ROOT-MOUNTED uptime=$(cut -d" " -f1 /proc/uptime)"',
+      `chroot /root /bin/env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin HA_RSCTMP=/run/remora ` +
         `/usr/bin/node ${remoted.remora} remoted --listen 0.0.0.0:3121 --authkey ${remoted.authKeyFile} ` +
-        `--name ${remoted.nodeName} --local-socket /run/remora/remoted.sock > /dev/console 2>&1 &`,
+        `--name ${remoted.nodeName} --local-socket /run/remora/remoted.sock > /dev/console 2>&1 ` +
+        '&& echo REMORA-GUEST-REMOTED-EXITED || { echo "REMORA-GUEST-REMOTED-FAILED rc=$?"; poweroff -f; } &',
     );
   }
   lines.push('n=0', 'while true; do n=$((n+1)); echo "REMORA-GUEST-TICK $n"; sleep 1; done');
   return lines.join('\n');
 }
 
-/** Modules the guest script loads: virtio PCI, NIC, console, 9p, the ACPI power button. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net', '9pnet_virtio', '9p', 'evdev', 'button'];
+/** Modules the guest script loads: virtio PCI, NIC, disk, 9p, ext4 (which needs crc32c), the ACPI power button. */
+export const GUEST_MODULES = [
+  'virtio_pci',
+  'virtio_net',
+  'virtio_blk',
+  '9pnet_virtio',
+  '9p',
+  'crc32c_generic',
+  'ext4',
+  'evdev',
+  'button',
+];
+
+/** Shared libraries of an executable (ldd), with the dynamic loader. */
+function sharedLibraries(executable: string): string[] {
+  const out = execFileSync('ldd', [executable], { encoding: 'utf8' });
+  const libs: string[] = [];
+  for (const line of out.split('\n')) {
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]);
+  }
+  return libs;
+}
+
+/**
+ * A read-only ext2 image (mounted with the ext4 driver) holding what
+ * `remora remoted` needs, at the host's paths: node and its libraries, the
+ * repository's packages (dist) with their production dependencies
+ * (`npm ls --omit=dev`), the OCF agents of /usr/lib/ocf, busybox as the shell
+ * and tools, and the key. A guest booted from it has no host share, so QEMU
+ * can migrate it. Returns the image size in bytes.
+ */
+export async function writeRemoraDiskImage(
+  image: string,
+  options: { readonly repoRoot: string; readonly authKey: Buffer; readonly authKeyFile: string },
+): Promise<number> {
+  const stage = await mkdtemp(join(tmpdir(), 'remora-img-'));
+  try {
+    const put = (hostPath: string, deref = true): void => {
+      const target = join(stage, hostPath);
+      mkdirSync(dirname(target), { recursive: true });
+      cpSync(hostPath, target, {
+        recursive: true,
+        ...(deref ? { dereference: true } : { verbatimSymlinks: true }),
+      });
+    };
+    for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'run', 'etc', 'root'])
+      mkdirSync(join(stage, d), { recursive: true });
+    const node = realpathSync(process.execPath);
+    mkdirSync(join(stage, 'usr', 'bin'), { recursive: true });
+    cpSync(node, join(stage, 'usr', 'bin', 'node'));
+    for (const lib of sharedLibraries(node)) put(lib);
+    cpSync(BUSYBOX, join(stage, 'bin', 'busybox'));
+    const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n');
+    for (const applet of applets.filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox'))
+      symlinkSync('busybox', join(stage, 'bin', applet));
+    put('/usr/lib/ocf');
+    writeFileSync(join(stage, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    writeFileSync(join(stage, 'etc', 'group'), 'root:x:0:\n');
+    // the repository: its packages and the CLI's production dependencies
+    const listed = execFileSync(
+      'npm',
+      ['ls', '--omit=dev', '--all', '--parseable', '--workspace', '@remora/cli'],
+      { cwd: options.repoRoot, encoding: 'utf8' },
+    )
+      .split('\n')
+      .filter(Boolean);
+    put(join(options.repoRoot, 'package.json'));
+    for (const pkg of readdirSync(join(options.repoRoot, 'packages'))) {
+      for (const part of ['package.json', 'dist', 'bin', 'agents']) {
+        const p = join(options.repoRoot, 'packages', pkg, part);
+        if (existsSync(p)) put(p);
+      }
+    }
+    for (const path of listed) {
+      if (path === options.repoRoot || !path.includes('/node_modules/')) continue;
+      put(path, false); // workspace packages stay symlinks to packages/<name>
+    }
+    const keyTarget = join(stage, options.authKeyFile);
+    mkdirSync(dirname(keyTarget), { recursive: true });
+    writeFileSync(keyTarget, options.authKey, { mode: 0o400 });
+    const kib = Number(execFileSync('du', ['-sk', stage], { encoding: 'utf8' }).split('\t')[0]);
+    const sizeMiB = Math.ceil((kib * 1.15) / 1024) + 32;
+    execFileSync('mke2fs', [
+      '-q',
+      '-F',
+      '-t',
+      'ext2',
+      '-d',
+      stage,
+      '-L',
+      'remora',
+      image,
+      `${sizeMiB}M`,
+    ]);
+    return statSync(image).size;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}

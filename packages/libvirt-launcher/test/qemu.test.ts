@@ -30,17 +30,22 @@ import {
 } from '@remora/libvirt-launcher';
 import { RemoteClient } from '@remora/remote-transport';
 import type { GuestKernel } from './qemu-guest';
-import { GUEST_MODULES, guestScript, qemuPrerequisites, writeInitramfs } from './qemu-guest';
+import {
+  GUEST_MODULES,
+  guestScript,
+  qemuPrerequisites,
+  writeInitramfs,
+  writeRemoraDiskImage,
+} from './qemu-guest';
 
 const support = privateLibvirtdSupport();
 const pre = qemuPrerequisites();
-const reason = !support.ok
-  ? support.reason
-  : !pre.ok
-    ? pre.reason
-    : process.env.REMORA_QEMU_TESTS !== '1'
-      ? 'a software-emulated boot takes 10-60 s here: run npm run test:qemu --workspace @remora/libvirt-launcher'
-      : '';
+const missing = !support.ok ? support.reason : !pre.ok ? pre.reason : '';
+const reason =
+  process.env.REMORA_QEMU_TESTS !== '1'
+    ? 'not part of npm test (a software-emulated boot takes 10-60 s here): run ' +
+      `npm run test:qemu --workspace @remora/libvirt-launcher${missing ? `; it also needs: ${missing}` : ''}`
+    : missing;
 if (reason) console.warn(`QEMU guest tests skipped: ${reason}`);
 const describeIf = reason ? describe.skip : describe;
 
@@ -84,6 +89,22 @@ async function waitConsole(
   throw new Error(
     `console did not show ${pattern} within ${timeoutMs} ms\n--- console ---\n${text.slice(-2000)}\n--- qemu log ---\n${qemuLog()}`,
   );
+}
+
+/** `promise`, whose failure also shows the guest's console (what it printed before). */
+async function showingConsole<T>(consoleLog: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (err) {
+    const text = await readFile(consoleLog, 'utf8').catch(() => '(no console log)');
+    const tail = text
+      .split('\n')
+      .filter((l) => !l.startsWith('REMORA-GUEST-TICK'))
+      .slice(-40)
+      .join('\n');
+    (err as Error).message += `\n--- guest console (without ticks) ---\n${tail}`;
+    throw err;
+  }
 }
 
 /** QEMU's own messages for a guest (its log without the command line). */
@@ -294,7 +315,7 @@ describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
     await writeInitramfs(initrd, {
       kernel,
       modules: GUEST_MODULES,
-      script: guestScript({ remora, authKeyFile: keyFile, nodeName: 'vm2' }),
+      script: guestScript({ remora, authKeyFile: keyFile, nodeName: 'vm2', root: '9p' }),
     });
     const ip = '10.213.0.60';
     const consoleLog = join(dir, 'vm2.console.log');
@@ -313,11 +334,14 @@ describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
     });
     const address = await lv.forward(ip, 3121);
     const t0 = Date.now();
-    const launched = await launchGuest({
-      connection: lv.connection('qemu'),
-      xml,
-      remote: { address, authKey: key, connectTimeoutMs: 240_000 },
-    });
+    const launched = await showingConsole(
+      consoleLog,
+      launchGuest({
+        connection: lv.connection('qemu'),
+        xml,
+        remote: { address, authKey: key, connectTimeoutMs: 240_000 },
+      }),
+    );
     console.log(
       `QEMU guest with remoted: libvirt start ${launched.startedMs} ms, remoted ready ${launched.readyMs} ms (${Date.now() - t0} ms)`,
     );
@@ -354,4 +378,116 @@ describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
     expect(stop.how).toBe('shutdown');
     expect(await readFile(consoleLog, 'utf8')).toContain('remora remoted: serving vm2');
   }, 400_000);
+});
+
+describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
+  let a: PrivateLibvirtd;
+  let b: PrivateLibvirtd;
+  let dir: string;
+  const key = randomBytes(64);
+  const ip = '10.213.0.70';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'remora-qemu-mig-'));
+    [a, b] = await Promise.all([startPrivateLibvirtd(), startPrivateLibvirtd()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts an agent in the guest, migrates the guest live, and the agent still runs there', async () => {
+    const kernel = pre.kernel!;
+    const repoRoot = resolve(__dirname, '..', '..', '..');
+    const remora = join(repoRoot, 'packages', 'cli', 'bin', 'remora.js');
+    const authKeyFile = '/etc/remora/authkey';
+    const image = join(dir, 'remora.img');
+    let t = Date.now();
+    const imageBytes = await writeRemoraDiskImage(image, { repoRoot, authKey: key, authKeyFile });
+    const imageMs = Date.now() - t;
+    const initrd = join(dir, 'initrd.gz');
+    await writeInitramfs(initrd, {
+      kernel,
+      modules: GUEST_MODULES,
+      script: guestScript({ remora, authKeyFile, nodeName: 'vm3', root: 'disk' }),
+    });
+    const consoleLog = join(dir, 'vm3.console.log');
+    const xml = qemuVm({
+      name: 'vm3',
+      type: 'qemu',
+      memoryMiB: 384,
+      boot: {
+        kernel: kernel.kernel,
+        initrd,
+        cmdline: `console=ttyS0 quiet panic=-1 remora.ip=${ip}/24 remora.token=vm3`,
+      },
+      disks: [{ path: image, format: 'raw', readonly: true }],
+      interfaces: [{ bridge: 'br0' }],
+      consoleLog,
+    });
+    const launched = await showingConsole(
+      consoleLog,
+      launchGuest({
+        connection: a.connection('qemu'),
+        xml,
+        remote: { address: await a.forward(ip, 3121), authKey: key, connectTimeoutMs: 240_000 },
+      }),
+    );
+    console.log(
+      `QEMU guest with remoted from its disk (${(imageBytes / 2 ** 20).toFixed(0)} MiB image made in ${imageMs} ms): ` +
+        `libvirt start ${launched.startedMs} ms, remoted ready ${launched.readyMs} ms`,
+    );
+
+    const before = await RemoteClient.connect({
+      address: await a.forward(ip, 3121),
+      authKey: key,
+      reconnect: false,
+    });
+    try {
+      const start = await before.execute({
+        resourceId: 'd1',
+        agent: 'ocf:heartbeat:Dummy',
+        action: 'start',
+      });
+      expect(start.rc).toBe(OcfRc.SUCCESS);
+    } finally {
+      await before.close();
+    }
+
+    t = Date.now();
+    const moved = await launched.domain.migrate(b.connection('qemu'), {
+      migrateUri: `unix://${join(dir, 'migrate.sock')}`,
+      timeoutMs: 180_000,
+    });
+    const migrateMs = Date.now() - t;
+    expect(await moved.state()).toEqual({ state: 'running', reason: 'migrated' });
+
+    // the same remoted, now behind the destination's bridge: the agent's state moved with the guest
+    t = Date.now();
+    const after = await RemoteClient.connect({
+      address: await b.forward(ip, 3121),
+      authKey: key,
+      reconnect: false,
+    });
+    try {
+      const monitor = await after.execute({
+        resourceId: 'd1',
+        agent: 'ocf:heartbeat:Dummy',
+        action: 'monitor',
+      });
+      expect(monitor.rc).toBe(OcfRc.SUCCESS);
+    } finally {
+      await after.close();
+    }
+    console.log(
+      `QEMU guest with remoted: live migration ${migrateMs} ms, handshake + monitor on the destination ${Date.now() - t} ms`,
+    );
+    const text = await readFile(consoleLog, 'utf8');
+    expect(text.match(/REMORA-GUEST-BOOTED/g)).toHaveLength(1);
+    expect(text.match(/remora remoted: serving vm3/g)).toHaveLength(1);
+
+    const stop = await stopGuest(moved, { timeoutMs: 60_000 });
+    expect(stop.how).toBe('shutdown');
+  }, 600_000);
 });
