@@ -6,11 +6,18 @@
  */
 import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, isActiveRole, nodeAvailable } from './model';
+import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode } from './unpack';
 import { configChanges } from './digest';
 import { ABSENT } from './scores';
+import {
+  cloneFirstFlags,
+  cloneInternal,
+  createCloneActions,
+  instancesToProbe,
+  orderInterleaved,
+} from './clone';
 import { mergeNvSets, parseInterval } from '@remora/cib';
 
 export class ActionSet {
@@ -350,6 +357,14 @@ function recurringForInactive(
 // ---------------------------------------------------------------- probes
 
 function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): void {
+  if (rsc.kind === 'clone') {
+    if (rsc.exclusiveDiscover && rsc.discovery.get(node.index) !== 'exclusive') {
+      const any = primitivesOf(rsc).some((p) => p.discovery.get(node.index) === 'exclusive');
+      if (!any) return;
+    }
+    for (const inst of instancesToProbe(rsc, node)) probeResource(ws, as, inst, node);
+    return;
+  }
   if (rsc.kind !== 'primitive') {
     for (const c of rsc.children) probeResource(ws, as, c, node);
     return;
@@ -362,6 +377,13 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   if (rsc.container && !rsc.remoteNode) return;
   if (rsc.orphan) return;
   if (rsc.knownOn.has(node)) return;
+  // an anonymous clone is known on a node when any of its instances is
+  if (rsc.baseId !== undefined && !rsc.orphan) {
+    for (let p = rsc.parent; p; p = p.parent) {
+      if (p.kind === 'clone' && p.clone?.unique) break;
+      if (p.kind === 'clone' && p.knownOn.has(node)) return;
+    }
+  }
   const top = rsc.parent ?? rsc;
   const mode = rsc.discovery.get(node.index);
   if (rsc.exclusiveDiscover || top.exclusiveDiscover) {
@@ -538,24 +560,43 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
       }
     }
     for (const p of pairs) {
-      const a = ws.byId.get(p.first);
-      const b = ws.byId.get(p.then);
+      const a = ws.byId.get(p.first) ?? ws.aliases.get(p.first);
+      const b = ws.byId.get(p.then) ?? ws.aliases.get(p.then);
       if (!a || !b) continue;
       const flags = orderConstraintFlags(c.orderKind, p.fa, c.symmetrical, false);
-      orderUser(as, a, p.fa, b, p.ta, flags);
+      orderUser(ws, as, a, p.fa, b, p.ta, flags, b);
       if (c.symmetrical && c.orderKind !== 'Serialize') {
         const fi = INVERSE[p.ta];
         const ti = INVERSE[p.fa];
         if (fi && ti)
-          orderUser(as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true));
+          orderUser(ws, as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true), b);
       }
     }
   }
 }
 
 /** An ordering between resources, where either may be a group (its pseudo action stands for it). */
-function orderUser(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: string, flags: number): void {
-  const firstTask = a.kind === 'group' ? groupTask(fa, true) : fa;
+function orderUser(
+  ws: WorkingSet,
+  as: ActionSet,
+  a: Rsc,
+  fa: string,
+  b: Rsc,
+  ta: string,
+  flags: number,
+  dependent: Rsc,
+): void {
+  if (a.kind === 'clone' && b.kind === 'clone' && a !== b && dependent.clone?.interleave) {
+    orderInterleaved(ws, as, a, fa, b, ta, flags);
+    return;
+  }
+  const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
+  if (b.kind === 'clone') {
+    // the clone's pseudo action; propagation passes its flags on to each instance
+    for (const f of as.firstActions(a, firstTask))
+      for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(f, t, flags);
+    return;
+  }
   const thenTask = ta;
   const firsts = as.firstActions(a, firstTask);
   const thens =
@@ -739,6 +780,7 @@ function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): bo
 
 function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
   const rsc = a.rsc;
+  if (rsc && rsc.kind === 'clone' && a.pseudo) return cloneFirstFlags(a, firstFlags);
   if (rsc && rsc.kind === 'group' && a.pseudo) {
     const task = a.task === 'running' ? 'start' : a.task === 'stopped' ? 'stop' : a.task;
     let optional = true;
@@ -812,6 +854,23 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   }
   if (first.optional !== f0[0] || first.runnable !== f0[1]) changed.add(first);
   if (then.optional !== t0[0] || then.runnable !== t0[1]) changed.add(then);
+  // an ordering before a clone's action applies to each runnable instance's same action
+  if (
+    then.rsc?.kind === 'clone' &&
+    then.pseudo &&
+    flags & (O.impliesThen | O.runnableLeft | O.impliesFirst)
+  ) {
+    for (const inst of then.rsc.children) {
+      const ia = inst.actions.find((x) => x.task === then.task && x.interval === 0);
+      if (ia && firstFlags(ia).runnable)
+        applyOrdering(
+          first,
+          ia,
+          flags & (O.impliesThen | O.runnableLeft | O.impliesFirst),
+          changed,
+        );
+    }
+  }
   // an ordering before a group's action applies to each member's same action
   if (then.rsc?.kind === 'group' && then.pseudo && flags & (O.impliesThen | O.runnableLeft)) {
     for (const m of then.rsc.children) {
@@ -828,9 +887,8 @@ export function propagate(as: ActionSet): void {
     if (queued.has(a)) return;
     queue.push(a);
     queued.add(a);
-    // group members' flags feed their group's pseudo actions
-    const g = a.rsc?.parent;
-    if (g) for (const ga of g.actions) enqueue(ga);
+    // members' flags feed their group's and clone's pseudo actions
+    for (let g = a.rsc?.parent; g; g = g.parent) for (const ga of g.actions) enqueue(ga);
   };
   const changed = new Set<Action>();
   // a moving head instead of shift(): the queue holds every action (large clusters)
@@ -905,6 +963,12 @@ export function createActions(ws: WorkingSet): ActionSet {
   for (const r of ws.resources) {
     if (r.kind === 'group') createGroupActions(ws, as, r);
     else if (r.kind === 'primitive') createPrimitiveActions(ws, as, r);
+    else if (r.kind === 'clone')
+      createCloneActions(as, r, (inst) =>
+        inst.kind === 'group'
+          ? createGroupActions(ws, as, inst)
+          : createPrimitiveActions(ws, as, inst),
+      );
   }
   for (const f of ws.forcedStops) {
     if (f.rsc.runningOn.includes(f.node)) as.custom(f.rsc, 'stop', 0, f.node, false);
@@ -951,6 +1015,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   for (const r of ws.resources) {
     if (r.kind === 'primitive') primitiveInternal(as, r);
     else if (r.kind === 'group') groupInternal(as, r);
+    else if (r.kind === 'clone') cloneInternal(as, r);
   }
   applyConfigChanges(ws, as);
   userOrderings(ws, as);

@@ -14,6 +14,7 @@ import { INF, Role, nodeAvailable, primitivesOf } from './model';
 import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
 import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
+import { applyColocationWithClone, assignClone } from './clone';
 
 export { ABSENT, NodeScores };
 const INFINITY_HACK = INF * -100;
@@ -86,8 +87,21 @@ function addToAll(ws: WorkingSet, t: Table, score: number): void {
   }
 }
 
-function locate(ws: WorkingSet, rsc: Rsc, node: SNode | undefined, score: number): void {
-  for (const p of primitivesOf(rsc)) {
+/** Whether a resource has its own node scores: primitives, clones and the groups inside clones. */
+export function hasTable(r: Rsc): boolean {
+  return r.kind !== 'group' || r.parent?.kind === 'clone';
+}
+
+/** `rsc` and its descendants that have node scores (a score on a collective applies to all of them). */
+function scoredOf(rsc: Rsc): Rsc[] {
+  if (rsc.kind === 'primitive') return [rsc];
+  const out = hasTable(rsc) ? [rsc] : [];
+  for (const c of rsc.children) out.push(...scoredOf(c));
+  return out;
+}
+
+export function locate(ws: WorkingSet, rsc: Rsc, node: SNode | undefined, score: number): void {
+  for (const p of scoredOf(rsc)) {
     if (node === undefined) addToAll(ws, p.allowed, score);
     else addToNode(p.allowed, node, score);
   }
@@ -114,7 +128,7 @@ function banFromRemoteNodes(ws: WorkingSet, rsc: Rsc): void {
 
 function resourcesMatching(ws: WorkingSet, c: LocationConstraint): Rsc[] {
   if (c.rsc !== undefined) {
-    const r = ws.byId.get(c.rsc);
+    const r = ws.byId.get(c.rsc) ?? ws.aliases.get(c.rsc);
     return r ? [r] : [];
   }
   if (c.rscPattern !== undefined) {
@@ -268,7 +282,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
   nodeListCache.delete(ws);
   const { special } = nodeLists(ws);
   for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive') continue;
+    if (!hasTable(r)) continue;
     r.allowed = new NodeScores();
     // guest connections may go wherever their container can, even in an asymmetric cluster
     if (ws.config.symmetric || (r.remoteNode && r.container)) {
@@ -318,10 +332,15 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     const ids = new Set(resourcesWithFailures(node));
     const candidates = new Set<Rsc>();
     for (const id of ids) {
-      const r = ws.byId.get(id);
-      if (!r || r.kind !== 'primitive') continue;
-      candidates.add(r);
-      for (let c = r.container; c; c = c.container) candidates.add(c);
+      const found = [...(ws.anonInstances.get(id.replace(/:\d+$/, '')) ?? [])];
+      // anonymous clone instances share the fail count of every instance name
+      const exact = ws.byId.get(id);
+      if (exact) found.push(exact);
+      for (const r of found) {
+        if (r.kind !== 'primitive') continue;
+        candidates.add(r);
+        for (let c = r.container; c; c = c.container) candidates.add(c);
+      }
     }
     for (const r of candidates) {
       if (r.failureIgnored) continue;
@@ -592,11 +611,18 @@ function bestNode(ws: WorkingSet, t: Table, running: SNode | undefined): SNode |
   return best;
 }
 
-function chooseNode(ws: WorkingSet, rsc: Rsc): boolean {
+function chooseNode(ws: WorkingSet, rsc: Rsc, prefer?: SNode): boolean {
   if (!rsc.provisional) return rsc.assignedTo !== undefined;
   const running = currentNode(rsc);
   const t = rsc.allowed;
   let chosen = bestNode(ws, t, running);
+  if (prefer && chosen) {
+    // a preferred node (a clone instance's current one) wins when it is as good as the best
+    const w = t.get(prefer.index);
+    const bw = nodeAvailable(chosen) ? t.get(chosen.index) : -INF;
+    if (w !== ABSENT && w >= 0 && w >= bw && nodeAvailable(prefer))
+      return finalize(rsc, prefer, false);
+  }
   if (chosen && t.get(chosen.index) > 0 && nodeAvailable(chosen)) {
     if (running && nodeAvailable(running)) {
       const bw = t.get(chosen.index);
@@ -630,7 +656,11 @@ function primaryNode(primary: Rsc, score: number): SNode | undefined {
   return primary.assignedTo;
 }
 
-function applyColocToWeights(ws: WorkingSet, dependent: Rsc, primary: Rsc, c: Coloc): void {
+export function applyColocToWeights(ws: WorkingSet, dependent: Rsc, primary: Rsc, c: Coloc): void {
+  if (primary.kind === 'clone') {
+    applyColocationWithClone(ws, dependent, primary, c);
+    return;
+  }
   const attr = c.nodeAttribute ?? '#id';
   const pnode = primaryNode(primary, c.score);
   if (!pnode && c.score < 0) return;
@@ -666,8 +696,17 @@ function withThisList(rsc: Rsc): Coloc[] {
   return list;
 }
 
-export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
-  if (rsc.kind === 'group') return assignGroup(ws, rsc);
+export function assign(ws: WorkingSet, rsc: Rsc, prefer?: SNode): SNode | undefined {
+  if (rsc.kind === 'clone') {
+    assignClone(ws, rsc);
+    return undefined;
+  }
+  if (rsc.parent?.kind === 'clone' && !rsc.parent.assigning && rsc.provisional) {
+    // an instance is placed by its clone
+    assignClone(ws, rsc.parent);
+    return rsc.kind === 'group' ? rsc.children[0]?.assignedTo : rsc.assignedTo;
+  }
+  if (rsc.kind === 'group') return assignGroup(ws, rsc, prefer);
   if (rsc.kind !== 'primitive') return undefined;
   if (rsc.parent && rsc.parent.kind === 'group' && !rsc.parent.assigning)
     return assignGroup(ws, rsc.parent) && rsc.assignedTo;
@@ -713,7 +752,7 @@ export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
   } else if (ws.config.stopAllResources) {
     finalize(rsc, undefined, true);
   } else {
-    chooseNode(ws, rsc);
+    chooseNode(ws, rsc, prefer);
   }
   rsc.assigning = false;
 
@@ -729,7 +768,7 @@ export function assign(ws: WorkingSet, rsc: Rsc): SNode | undefined {
   return rsc.assignedTo;
 }
 
-function assignGroup(ws: WorkingSet, g: Rsc): SNode | undefined {
+function assignGroup(ws: WorkingSet, g: Rsc, prefer?: SNode): SNode | undefined {
   if (!g.provisional) return g.children[0]?.assignedTo;
   if (g.assigning) return undefined;
   const first = g.children[0];
@@ -741,7 +780,7 @@ function assignGroup(ws: WorkingSet, g: Rsc): SNode | undefined {
   g.role = first.role;
   let firstNode: SNode | undefined;
   for (const child of g.children) {
-    const node = assign(ws, child);
+    const node = assign(ws, child, prefer);
     if (firstNode === undefined) firstNode = node;
   }
   g.nextRole = first.nextRole;

@@ -95,11 +95,48 @@ export interface OpConfig {
   readonly timeout?: number;
 }
 
+/**
+ * A clone's settings and placement state. Instances are the clone's children
+ * (`child:0`, `child:1`, ...; a cloned group's instance `grp:0` holds
+ * `member:0`, ...); each instance primitive has its own role and next role,
+ * so promotable clones extend instances with roles, not a separate model.
+ */
+export interface CloneInfo {
+  /** clone-max (default: the number of nodes). */
+  readonly max: number;
+  /** clone-node-max (default 1). */
+  readonly nodeMax: number;
+  /** clone-min: instances that must be runnable before what is ordered after the clone. */
+  readonly min: number;
+  readonly ordered: boolean;
+  readonly interleave: boolean;
+  readonly notify: boolean;
+  /** globally-unique. */
+  readonly unique: boolean;
+  readonly promotable: boolean;
+  /** The configured child's id (instances are `${childId}:${n}`). */
+  readonly childId: string;
+  /** Instances created so far (configured and orphans): the next orphan's number. */
+  total: number;
+  /** Instances assigned per node during placement (for clone-node-max). */
+  perNode: Int32Array;
+  /** Instance colocations appended from the clone (once). */
+  appended: Set<Rsc>;
+}
+
 export interface Rsc {
   readonly id: string;
   readonly kind: 'primitive' | 'group' | 'clone';
   parent?: Rsc;
   children: Rsc[];
+  /** Clones only. */
+  clone?: CloneInfo;
+  /** In a clone instance: the configured id without the instance number. */
+  baseId?: string;
+  /** An anonymous instance found in the history under another name (`child:3` or `child`). */
+  historyName?: string;
+  /** The node where a start is pending (from the history). */
+  pendingNode?: SNode;
   readonly primitive?: Primitive;
   readonly agent: string;
   readonly cls: string;
@@ -234,6 +271,30 @@ export function topOf(rsc: Rsc): Rsc {
   let r = rsc;
   while (r.parent) r = r.parent;
   return r;
+}
+
+/** The clone holding `rsc` (an instance or a member of a cloned group's instance). */
+export function cloneOf(rsc: Rsc): Rsc | undefined {
+  for (let r = rsc.parent; r; r = r.parent) if (r.kind === 'clone') return r;
+  return undefined;
+}
+
+/** The clone instance `rsc` belongs to (itself when it is an instance). */
+export function instanceOf(rsc: Rsc): Rsc | undefined {
+  for (let r: Rsc | undefined = rsc; r; r = r.parent) if (r.parent?.kind === 'clone') return r;
+  return undefined;
+}
+
+/** An instance (or instance member) of an anonymous clone. */
+export function isAnonymous(rsc: Rsc): boolean {
+  const c = cloneOf(rsc);
+  return c !== undefined && c.clone?.unique === false;
+}
+
+/** The name crm_simulate shows in executed actions (an anonymous instance's history name). */
+export function displayName(rsc: Rsc): string {
+  if (rsc.historyName !== undefined && (rsc.orphan || isAnonymous(rsc))) return rsc.historyName;
+  return rsc.id;
 }
 
 export function primitivesOf(rsc: Rsc): Rsc[] {

@@ -4,7 +4,7 @@
  * lists in crm_simulate's layout.
  */
 import type { Action, Rsc, SNode } from './model';
-import { ROLE_NAMES, Role, isActiveRole } from './model';
+import { ROLE_NAMES, Role, displayName, isActiveRole } from './model';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
 
@@ -184,7 +184,7 @@ export function actionLine(a: Action): string {
       : a.interval > 0
         ? `${a.task}=${a.interval}`
         : a.task;
-  return `Resource action: ${rsc.id.padEnd(15)} ${task} on ${a.node?.name ?? ''}`;
+  return `Resource action: ${displayName(rsc).padEnd(15)} ${task} on ${a.node?.name ?? ''}`;
 }
 
 // ---------------------------------------------------------------- status

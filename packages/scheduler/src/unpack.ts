@@ -5,6 +5,7 @@
  */
 import type {
   Cib,
+  Clone,
   ColocationConstraint,
   Constraint,
   Group,
@@ -15,7 +16,7 @@ import type {
 } from '@remora/cib';
 import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
 import type { Coloc, OpConfig, Rsc, SNode } from './model';
-import { INF, OnFail, Role, isActiveRole, parseRole } from './model';
+import { INF, OnFail, Role, cloneOf, isActiveRole, parseRole, primitivesOf } from './model';
 import { applyTickets, expandConstraints } from './constraints';
 import { NodeScores } from './scores';
 
@@ -65,8 +66,12 @@ export interface WorkingSet {
   readonly nodeByName: Map<string, SNode>;
   /** Top-level resources, in configuration order (implicit guest connections last). */
   readonly resources: Rsc[];
-  /** Every resource by id (collectives and primitives). */
+  /** Every resource by id (collectives, clone instances and primitives). */
   readonly byId: Map<string, Rsc>;
+  /** A cloned resource's configured id -> its clone (constraints may name either). */
+  readonly aliases: Map<string, Rsc>;
+  /** Anonymous clones: configured primitive id -> its instances (fail counts are shared). */
+  readonly anonInstances: Map<string, Rsc[]>;
   readonly colocations: Coloc[];
   /** The configured constraints with tags and templates expanded to resources. */
   readonly constraints: Constraint[];
@@ -78,6 +83,8 @@ export interface WorkingSet {
   readonly clearFailcounts: { rsc: Rsc; node: SNode }[];
   readonly warnings: string[];
   dc?: SNode;
+  /** Creates an orphan instance of an anonymous clone (history with no free instance). */
+  newOrphanInstance?: (clone: Rsc) => Rsc;
 }
 
 const STATUS_DONE = 0;
@@ -199,6 +206,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     nodeByName: new Map(),
     resources: [],
     byId: new Map(),
+    aliases: new Map(),
+    anonInstances: new Map(),
     colocations: [],
     constraints: [],
     failedOps: [],
@@ -348,10 +357,26 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     return r;
   };
 
+  /** A clone instance's meta: its own, then what it inherits from its parent. */
+  const instanceMeta = (
+    r: Resource,
+    parentMeta: Record<string, string>,
+    p?: Primitive,
+  ): Record<string, string> => {
+    const meta: Record<string, string> = {};
+    mergeNvSets(r.meta, (rule) => evaluateRule(rule, rscCtx(p)), meta);
+    for (const [k, v] of Object.entries(parentMeta)) if (!(k in meta)) meta[k] = v;
+    return meta;
+  };
+  interface InstanceOf {
+    readonly n: number;
+    readonly parentMeta: Record<string, string>;
+  }
   const guestConnections: Rsc[] = [];
-  const readPrim = (p: Primitive, ancestors: Resource[]): Rsc => {
-    const meta = metaOf(p, ancestors, p);
-    const r = makeRsc(p.id, 'primitive', meta, p);
+  const readPrim = (p: Primitive, ancestors: Resource[], inst?: InstanceOf): Rsc => {
+    const meta = inst ? instanceMeta(p, inst.parentMeta, p) : metaOf(p, ancestors, p);
+    const r = makeRsc(inst ? `${p.id}:${inst.n}` : p.id, 'primitive', meta, p);
+    if (inst) r.baseId = p.id;
     const remoteNodeName = meta['remote-node'];
     if (remoteNodeName) {
       // A guest node: an implicit ocf:pacemaker:remote connection inside this resource.
@@ -381,22 +406,102 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     }
     return r;
   };
-  const readGroup = (g: Group, ancestors: Resource[]): Rsc => {
-    const r = makeRsc(g.id, 'group', metaOf(g, ancestors));
+  const readGroup = (g: Group, ancestors: Resource[], inst?: InstanceOf): Rsc => {
+    const meta = inst ? instanceMeta(g, inst.parentMeta) : metaOf(g, ancestors);
+    const r = makeRsc(inst ? `${g.id}:${inst.n}` : g.id, 'group', meta);
+    if (inst) r.baseId = g.id;
     for (const c of g.children) {
-      const child = readPrim(c, [...ancestors, g]);
+      const child = readPrim(
+        c,
+        [...ancestors, g],
+        inst ? { n: inst.n, parentMeta: meta } : undefined,
+      );
       child.parent = r;
       r.children.push(child);
     }
     return r;
   };
+  // clone-max defaults to the number of nodes, remote and guest nodes included
+  for (const res of cib.resources) {
+    const prims = res.kind === 'primitive' ? [res] : res.kind === 'group' ? res.children : [];
+    for (const p of prims) {
+      const guest = mergeNvSets(p.meta)['remote-node'];
+      if (guest) addNode(guest, guest, 'guest', {});
+      else if (p.class === 'ocf' && p.provider === 'pacemaker' && p.type === 'remote')
+        addNode(p.id, p.id, 'remote', {});
+    }
+  }
+  const readClone = (c: Clone): Rsc => {
+    const meta = metaOf(c, []);
+    // clone instances are sticky by default (Pacemaker 2.1)
+    if (meta['resource-stickiness'] === undefined) meta['resource-stickiness'] = '1';
+    const r = makeRsc(c.id, 'clone', meta);
+    const int = (name: string, fallback: number): number => {
+      const v = meta[name];
+      if (v === undefined || v === '') return fallback;
+      const n = Number.parseInt(v, 10);
+      return Number.isFinite(n) ? n : fallback;
+    };
+    const unique = parseBoolean(meta['globally-unique'], false);
+    let max = int('clone-max', -1);
+    if (max < 0) max = Math.max(1, ws.nodes.length);
+    r.clone = {
+      max,
+      nodeMax: Math.max(0, int('clone-node-max', 1)),
+      min: Math.max(0, int('clone-min', 0)),
+      ordered: parseBoolean(meta.ordered, false),
+      interleave: parseBoolean(meta.interleave, false),
+      notify: parseBoolean(meta.notify, false),
+      unique,
+      promotable: c.promotable,
+      childId: c.child.id,
+      total: 0,
+      perNode: new Int32Array(0),
+      appended: new Set(),
+    };
+    ws.aliases.set(c.child.id, r);
+    if (c.child.kind === 'group') for (const m of c.child.children) ws.aliases.set(m.id, r);
+    for (let n = 0; n < max; n++) addInstance(r, c);
+    // even without instances, histories need one (orphan) instance to match against
+    if (max === 0) addInstance(r, c, true);
+    return r;
+  };
+  const addInstance = (clone: Rsc, c: Clone, orphan = false): Rsc => {
+    const info = clone.clone as NonNullable<Rsc['clone']>;
+    const n = info.total++;
+    const inst: InstanceOf = { n, parentMeta: clone.meta };
+    const child =
+      c.child.kind === 'group' ? readGroup(c.child, [c], inst) : readPrim(c.child, [c], inst);
+    child.parent = clone;
+    clone.children.push(child);
+    for (const p of primitivesOf(child)) {
+      if (orphan) p.orphan = true;
+      if (!info.unique) {
+        const list = ws.anonInstances.get(p.baseId as string);
+        if (list) list.push(p);
+        else ws.anonInstances.set(p.baseId as string, [p]);
+      }
+    }
+    if (orphan) {
+      child.orphan = true;
+      ws.bans.push({ rsc: child, score: -INF });
+    }
+    return child;
+  };
+  const cloneConfig = new Map<Rsc, Clone>();
   for (const res of cib.resources) {
     if (res.kind === 'primitive') ws.resources.push(readPrim(res, []));
     else if (res.kind === 'group') ws.resources.push(readGroup(res, []));
-    else {
+    else if (res.kind === 'clone') {
+      const r = readClone(res);
+      cloneConfig.set(r, res);
+      ws.resources.push(r);
+    } else {
       ws.warnings.push(`${res.kind} '${res.id}' is not scheduled yet (unsupported resource kind)`);
     }
   }
+  ws.newOrphanInstance = (clone: Rsc): Rsc =>
+    addInstance(clone, cloneConfig.get(clone) as Clone, true);
   ws.resources.push(...guestConnections);
   for (const r of ws.byId.values()) {
     const c = r.meta.container;
@@ -508,6 +613,11 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       r.role = r.children.reduce((m, c) => Math.max(m, c.role), Role.Stopped);
       r.runningOn = [...new Set(r.children.flatMap((c) => c.runningOn))];
     }
+  }
+  for (const r of ws.resources) {
+    if (r.kind !== 'clone') continue;
+    r.role = r.children.reduce((m, c) => Math.max(m, c.role), Role.Stopped);
+    r.runningOn = [...new Set(r.children.flatMap((c) => c.runningOn))];
   }
 
   // ---- constraints: tags and templates expanded, tickets applied, colocations read
@@ -781,6 +891,17 @@ function failCountInfo(rsc: Rsc, node: SNode): { count: number; lastFailure: num
     }
     failCountCache.set(node, perRsc);
   }
+  const base = rsc.baseId;
+  if (base !== undefined && cloneOf(rsc)?.clone?.unique === false) {
+    // an anonymous instance counts the failures recorded under any instance name
+    const sum = { count: 0, lastFailure: 0 };
+    for (const [id, e] of perRsc) {
+      if (id !== base && id.replace(/:\d+$/, '') !== base) continue;
+      sum.count = Math.min(INF, sum.count + e.count);
+      sum.lastFailure = Math.max(sum.lastFailure, e.lastFailure);
+    }
+    return sum;
+  }
   return perRsc.get(rsc.id) ?? NO_FAILURES;
 }
 
@@ -840,35 +961,100 @@ function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
   return r;
 }
 
-/** Ids of primitives inside clones and bundles (their histories are not orphans; not scheduled yet). */
-function collectiveMembers(ws: WorkingSet): Set<string> {
+/** Ids of primitives inside bundles (their histories are not orphans; not scheduled yet). */
+function bundleMembers(ws: WorkingSet): Set<string> {
   const ids = new Set<string>();
-  const visit = (r: Resource): void => {
-    if (r.kind === 'primitive') ids.add(r.id);
-    else if (r.kind === 'group') r.children.forEach(visit);
-    else if (r.kind === 'clone') {
-      ids.add(r.id);
-      visit(r.child);
-    } else if (r.kind === 'bundle') {
-      ids.add(r.id);
-      if (r.child) visit(r.child);
-    }
-  };
-  for (const r of ws.cib.resources) if (r.kind === 'clone' || r.kind === 'bundle') visit(r);
+  for (const r of ws.cib.resources) {
+    if (r.kind !== 'bundle') continue;
+    ids.add(r.id);
+    if (r.child) ids.add(r.child.id);
+  }
   return ids;
 }
 
-const collectiveCache = new WeakMap<WorkingSet, Set<string>>();
+const bundleCache = new WeakMap<WorkingSet, Set<string>>();
+
+/** Nodes where a clone instance (or one of its members) is active or has a pending start. */
+function instanceLocations(inst: Rsc): SNode[] {
+  const out: SNode[] = [];
+  for (const p of primitivesOf(inst)) {
+    for (const n of p.runningOn) if (!out.includes(n)) out.push(n);
+    if (p.pendingNode && !out.includes(p.pendingNode)) out.push(p.pendingNode);
+  }
+  return out;
+}
+
+/**
+ * The instance of an anonymous clone a node's history entry belongs to
+ * (Pacemaker's find_anonymous_clone): the instance already active there,
+ * else the first inactive one, else a new orphan instance.
+ */
+function findAnonymousInstance(
+  ws: WorkingSet,
+  node: SNode,
+  clone: Rsc,
+  base: string,
+): Rsc | undefined {
+  const memberOf = (inst: Rsc): Rsc | undefined =>
+    primitivesOf(inst).find((p) => p.baseId === base);
+  let found: Rsc | undefined;
+  let inactive: Rsc | undefined;
+  let skipInactive = false;
+  for (const inst of clone.children) {
+    if (found) break;
+    const locations = instanceLocations(inst);
+    if (locations.length > 0) {
+      if (locations[0] !== node) continue;
+      const m = memberOf(inst);
+      if (!m) continue;
+      // a second history entry on a node for the same anonymous clone is an orphan
+      if (m.runningOn.length > 0) skipInactive = true;
+      else found = m;
+    } else if (!skipInactive && !inactive && !inst.blocked) {
+      inactive = memberOf(inst);
+      if (inactive?.pendingNode && inactive.pendingNode !== node) inactive = undefined;
+    }
+  }
+  if (!found && !skipInactive && inactive) found = inactive;
+  const info = clone.clone;
+  // an instance on a node that will not be fenced must not use up an instance number
+  if (
+    found &&
+    found.requires !== 'fencing' &&
+    found.requires !== 'unfencing' &&
+    (!node.online || node.unclean) &&
+    node.kind !== 'guest' &&
+    info?.max !== ws.nodes.length
+  )
+    found = undefined;
+  if (!found && ws.newOrphanInstance) found = memberOf(ws.newOrphanInstance(clone));
+  return found;
+}
+
+/** The resource a history entry belongs to (Pacemaker's unpack_find_resource), undefined for an orphan. */
+function findHistoryResource(ws: WorkingSet, node: SNode, id: string): Rsc | undefined {
+  let rsc = ws.byId.get(id);
+  const base = id.replace(/:\d+$/, '');
+  if (!rsc) {
+    const zero = ws.byId.get(`${base}:0`);
+    if (zero?.kind === 'primitive' && cloneOf(zero)?.clone?.unique === false) rsc = zero;
+    else return undefined;
+  } else if (rsc.kind !== 'primitive') return rsc;
+  const clone = cloneOf(rsc);
+  if (clone?.clone && !clone.clone.unique) rsc = findAnonymousInstance(ws, node, clone, base);
+  if (rsc && id !== rsc.id && id !== rsc.historyName) rsc.historyName = id;
+  return rsc;
+}
 
 function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRecord): void {
   if (h.operations.length === 0) return;
-  let members = collectiveCache.get(ws);
+  let members = bundleCache.get(ws);
   if (!members) {
-    members = collectiveMembers(ws);
-    collectiveCache.set(ws, members);
+    members = bundleMembers(ws);
+    bundleCache.set(ws, members);
   }
   if (!ws.byId.has(h.id) && members.has(h.id.replace(/:\d+$/, ''))) return;
-  const rsc = findOrphan(ws, h);
+  const rsc = findHistoryResource(ws, node, h.id) ?? findOrphan(ws, h);
   if (rsc.kind !== 'primitive') return;
   const savedRole = rsc.role;
   rsc.role = Role.Unknown;
@@ -1016,6 +1202,7 @@ function unpackOp(
     case STATUS_PENDING:
       if (task === 'start') {
         rsc.startPending = true;
+        rsc.pendingNode = node;
         setActive(rsc);
       } else if (task === 'promote') {
         rsc.role = Role.Promoted;
@@ -1297,6 +1484,9 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
   if (rsc.role !== Role.Unknown) {
     rsc.knownOn.add(node);
     if (rsc.parent) rsc.parent.knownOn.add(node);
+    // anonymous clones: the instance, its group and the clone all know the node
+    if (cloneOf(rsc)?.clone?.unique === false)
+      for (let p = rsc.parent; p; p = p.parent) p.knownOn.add(node);
   }
   let onFail = st.onFail;
   if (isActiveRole(rsc.role) && !node.online && !node.maintenance && rsc.managed) {

@@ -1,0 +1,523 @@
+/**
+ * Clones: placing a clone's instances (Pacemaker's distribute_children),
+ * colocations with clones (interleaved or not), and the clone's actions,
+ * orderings and probes. Instances are ordinary primitives (or groups) whose
+ * parent is the clone; see model.ts for their ids.
+ */
+import type { Action, Coloc, Rsc, SNode } from './model';
+import { INF, O, Role, nodeAvailable, primitivesOf } from './model';
+import type { ActionSet } from './actions';
+import type { WorkingSet } from './unpack';
+import { W, applyColocToWeights, assign, hasTable, locate, mergeWeights } from './assign';
+import type { NodeScores } from './scores';
+import { ABSENT } from './scores';
+
+// ------------------------------------------------------------- placement helpers
+
+/** Where an instance runs now (one node), or will run (`current` false). */
+export function instanceNode(inst: Rsc, current: boolean): SNode | undefined {
+  const nodes = new Set<SNode>();
+  for (const p of primitivesOf(inst)) {
+    if (current) for (const n of p.runningOn) nodes.add(n);
+    else if (p.assignedTo) nodes.add(p.assignedTo);
+  }
+  return nodes.size === 1 ? [...nodes][0] : undefined;
+}
+
+function runningNodes(inst: Rsc): SNode[] {
+  const nodes: SNode[] = [];
+  for (const p of primitivesOf(inst))
+    for (const n of p.runningOn) if (!nodes.includes(n)) nodes.push(n);
+  return nodes;
+}
+
+function isFailed(inst: Rsc): boolean {
+  return primitivesOf(inst).some((p) => p.failed) || inst.failed;
+}
+
+function isBlocked(inst: Rsc): boolean {
+  return inst.blocked || primitivesOf(inst).some((p) => p.blocked);
+}
+
+function isProvisional(inst: Rsc): boolean {
+  return inst.kind === 'group' ? inst.provisional : inst.provisional;
+}
+
+function weight(t: NodeScores, node: SNode): number {
+  return t.get(node.index);
+}
+
+/** The instance's own score table (a cloned group's, or the primitive's). */
+function tableOf(inst: Rsc): NodeScores {
+  return inst.allowed;
+}
+
+/** Pacemaker's sort_clone_instance: the order instances are placed in. */
+function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
+  const na = runningNodes(a);
+  const nb = runningNodes(b);
+  if (na.length > 0 && nb.length > 0 && na.length !== nb.length)
+    return na.length < nb.length ? -1 : 1;
+  let n1: SNode | undefined = na[0];
+  let n2: SNode | undefined = nb[0];
+  let can1 = true;
+  let can2 = true;
+  if (n1) {
+    const w = weight(tableOf(a), n1);
+    if (w === ABSENT || w < 0) {
+      n1 = undefined;
+      can1 = false;
+    }
+  }
+  if (n2) {
+    const w = weight(tableOf(b), n2);
+    if (w === ABSENT || w < 0) {
+      n2 = undefined;
+      can2 = false;
+    }
+  }
+  if (can1 !== can2) return can1 ? -1 : 1;
+  if (a.priority !== b.priority) return a.priority > b.priority ? -1 : 1;
+  if (!n1 && !n2) return 0;
+  if (!n1) return 1;
+  if (!n2) return -1;
+  const av1 = nodeAvailable(n1);
+  const av2 = nodeAvailable(n2);
+  if (av1 !== av2) return av1 ? -1 : 1;
+  const p1 = weight(clone.allowed, n1) !== ABSENT;
+  const p2 = weight(clone.allowed, n2) !== ABSENT;
+  if (!p1 && !p2) return 0;
+  if (p1 !== p2) return p1 ? -1 : 1;
+  const info = clone.clone as NonNullable<Rsc['clone']>;
+  const c1 = info.perNode[n1.index] ?? 0;
+  const c2 = info.perNode[n2.index] ?? 0;
+  if (c1 !== c2) return c1 < c2 ? -1 : 1;
+  const f1 = isFailed(a);
+  const f2 = isFailed(b);
+  if (f1 !== f2) return f1 ? 1 : -1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Every table in an instance (a cloned group and its members). */
+function tablesIn(inst: Rsc): Rsc[] {
+  const out = hasTable(inst) ? [inst] : [];
+  if (inst.kind !== 'primitive') for (const c of inst.children) out.push(...tablesIn(c));
+  return out;
+}
+
+function addToTables(inst: Rsc, node: SNode, score: number): void {
+  for (const r of tablesIn(inst)) {
+    const cur = r.allowed.get(node.index);
+    if (cur === ABSENT) continue;
+    r.allowed.set(node.index, addScore(cur, score));
+  }
+}
+
+function addScore(a: number, b: number): number {
+  if (a <= -INF || b <= -INF) return -INF;
+  if (a >= INF || b >= INF) return INF;
+  return Math.max(-INF, Math.min(INF, a + b));
+}
+
+/** Pacemaker's can_run_instance over all nodes: bans where the clone may not run or is full. */
+function limitInstance(ws: WorkingSet, clone: Rsc, inst: Rsc, limit: number): void {
+  const info = clone.clone as NonNullable<Rsc['clone']>;
+  const t = tableOf(inst);
+  for (const node of ws.nodes) {
+    const i = node.index;
+    if (t.get(i) === ABSENT) continue;
+    const pw = weight(clone.allowed, node);
+    if (!nodeAvailable(node) || inst.orphan || pw === ABSENT) addToTables(inst, node, -INF);
+    else if (pw < 0) addToTables(inst, node, pw);
+    else if ((info.perNode[i] ?? 0) >= limit) addToTables(inst, node, -INF);
+  }
+}
+
+/** The clone's colocations an instance takes over (Pacemaker's append_parent_colocation). */
+function appendParentColocations(clone: Rsc, inst: Rsc, all: boolean): void {
+  const info = clone.clone as NonNullable<Rsc['clone']>;
+  if (info.appended.has(inst)) return;
+  info.appended.add(inst);
+  for (const c of clone.thisWith)
+    if (all || c.score < 0 || c.score >= INF) inst.thisWith.unshift(c);
+  for (const c of clone.withThis) {
+    if (!c.influence) continue;
+    if (all || c.score < 0) inst.withThis.unshift(c);
+  }
+}
+
+interface Saved {
+  readonly r: Rsc;
+  readonly allowed: NodeScores;
+  readonly nextRole: Role;
+}
+
+function unassignInstance(inst: Rsc, saved: Saved[]): void {
+  for (const s of saved) {
+    s.r.allowed = s.allowed;
+    s.r.nextRole = s.nextRole;
+  }
+  for (const r of [inst, ...(inst.kind === 'group' ? inst.children : [])]) {
+    if (r.kind === 'primitive' && r.assignedTo) r.assignedTo.assigned--;
+    r.assignedTo = undefined;
+    r.provisional = true;
+  }
+}
+
+function allocateInstance(
+  ws: WorkingSet,
+  clone: Rsc,
+  inst: Rsc,
+  prefer: SNode | undefined,
+  all: boolean,
+  limit: number,
+): SNode | undefined {
+  if (!isProvisional(inst)) return instanceNode(inst, false);
+  if (inst.assigning) return undefined;
+  appendParentColocations(clone, inst, all);
+  if (prefer) {
+    const w = weight(tableOf(inst), prefer);
+    if (w === ABSENT || w < 0) return undefined;
+  }
+  limitInstance(ws, clone, inst, limit);
+  const saved: Saved[] = tablesIn(inst).map((r) => ({
+    r,
+    allowed: r.allowed.clone(),
+    nextRole: r.nextRole,
+  }));
+  let chosen = assign(ws, inst, prefer);
+  if (chosen && prefer && chosen !== prefer) {
+    unassignInstance(inst, saved);
+    chosen = undefined;
+  }
+  if (chosen) {
+    const info = clone.clone as NonNullable<Rsc['clone']>;
+    if (weight(clone.allowed, chosen) !== ABSENT) info.perNode[chosen.index]++;
+  }
+  return chosen;
+}
+
+/** Place a clone's instances: current locations first, then the rest (Pacemaker's distribute_children). */
+export function assignClone(ws: WorkingSet, clone: Rsc): void {
+  if (!clone.provisional || clone.assigning) return;
+  const info = clone.clone as NonNullable<Rsc['clone']>;
+  clone.assigning = true;
+  for (const c of clone.thisWith) assign(ws, c.primary);
+  for (const c of clone.withThis) {
+    if (!c.influence) continue;
+    clone.allowed = mergeInto(ws, clone, c);
+  }
+  info.perNode = new Int32Array(ws.nodes.length);
+  clone.children.sort((a, b) => compareInstances(clone, a, b));
+
+  const max = info.max;
+  let available = 0;
+  for (const n of ws.nodes)
+    if (weight(clone.allowed, n) !== ABSENT && nodeAvailable(n)) available++;
+  const all = max < available;
+  const loopMax = Math.max(1, available > 0 ? Math.floor(max / available) : 1);
+  let allocated = 0;
+  for (const inst of clone.children) {
+    if (allocated >= max) break;
+    const running = runningNodes(inst);
+    if (running.length === 0 || !isProvisional(inst) || isFailed(inst)) continue;
+    const node = running[0] as SNode;
+    if (!nodeAvailable(node)) continue;
+    if (weight(clone.allowed, node) !== ABSENT && (info.perNode[node.index] ?? 0) >= loopMax)
+      continue;
+    if (allocateInstance(ws, clone, inst, node, all, info.nodeMax)) allocated++;
+  }
+  for (const inst of clone.children) {
+    if (!isProvisional(inst)) continue;
+    if (allocated >= max) {
+      locate(ws, inst, undefined, -INF);
+      for (const r of [inst, ...primitivesOf(inst)]) {
+        r.provisional = false;
+        r.assignedTo = undefined;
+        r.nextRole = Role.Stopped;
+      }
+      continue;
+    }
+    if (allocateInstance(ws, clone, inst, undefined, all, info.nodeMax)) allocated++;
+  }
+  clone.provisional = false;
+  clone.assigning = false;
+}
+
+function mergeInto(ws: WorkingSet, clone: Rsc, c: Coloc): NodeScores {
+  // a dependent's preferences, positive only (rolled back when nothing is left)
+  return mergeWeights(
+    ws,
+    c.dependent,
+    clone.allowed,
+    c.nodeAttribute,
+    c.score / INF,
+    W.rollback | W.positive,
+  );
+}
+
+// ------------------------------------------------------------- colocation
+
+/** The instance of `clone` placed (or, `current`, active) on `node`. */
+export function instanceOnNode(clone: Rsc, node: SNode, current: boolean): Rsc | undefined {
+  for (const inst of clone.children) {
+    if (isBlocked(inst)) continue;
+    if (instanceNode(inst, current) === node) return inst;
+  }
+  return undefined;
+}
+
+function sortedNodes(ws: WorkingSet, t: NodeScores): SNode[] {
+  return ws.nodes
+    .filter((n) => weight(t, n) !== ABSENT)
+    .sort((a, b) => {
+      const wa = nodeAvailable(a) ? weight(t, a) : -INF;
+      const wb = nodeAvailable(b) ? weight(t, b) : -INF;
+      if (wa !== wb) return wa > wb ? -1 : 1;
+      if (a.assigned !== b.assigned) return a.assigned < b.assigned ? -1 : 1;
+      return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    });
+}
+
+/** Pacemaker's find_compatible_child: the instance of `clone` to pair `local` with. */
+export function compatibleInstance(
+  ws: WorkingSet,
+  local: Rsc,
+  clone: Rsc,
+  current: boolean,
+): Rsc | undefined {
+  const node = instanceNode(local, current);
+  if (node) return instanceOnNode(clone, node, current);
+  const t = local.kind === 'group' ? (local.children[0]?.allowed ?? local.allowed) : local.allowed;
+  for (const n of sortedNodes(ws, t)) {
+    const pair = instanceOnNode(clone, n, current);
+    if (pair) return pair;
+  }
+  return undefined;
+}
+
+/** A colocation of `dependent` (a primitive or instance) with a clone (clone_rsc_colocation_rh). */
+export function applyColocationWithClone(
+  ws: WorkingSet,
+  dependent: Rsc,
+  clone: Rsc,
+  c: Coloc,
+): void {
+  if (clone.provisional) return;
+  const depClone = c.dependent.kind === 'clone' ? c.dependent : undefined;
+  const interleave =
+    depClone?.clone?.interleave === true && depClone.clone.nodeMax === clone.clone?.nodeMax;
+  if (interleave) {
+    const inst = instanceOf(dependent);
+    const pair = compatibleInstance(ws, inst, clone, false);
+    if (pair) {
+      applyColocToWeights(ws, dependent, pair, c);
+    } else if (c.score >= INF) {
+      for (const r of [inst, ...primitivesOf(inst)]) {
+        r.provisional = false;
+        r.assignedTo = undefined;
+        r.nextRole = Role.Stopped;
+      }
+    }
+    return;
+  }
+  if (c.score >= INF) {
+    const nodes = new Set<SNode>();
+    for (const inst of clone.children) {
+      const n = instanceNode(inst, false);
+      if (n && !isBlocked(inst)) nodes.add(n);
+    }
+    const t = dependent.allowed;
+    for (const node of ws.nodes) {
+      if (t.get(node.index) === ABSENT) continue;
+      if (!nodes.has(node)) t.set(node.index, -INF);
+    }
+    return;
+  }
+  for (const inst of clone.children) applyColocToWeights(ws, dependent, inst, c);
+}
+
+function instanceOf(r: Rsc): Rsc {
+  let x = r;
+  while (x.parent && x.parent.kind !== 'clone') x = x.parent;
+  return x;
+}
+
+// ------------------------------------------------------------- actions
+
+/** Whether an instance (recursively) stops, starts or is active (clone_update_pseudo_status). */
+function pseudoStatus(
+  inst: Rsc,
+  st: { stopping: boolean; starting: boolean; active: boolean },
+): void {
+  if (inst.kind !== 'primitive') {
+    for (const c of inst.children) pseudoStatus(c, st);
+    return;
+  }
+  if (inst.runningOn.length > 0) st.active = true;
+  for (const a of inst.actions) {
+    if (st.starting && st.stopping) return;
+    if (a.optional) continue;
+    if (!a.pseudo && !a.runnable) continue;
+    if (a.task === 'stop') st.stopping = true;
+    else if (a.task === 'start' && a.runnable) st.starting = true;
+  }
+}
+
+/** A clone's actions: its instances', then the clone's start/running/stop/stopped pseudo actions. */
+export function createCloneActions(
+  as: ActionSet,
+  clone: Rsc,
+  createInstanceActions: (inst: Rsc) => void,
+): void {
+  const st = { stopping: false, starting: false, active: false };
+  for (const inst of clone.children) {
+    createInstanceActions(inst);
+    const one = { stopping: false, starting: false, active: false };
+    pseudoStatus(inst, one);
+    st.stopping ||= one.stopping;
+    st.starting ||= one.starting;
+    st.active ||= one.active;
+  }
+  as.custom(clone, 'start', 0, undefined, !st.starting, { pseudo: true });
+  const running = as.custom(clone, 'running', 0, undefined, !st.starting, { pseudo: true });
+  running.runnable = st.active || st.starting;
+  as.custom(clone, 'stop', 0, undefined, !st.stopping, { pseudo: true });
+  as.custom(clone, 'stopped', 0, undefined, !st.stopping, { pseudo: true });
+  clone.nextRole = clone.children.reduce(
+    (m, c) => Math.max(m, c.nextRole === Role.Unknown ? Role.Stopped : c.nextRole),
+    Role.Stopped,
+  );
+}
+
+function byId(a: Rsc, b: Rsc): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Orderings inside a clone (clone_internal_constraints). */
+export function cloneInternal(as: ActionSet, clone: Rsc): void {
+  as.orderRsc(clone, 'stopped', clone, 'start', O.optional);
+  as.orderRsc(clone, 'start', clone, 'running', O.runnableLeft);
+  as.orderRsc(clone, 'stop', clone, 'stopped', O.runnableLeft);
+  const ordered = clone.clone?.ordered === true;
+  const children = ordered ? [...clone.children].sort(byId) : clone.children;
+  let last: Rsc | undefined;
+  for (const inst of children) {
+    as.orderRsc(clone, 'start', inst, 'start', O.runnableLeft);
+    as.orderRsc(inst, 'start', clone, 'running', O.optional);
+    if (ordered && last) as.orderRsc(last, 'start', inst, 'start', O.optional);
+    as.orderRsc(clone, 'stop', inst, 'stop', O.optional);
+    as.orderRsc(inst, 'stop', clone, 'stopped', O.optional);
+    if (ordered && last) as.orderRsc(inst, 'stop', last, 'stop', O.optional);
+    last = inst;
+  }
+}
+
+/** The instance of a clone to probe on a node (probe_anonymous_clone); all of them for unique clones. */
+export function instancesToProbe(clone: Rsc, node: SNode): Rsc[] {
+  const children = [...clone.children].sort(byId);
+  if (children.length === 0) return [];
+  if (clone.clone?.unique) return children;
+  const known = children.find((c) => c.knownOn.has(node));
+  if (known) return [known];
+  const planned = children.find((c) => instanceNode(c, false) === node);
+  return [planned ?? (children[0] as Rsc)];
+}
+
+/** Task names an ordering after a collective waits for. */
+function completed(task: string): string {
+  switch (task) {
+    case 'start':
+      return 'running';
+    case 'stop':
+      return 'stopped';
+    case 'promote':
+      return 'promoted';
+    case 'demote':
+      return 'demoted';
+    default:
+      return task;
+  }
+}
+
+/** The instance task a clone pseudo action stands for (clone_child_action). */
+export function childTask(task: string): string {
+  switch (task) {
+    case 'running':
+      return 'start';
+    case 'stopped':
+      return 'stop';
+    case 'promoted':
+      return 'promote';
+    case 'demoted':
+      return 'demote';
+    default:
+      return task;
+  }
+}
+
+function instanceAction(as: ActionSet, inst: Rsc, task: string): Action | undefined {
+  return as.ofRsc(inst, task).find((a) => a.interval === 0);
+}
+
+/**
+ * An ordering between two clones where the dependent clone interleaves:
+ * each instance is ordered after the instance of the other clone on the
+ * same node; an instance with no such partner may not start.
+ */
+export function orderInterleaved(
+  ws: WorkingSet,
+  as: ActionSet,
+  first: Rsc,
+  firstTask: string,
+  then: Rsc,
+  thenTask: string,
+  flags: number,
+): void {
+  const fTask = completed(firstTask);
+  const current = fTask === 'stopped' || fTask === 'demoted';
+  for (const thenInst of then.children) {
+    const firstInst = compatibleInstance(ws, thenInst, first, current);
+    if (!firstInst) {
+      if (!current && flags & (O.runnableLeft | O.impliesThen)) inhibit(thenInst);
+      continue;
+    }
+    const fa = instanceAction(as, firstInst, childTask(fTask));
+    const ta = instanceAction(as, thenInst, thenTask);
+    if (!fa || !ta) continue;
+    as.order(fa, ta, flags);
+  }
+}
+
+/** An instance that may not become active after all (nothing to pair it with). */
+function inhibit(inst: Rsc): void {
+  for (const r of [inst, ...primitivesOf(inst)]) {
+    if (r.kind === 'primitive' && r.assignedTo) r.assignedTo.assigned--;
+    r.assignedTo = undefined;
+    r.nextRole = Role.Stopped;
+    for (const a of r.actions) {
+      if (a.task === 'stop') a.optional = false;
+      else if (a.task === 'start') a.runnable = false;
+      else if (a.interval > 0 && a.expectedRc !== 7) a.runnable = false;
+    }
+  }
+}
+
+/** Flags of a clone's pseudo action as an ordering's first: any instance runnable, any required. */
+export function cloneFirstFlags(
+  a: Action,
+  flagsOf: (x: Action) => { optional: boolean; runnable: boolean },
+): { optional: boolean; runnable: boolean } {
+  const clone = a.rsc as Rsc;
+  const task = childTask(a.task);
+  let optional = true;
+  let runnable = false;
+  for (const inst of clone.children) {
+    const ia = inst.actions.find((x) => x.task === task && x.interval === 0);
+    if (!ia) continue;
+    const f = flagsOf(ia);
+    if (!f.optional) optional = false;
+    if (f.runnable) runnable = true;
+  }
+  return { optional, runnable };
+}
