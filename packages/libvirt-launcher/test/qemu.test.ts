@@ -14,11 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { OcfRc } from '@remora/agent-runner';
+import type { OperationResult } from '@remora/agent-runner';
+import { AgentRunner, OcfRc } from '@remora/agent-runner';
 import type { DomainEvent, LibvirtConnection, PrivateLibvirtd } from '@remora/libvirt-launcher';
 import {
   MigrationFailedError,
@@ -48,6 +49,9 @@ const reason =
     : missing;
 if (reason) console.warn(`QEMU guest tests skipped: ${reason}`);
 const describeIf = reason ? describe.skip : describe;
+
+/** The package's agents (they run dist/, built by `npm run build`). */
+const AGENTS = resolve(__dirname, '..', 'agents', 'remora');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -280,13 +284,59 @@ describeIf('a QEMU (TCG) guest through libvirt: boot, limits, live migration, sh
     expect(qemuProcesses(b)).toHaveLength(1);
   }, 180_000);
 
+  it('the OCF agent ocf:remora:libvirt-guest migrates it back (migrate_to, migrate_from)', async () => {
+    const ocf = join(dir, 'ocf');
+    await mkdir(join(ocf, 'resource.d'), { recursive: true });
+    await symlink(AGENTS, join(ocf, 'resource.d', 'remora'));
+    const runner = new AgentRunner({ ocfRoot: ocf });
+    const config = join(dir, 'vm1.xml');
+    await writeFile(config, await b.connection('qemu').domain('vm1').xml());
+    const run = (
+      action: string,
+      hypervisor: string,
+      meta: Record<string, string> = {},
+    ): Promise<OperationResult> =>
+      runner.execute({
+        resourceId: 'vm1',
+        agent: 'ocf:remora:libvirt-guest',
+        action,
+        params: {
+          config,
+          hypervisor,
+          remoteuri: a.uri('qemu'), // the target's URI (%n would be the target node's name)
+          migrateuri: `unix://${join(dir, 'migrate-back.sock')}`,
+        },
+        meta,
+        timeout: 120_000,
+      });
+    try {
+      expect((await run('monitor', b.uri('qemu'))).rc).toBe(OcfRc.SUCCESS);
+      expect((await run('monitor', a.uri('qemu'))).rc).toBe(OcfRc.NOT_RUNNING);
+      const t0 = Date.now();
+      const to = await run('migrate_to', b.uri('qemu'), { migrate_target: 'nodeA' });
+      expect(to).toMatchObject({ rc: OcfRc.SUCCESS });
+      expect((await run('migrate_from', a.uri('qemu'), { migrate_source: 'nodeB' })).rc).toBe(
+        OcfRc.SUCCESS,
+      );
+      console.log(`QEMU guest: migrate_to + migrate_from (OCF agent) ${Date.now() - t0} ms`);
+      expect((await run('stop', b.uri('qemu'))).rc).toBe(OcfRc.SUCCESS); // the source: nothing runs there
+      expect((await run('monitor', b.uri('qemu'))).rc).toBe(OcfRc.NOT_RUNNING);
+      expect((await run('monitor', a.uri('qemu'))).rc).toBe(OcfRc.SUCCESS);
+      expect(qemuProcesses(b)).toHaveLength(0);
+      expect(await httpGet(await a.forward(ip, 8080), '/token')).toBe(token);
+    } finally {
+      await runner.close();
+    }
+  }, 300_000);
+
   it('stops with an ACPI shutdown (the guest powers off by itself), leaving nothing behind', async () => {
-    const domain = b.connection('qemu').domain('vm1');
+    const domain = a.connection('qemu').domain('vm1');
     const stop = await stopGuest(domain, { timeoutMs: 60_000 });
     console.log(`QEMU guest: ACPI shutdown took ${stop.elapsedMs} ms`);
     expect(stop.how).toBe('shutdown');
     expect(await readFile(consoleLog(), 'utf8')).toContain('REMORA-GUEST-POWER-BUTTON');
-    expect((await domain.state()).state).toBe('absent');
+    expect((await domain.state()).state).toBe('absent'); // transient after the agent's migration
+    expect(qemuProcesses(a)).toHaveLength(0);
     expect(qemuProcesses(b)).toHaveLength(0);
   }, 120_000);
 });
