@@ -274,7 +274,8 @@ export function guestScript(remoted?: GuestRemoted): string {
       // a guest that cannot run remoted powers off: its launch fails at once, not at the timeout
       'if [ -n "$fail" ]; then echo REMORA-GUEST-ROOT-FAILED; poweroff -f; fi',
       'mount -t tmpfs tmpfs /root/run',
-      'mount -t tmpfs tmpfs /root/tmp',
+      // over 9p, /tmp stays the host's (read-only): the key file may be there
+      ...(remoted.root === 'disk' ? ['mount -t tmpfs tmpfs /root/tmp'] : []),
       'mount -o bind /dev /root/dev',
       'mount -t proc proc /root/proc',
       'mount -t sysfs sysfs /root/sys',
