@@ -165,30 +165,30 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
   const m = (k: string): number => median(rows[k]);
-  console.log(
-    `| figure (median of ${RUNS})                          | time     | reference              |`,
-  );
-  console.log(
-    `| -------------------------------------------------- | -------- | ---------------------- |`,
-  );
-  console.log(
-    `| bare qemu-system-x86_64 -accel tcg: spawn -> booted | ${s(m('bare'))} | (reference)            |`,
-  );
-  console.log(
-    `| two private libvirtds started (concurrently)        | ${s(m('libvirtd'))} |                        |`,
-  );
-  console.log(
-    `| launchGuest (define + start through libvirt)        | ${s(m('start'))} |                        |`,
-  );
-  console.log(
-    `| start call -> booted (console)                      | ${s(m('boot'))} | ${(m('boot') / m('bare')).toFixed(2)}x bare QEMU        |`,
-  );
-  console.log(
-    `| live migration, virsh migrate end to end            | ${s(m('migrate'))} | ${rows.qemuMigrate.length ? `QEMU's own ${s(m('qemuMigrate'))} (${(m('migrate') / m('qemuMigrate')).toFixed(1)}x)` : "QEMU's own: not in log"} |`,
-  );
-  console.log(
-    `| ACPI shutdown -> gone                               | ${s(m('stop'))} |                        |`,
-  );
+  const table: [string, string, string][] = [
+    [`figure (median of ${RUNS})`, 'time', 'reference'],
+    ['bare qemu-system-x86_64 -accel tcg: spawn -> booted', s(m('bare')), '(reference)'],
+    ['two private libvirtds started (concurrently)', s(m('libvirtd')), ''],
+    ['launchGuest (define + start through libvirt)', s(m('start')), ''],
+    [
+      'start call -> booted (console)',
+      s(m('boot')),
+      `${(m('boot') / m('bare')).toFixed(2)}x bare QEMU`,
+    ],
+    [
+      'live migration, virsh migrate end to end',
+      s(m('migrate')),
+      rows.qemuMigrate.length
+        ? `QEMU's own transfer ${s(m('qemuMigrate'))} (${(m('migrate') / m('qemuMigrate')).toFixed(1)}x)`
+        : "QEMU's own: not in its log",
+    ],
+    ['ACPI shutdown -> gone', s(m('stop')), ''],
+  ];
+  const width = [0, 1, 2].map((c) => Math.max(...table.map((r) => r[c].length)));
+  const line = (r: string[]): string => `| ${r.map((x, c) => x.padEnd(width[c])).join(' | ')} |`;
+  console.log(line(table[0]));
+  console.log(line(width.map((w) => '-'.repeat(w))));
+  for (const r of table.slice(1)) console.log(line(r));
 }
 
 main().catch((err: unknown) => {
