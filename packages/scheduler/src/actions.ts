@@ -498,6 +498,33 @@ function primitiveInternal(as: ActionSet, rsc: Rsc): void {
   }
 }
 
+/**
+ * Placement strategies other than default: a load_stopped pseudo action per
+ * node a resource with utilization may consider, after the resource's stops
+ * on that node and before its start (or migration) there, so that what leaves
+ * a node frees its capacity before anything new arrives.
+ */
+function utilizationOrderings(ws: WorkingSet, as: ActionSet): void {
+  const loadStopped = (node: SNode): Action =>
+    as.custom(undefined, 'load_stopped', 0, node, false, {
+      pseudo: true,
+      key: `load_stopped_${node.name}`,
+    });
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || !r.loadNodes || !r.managed) continue;
+    for (const node of r.runningOn) {
+      const ls = loadStopped(node);
+      for (const stop of as.ofRsc(r, 'stop', node)) as.order(stop, ls, O.optional);
+    }
+    for (const node of r.loadNodes) {
+      const ls = loadStopped(node);
+      for (const start of as.ofRsc(r, 'start', node)) as.order(ls, start, O.optional);
+      if (r.assignedTo === node)
+        for (const m of as.ofRsc(r, 'migrate_to')) as.order(ls, m, O.optional);
+    }
+  }
+}
+
 function orderConstraintFlags(
   kind: OrderConstraint['orderKind'],
   firstAction: string,
@@ -1017,6 +1044,7 @@ export function createActions(ws: WorkingSet): ActionSet {
     else if (r.kind === 'group') groupInternal(as, r);
     else if (r.kind === 'clone') cloneInternal(as, r);
   }
+  utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);
   userOrderings(ws, as);
   remoteOrderings(as);

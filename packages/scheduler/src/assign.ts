@@ -11,10 +11,20 @@ import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
 import { addScores, evaluateRule } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
 import { INF, Role, nodeAvailable, primitivesOf } from './model';
+import { ownWithThis, thisWithList, withThisList } from './colocations';
 import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
 import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
 import { applyColocationWithClone, assignClone } from './clone';
+import {
+  colocatedResources,
+  compareCapacity,
+  consumeCapacity,
+  enoughCapacity,
+  readUtilization,
+  unassignedRequirements,
+  usesUtilization,
+} from './utilization';
 
 export { ABSENT, NodeScores };
 const INFINITY_HACK = INF * -100;
@@ -280,6 +290,7 @@ function parseScoreText(v: string): number {
 /** Everything that sets node scores before assignment. */
 export function applyNodeCriteria(ws: WorkingSet): void {
   nodeListCache.delete(ws);
+  readUtilization(ws);
   const { special } = nodeLists(ws);
   for (const r of ws.byId.values()) {
     if (!hasTable(r)) continue;
@@ -353,6 +364,14 @@ export function applyNodeCriteria(ws: WorkingSet): void {
 
 /** Colocations and bans Pacemaker adds by itself (groups, guests, remote connections). */
 export function createInternalConstraints(ws: WorkingSet): void {
+  if (usesUtilization(ws)) {
+    // load_stopped pseudo actions go on every node a resource with utilization may consider
+    for (const r of ws.byId.values()) {
+      if (r.kind !== 'primitive' || !r.managed || !r.utilization?.size) continue;
+      r.loadNodes = [];
+      for (const [i] of r.allowed.entries(ws.nodes.length)) r.loadNodes.push(ws.nodes[i] as SNode);
+    }
+  }
   const avoidRemote = (r: Rsc): void => banFromRemoteNodes(ws, r);
   for (const r of ws.byId.values()) {
     if (r.kind === 'group') {
@@ -536,7 +555,7 @@ function mergeGroupWeights(
   } else {
     work = mergeWeights(ws, first, nodes, attr, factor, flags);
   }
-  for (const c of rsc.withThis) {
+  for (const c of ownWithThis(rsc)) {
     work = mergeWeights(
       ws,
       c.dependent,
@@ -564,7 +583,12 @@ function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: 
   const wa = nodeAvailable(a) ? t.get(a.index) : -INF;
   const wb = nodeAvailable(b) ? t.get(b.index) : -INF;
   if (wa !== wb) return wa > wb ? -1 : 1;
-  if (ws.config.placementStrategy !== 'minimal') {
+  const strategy = ws.config.placementStrategy;
+  if (strategy !== 'minimal') {
+    if (strategy === 'balanced') {
+      const c = compareCapacity(a, b);
+      if (c !== 0) return c;
+    }
     if (a.assigned !== b.assigned) return a.assigned < b.assigned ? -1 : 1;
     if (preferred) {
       if (preferred === a) return -1;
@@ -590,6 +614,7 @@ function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean 
   }
   rsc.assignedTo = chosen;
   chosen.assigned++;
+  consumeCapacity(chosen, rsc);
   return true;
 }
 
@@ -611,8 +636,36 @@ function bestNode(ws: WorkingSet, t: Table, running: SNode | undefined): SNode |
   return best;
 }
 
-function chooseNode(ws: WorkingSet, rsc: Rsc, prefer?: SNode): boolean {
+/**
+ * Placement strategies other than default: ban the nodes without room for
+ * `rsc` and the unassigned resources colocated with it; when no node has room
+ * for them all, ban those without room for `rsc` alone and return the node
+ * with the most free capacity (preferred if it scores as well as the best).
+ */
+function applyUtilization(ws: WorkingSet, rsc: Rsc): SNode | undefined {
+  const t = rsc.allowed;
+  const candidates: SNode[] = [];
+  for (const [i, w] of t.entries(ws.nodes.length)) {
+    const node = ws.nodes[i] as SNode;
+    if (w >= 0 && nodeAvailable(node)) candidates.push(node);
+  }
+  const together = unassignedRequirements(rsc, colocatedResources(rsc));
+  let anyCapable = false;
+  let mostCapable: SNode | undefined;
+  for (const node of candidates) {
+    if (enoughCapacity(node, together)) anyCapable = true;
+    if (!mostCapable || compareCapacity(node, mostCapable) < 0) mostCapable = node;
+  }
+  const required = anyCapable ? together : (rsc.utilization ?? new Map<string, number>());
+  for (const node of candidates) if (!enoughCapacity(node, required)) addToNode(t, node, -INF);
+  return anyCapable ? undefined : mostCapable;
+}
+
+function chooseNode(ws: WorkingSet, rsc: Rsc, preferred?: SNode): boolean {
   if (!rsc.provisional) return rsc.assignedTo !== undefined;
+  // a node without room for everything colocated is preferred only when no other node is given
+  const roomiest = usesUtilization(ws) ? applyUtilization(ws, rsc) : undefined;
+  const prefer = preferred ?? roomiest;
   const running = currentNode(rsc);
   const t = rsc.allowed;
   let chosen = bestNode(ws, t, running);
@@ -680,20 +733,6 @@ export function applyColocToWeights(ws: WorkingSet, dependent: Rsc, primary: Rsc
   for (const [i, v] of work.exceptions) if (!same.has(i)) work.exceptions.set(i, change(v, false));
   work.base = change(base, false);
   if (c.score <= -INF || c.score >= INF || anyAvailable(ws, work)) dependent.allowed = work;
-}
-
-function thisWithList(rsc: Rsc): Coloc[] {
-  const list = [...rsc.thisWith];
-  const parent = rsc.parent;
-  if (parent?.kind === 'group' && parent.children[0] === rsc) list.push(...parent.thisWith);
-  return list;
-}
-
-function withThisList(rsc: Rsc): Coloc[] {
-  const list = [...rsc.withThis];
-  const parent = rsc.parent;
-  if (parent?.kind === 'group' && lastChild(parent) === rsc) list.push(...parent.withThis);
-  return list;
 }
 
 export function assign(ws: WorkingSet, rsc: Rsc, prefer?: SNode): SNode | undefined {
@@ -797,6 +836,10 @@ function sortedNodesForOrdering(ws: WorkingSet): SNode[] {
     const wa = nodeAvailable(a) ? baseWeight(a) : -INF;
     const wb = nodeAvailable(b) ? baseWeight(b) : -INF;
     if (wa !== wb) return wa > wb ? -1 : 1;
+    if (ws.config.placementStrategy === 'balanced') {
+      const c = compareCapacity(a, b);
+      if (c !== 0) return c;
+    }
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });
 }

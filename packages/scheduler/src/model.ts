@@ -82,6 +82,8 @@ export interface SNode {
   assigned: number;
   /** Resources currently active here. */
   running: Rsc[];
+  /** Remaining capacity per utilization attribute (placement strategies other than default). */
+  utilization?: Map<string, number>;
   hasState: boolean;
   isDc: boolean;
 }
@@ -204,6 +206,13 @@ export interface Rsc {
   partialTarget?: SNode;
   /** Sources of completed migrations that were never stopped there. */
   dangling?: SNode[];
+  /** What the resource consumes per utilization attribute (primitives with a utilization set). */
+  utilization?: Map<string, number>;
+  /**
+   * Placement strategy other than default and a utilization set: the nodes it
+   * was allowed on before assignment, each getting a load_stopped pseudo action.
+   */
+  loadNodes?: SNode[];
 }
 
 export interface Coloc {

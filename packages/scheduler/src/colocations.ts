@@ -1,0 +1,59 @@
+/**
+ * The colocations a resource takes part in, in the order Pacemaker 2.1.5
+ * considers them: "this with" lists sorted by the primary (higher priority
+ * first, then clones before groups before primitives, then id), "with this"
+ * lists by the dependent; among colocations with the same resource the latest
+ * comes first (as a sorted insertion puts it). A group's own colocations count
+ * as its first member's ("group with R") and last member's ("R with group").
+ */
+import type { Coloc, Rsc } from './model';
+
+const VARIANT: Record<Rsc['kind'], number> = { primitive: 0, group: 1, clone: 2 };
+
+function promotable(r: Rsc): boolean {
+  return r.kind === 'clone' && (r.meta.promotable ?? '').toLowerCase() === 'true';
+}
+
+/** Negative when `a` comes first: higher priority, then variant, promotable clones, id. */
+export function compareByPriority(a: Rsc, b: Rsc): number {
+  if (a.priority !== b.priority) return a.priority > b.priority ? -1 : 1;
+  const va = VARIANT[a.kind];
+  const vb = VARIANT[b.kind];
+  if (va !== vb) return va > vb ? -1 : 1;
+  if (a.kind === 'clone' && promotable(a) !== promotable(b)) return promotable(a) ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function sortedBy(list: readonly Coloc[], side: 'primary' | 'dependent'): Coloc[] {
+  return [...list].reverse().sort((x, y) => compareByPriority(x[side], y[side]));
+}
+
+function lastChild(rsc: Rsc): Rsc | undefined {
+  return rsc.kind === 'group' ? rsc.children[rsc.children.length - 1] : undefined;
+}
+
+/** Colocations where `rsc` is the dependent (a group's first member also gets the group's). */
+export function thisWithList(rsc: Rsc): Coloc[] {
+  const parent = rsc.parent;
+  if (parent?.kind === 'group' && parent.children[0] === rsc && parent.thisWith.length > 0)
+    return sortedBy([...rsc.thisWith, ...parent.thisWith], 'primary');
+  return sortedBy(rsc.thisWith, 'primary');
+}
+
+/** Colocations where `rsc` is the primary (a group's last member also gets the group's). */
+export function withThisList(rsc: Rsc): Coloc[] {
+  const parent = rsc.parent;
+  if (parent && lastChild(parent) === rsc && parent.withThis.length > 0)
+    return sortedBy([...rsc.withThis, ...parent.withThis], 'dependent');
+  return sortedBy(rsc.withThis, 'dependent');
+}
+
+/** A resource's own "with this" colocations, sorted (for a group: before they move to its last member). */
+export function ownWithThis(rsc: Rsc): Coloc[] {
+  return sortedBy(rsc.withThis, 'dependent');
+}
+
+/** A resource's own "this with" colocations, sorted. */
+export function ownThisWith(rsc: Rsc): Coloc[] {
+  return sortedBy(rsc.thisWith, 'primary');
+}
