@@ -79,7 +79,7 @@ export interface QemuVmSpec {
   readonly shares?: readonly VmShare[];
   /** A serial console on a pty (default true: `console=ttyS0` kernels print there). */
   readonly serialConsole?: boolean;
-  /** Also write everything the serial console prints to this host file (absolute; needs `serialConsole`). */
+  /** Append everything the serial console prints to this host file (absolute; needs `serialConsole`); a migrated guest's destination appends to its own file of that path. */
   readonly consoleLog?: string;
 }
 
