@@ -148,7 +148,11 @@ export class ActionSet {
   orderRsc(a: Rsc, firstTask: string, b: Rsc, thenTask: string, flags: number): void {
     const firsts = a === b ? this.rscActions(a, firstTask) : this.firstActions(a, firstTask);
     const thens = this.rscActions(b, thenTask);
-    for (const f of firsts) for (const t of thens) this.order(f, t, flags);
+    for (const f of firsts) {
+      // a dangling migration's stop does not make the resource's own actions required
+      const fl = f.dangle && f.rsc === b ? flags & ~O.impliesThen : flags;
+      for (const t of thens) this.order(f, t, fl);
+    }
   }
 
   /** The actions an ordering starts from; a missing one is created without a node (unrunnable). */
@@ -213,10 +217,13 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   let allowMigrate = false;
   if (current && rsc.assignedTo && current !== rsc.assignedTo && rsc.nextRole >= Role.Started) {
     moving = true;
-    allowMigrate = canMigrate(rsc, current);
+    // a partial migration continues only to its target
+    allowMigrate =
+      canMigrate(rsc, current) &&
+      (rsc.partialTarget === undefined || rsc.partialTarget === rsc.assignedTo);
     needStop = true;
   }
-  for (const node of rsc.dangling ?? []) as.custom(rsc, 'stop', 0, node, false);
+  for (const node of rsc.dangling ?? []) as.custom(rsc, 'stop', 0, node, false).dangle = true;
   const continuing =
     allActive === 2 &&
     cleanActive === 2 &&
@@ -278,18 +285,18 @@ function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
   if (!start || !stop) return;
   // a partial migration already ran migrate_to: only migrate_from is left
   const partial = rsc.partialTarget === target;
-  const optional = start.optional && stop.optional;
-  const to = partial ? undefined : as.custom(rsc, 'migrate_to', 0, current, optional);
-  const from = as.custom(rsc, 'migrate_from', 0, target, optional);
+  // optional until the stop or start they replace is required (see the orderings below)
+  const to = partial ? undefined : as.custom(rsc, 'migrate_to', 0, current, true);
+  const from = as.custom(rsc, 'migrate_from', 0, target, true);
   if (to) to.migrateRunnable = true;
   from.migrateRunnable = true;
   start.migrateRunnable = true;
   stop.migrateRunnable = true;
   start.pseudo = true;
   rsc.migration = { to, from };
-  if (to) as.order(to, from, O.optional | O.impliesThen | O.runnableLeft);
-  as.order(from, stop, O.optional | O.impliesThen | O.runnableLeft);
-  as.order(from, start, O.optional | O.runnableLeft);
+  if (to) as.order(to, from, O.optional | O.impliesFirstMigratable);
+  as.order(from, stop, O.optional | O.impliesFirstMigratable);
+  as.order(from, start, O.optional | O.impliesFirstMigratable | O.pseudoLeft);
 }
 
 function activeRecurringKeys(rsc: Rsc, node: SNode): Set<string> {
@@ -805,6 +812,14 @@ function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): bo
   return true;
 }
 
+/** `a` can no longer be part of a migration because of `because` (the reason is overwritten). */
+function unmigratable(a: Action, because: Action): void {
+  if (!a.migrateRunnable) return;
+  a.migrateRunnable = false;
+  if (because.rsc && a.rsc !== because.rsc)
+    setReason(a, `unrunnable ${because.rsc.id} ${because.task}`, true);
+}
+
 function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
   const rsc = a.rsc;
   if (rsc && rsc.kind === 'clone' && a.pseudo) return cloneFirstFlags(a, firstFlags);
@@ -826,8 +841,8 @@ function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
 
 function applyOrdering(first: Action, then: Action, flags: number, changed: Set<Action>): void {
   const ff = firstFlags(first);
-  const f0 = [first.optional, first.runnable];
-  const t0 = [then.optional, then.runnable];
+  const f0 = [first.optional, first.runnable, first.migrateRunnable, first.pseudo];
+  const t0 = [then.optional, then.runnable, then.migrateRunnable, then.pseudo];
   // a remote connection that migrates is not really stopping for what runs through it
   const migratingConnection =
     then.task === 'stop' && then.migrateRunnable && then.rsc?.remoteNode !== undefined;
@@ -836,9 +851,25 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
     if (then.rsc && first.rsc !== then.rsc)
       setReason(first, `required ${then.rsc.id} ${then.task}`);
   }
+  // a required action that does not migrate keeps what must come before it from migrating
+  if (flags & O.impliesFirst && !then.optional && first.migrateRunnable && !then.migrateRunnable)
+    unmigratable(first, then);
+  if (flags & O.impliesFirstMigratable) {
+    if ((!then.migrateRunnable || !then.runnable) && first.runnable) {
+      first.runnable = false;
+      if (then.rsc && first.rsc !== then.rsc)
+        setReason(first, `unrunnable ${then.rsc.id} ${then.task}`);
+    }
+    if (!then.optional && first.optional) first.optional = false;
+  }
+  if (flags & O.pseudoLeft && !first.runnable && (then.migrateRunnable || then.pseudo)) {
+    unmigratable(then, first);
+    then.pseudo = false;
+  }
   if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
     if (then.pseudo) then.runnable = false;
     else implies(then, first, 'runnable');
+    if (then.migrateRunnable) unmigratable(then, first);
   }
   if (flags & O.asymmetrical && then.rsc && !ff.runnable && then.runnable) {
     let skip = false;
@@ -876,11 +907,18 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
     if (restart) {
       if (first.runnable && first.optional) first.optional = false;
       if (!then.optional && first.optional) first.optional = false;
+      if (!then.migrateRunnable && first.migrateRunnable) unmigratable(first, then);
       if (!first.optional && !first.runnable && then.runnable) then.runnable = false;
     }
   }
-  if (first.optional !== f0[0] || first.runnable !== f0[1]) changed.add(first);
-  if (then.optional !== t0[0] || then.runnable !== t0[1]) changed.add(then);
+  if (
+    f0.some(
+      (v, i) => v !== [first.optional, first.runnable, first.migrateRunnable, first.pseudo][i],
+    )
+  )
+    changed.add(first);
+  if (t0.some((v, i) => v !== [then.optional, then.runnable, then.migrateRunnable, then.pseudo][i]))
+    changed.add(then);
   // an ordering before a clone's action applies to each runnable instance's same action
   if (
     then.rsc?.kind === 'clone' &&

@@ -251,6 +251,8 @@ export interface Action {
   cancelTask?: string;
   /** Probe: how it orders before the resource's start. */
   probeFlags?: number;
+  /** The stop of a completed migration's source (it implies nothing after it). */
+  dangle?: boolean;
   /** Guest fencing: the resource that runs the guest. */
   guestOf?: Rsc;
 }
@@ -263,6 +265,10 @@ export const O = {
   restart: 16,
   asymmetrical: 32,
   serialize: 64,
+  /** migrate_to/migrate_from before stop/start: 'first' runs only if 'then' can migrate. */
+  impliesFirstMigratable: 128,
+  /** migrate_from before start: an unrunnable migrate_from makes the start a real one. */
+  pseudoLeft: 256,
 } as const;
 
 export interface Ordering {

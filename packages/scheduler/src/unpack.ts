@@ -105,7 +105,8 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
   const nq = (p['no-quorum-policy'] ?? 'stop').toLowerCase();
   return {
     stonithEnabled: parseBoolean(p['stonith-enabled'], true),
-    haveStonithResource: false,
+    // watchdog-based self-fencing (SBD) counts as a fencing device
+    haveStonithResource: parseBoolean(p['have-watchdog'], false),
     noQuorumPolicy: (['stop', 'ignore', 'freeze', 'suicide', 'demote'].includes(nq)
       ? // suicide only once the cluster has had quorum (or no-quorum-panic is set)
         nq === 'suicide' &&
@@ -606,6 +607,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
   for (const r of ws.byId.values()) {
     if (r.kind !== 'primitive') continue;
     if (r.role === Role.Unknown) r.role = Role.Stopped;
+    // active somewhere (a migration's target) although the last history said stopped
+    if (r.role === Role.Stopped && r.runningOn.length > 0) r.role = Role.Started;
     applyTargetRole(r);
   }
   for (const r of ws.byId.values()) {
