@@ -8,7 +8,7 @@ import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
 import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
-import { failCountInfo, fenceNode } from './unpack';
+import { failCountInfo, fenceNode, historyRecord } from './unpack';
 import { configChanges } from './digest';
 import { ABSENT } from './scores';
 import {
@@ -987,14 +987,55 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       if (!op) return undefined;
       return op.timeout ?? defaultTimeout ?? 20_000;
     };
+    // the nodes Pacemaker checks: those that can run resources, and maintenance nodes
+    const checked = (n: SNode): boolean => nodeAvailable(n) || (n.online && n.maintenance);
+    const agentChanged = new Set<SNode>();
+    for (const node of r.histories.keys()) {
+      if (!checked(node)) continue;
+      const rec = historyRecord(ws, r.id, node.name);
+      const p = r.primitive;
+      if (!rec || !p) continue;
+      const differs = (a: string | undefined, b: string | undefined): boolean =>
+        a !== b && !(a === undefined && b === undefined);
+      if (
+        !differs(rec.class, p.class) &&
+        !differs(rec.type, p.type) &&
+        !differs(rec.provider, p.provider)
+      )
+        continue;
+      // the agent changed: restart where active, and forget the old history
+      agentChanged.add(node);
+      const active = r.runningOn.includes(node);
+      if (active) {
+        const stop = as.custom(r, 'stop', 0, node, false);
+        for (const start of as.ofRsc(r, 'start'))
+          as.order(stop, start, O.optional | O.impliesThen | O.restart);
+        r.startPending = true;
+      }
+      if (r.failed || !node.online || node.unclean) continue;
+      const del = as.custom(r, 'delete', 0, node, false);
+      for (const stop of as.ofRsc(r, 'stop', node)) as.order(stop, del, O.optional);
+      for (const start of as.ofRsc(r, 'start')) as.order(del, start, O.optional);
+    }
     for (const node of r.runningOn) {
-      if (!node.online || node.unclean) continue;
+      if (!checked(node) || agentChanged.has(node)) continue;
       const h = r.histories.get(node);
       if (!h) continue;
       const changes = configChanges(r, node, h.ops, Math.max(0, h.startIndex), timeoutOf);
       if (changes.length === 0) continue;
       for (const c of changes) {
-        if (c.kind === 'restart') {
+        if (c.kind === 'reload') {
+          // an agent that reloads: unless the resource restarts anyway (see cancelReloads)
+          if (r.failed || r.nextRole === Role.Stopped) continue;
+          if (r.startPending) {
+            // no reload while a start is pending: restart instead
+            as.custom(r, 'stop', 0, node, false);
+            continue;
+          }
+          const reload = as.custom(r, 'reload-agent', 0, node, false);
+          setReason(reload, 'resource definition change');
+          reload.reload = true;
+        } else if (c.kind === 'restart') {
           for (const start of as.ofRsc(r, 'start')) {
             if (!start.runnable) continue;
             start.optional = false;
@@ -1088,5 +1129,10 @@ export function createActions(ws: WorkingSet): ActionSet {
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);
   propagate(as);
+  // a required stop cancels a reload
+  for (const a of as.actions) {
+    if (!a.reload || !a.rsc) continue;
+    if (as.ofRsc(a.rsc, 'stop', a.node).some((s) => !s.optional)) a.optional = true;
+  }
   return as;
 }

@@ -9,16 +9,6 @@ import type { OperationRecord } from '@remora/cib';
 import { escapeAttr } from '@remora/cib';
 import type { Rsc, SNode } from './model';
 
-function olderThan(version: string, ref: readonly number[]): boolean {
-  const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < ref.length; i++) {
-    const a = v[i] ?? 0;
-    const b = ref[i] ?? 0;
-    if (a !== b) return a < b;
-  }
-  return false;
-}
-
 /** The digest Pacemaker (feature set 3.x) records for an operation with these parameters. */
 export function parametersDigest(params: Readonly<Record<string, string>>): string {
   const body = Object.keys(params)
@@ -31,8 +21,11 @@ export function parametersDigest(params: Readonly<Record<string, string>>): stri
 export interface ConfigChange {
   readonly rsc: Rsc;
   readonly node: SNode;
-  /** `restart` for the resource, or the recurring operation to reschedule. */
-  readonly kind: 'restart' | 'reschedule';
+  /**
+   * `restart` for the resource, `reload` for an agent that reloads the changed
+   * parameters, or the recurring operation to reschedule.
+   */
+  readonly kind: 'restart' | 'reload' | 'reschedule';
   readonly task: string;
   readonly interval: number;
 }
@@ -52,10 +45,6 @@ export function configChanges(
     const interval = op.interval;
     if (!(interval > 0 || ['monitor', 'start', 'promote', 'migrate_from'].includes(task))) return;
     const recorded = op.opDigest;
-    const version = op.attributes.crm_feature_set;
-    if (!recorded || !version || olderThan(version, [3, 0, 5])) return;
-    if (op.attributes['op-restart-digest'] !== undefined) return; // reloadable agents: not modelled
-    if (op.opStatus === -1) return;
     // fence devices and private parameters are digested differently (secure digests): not modelled
     if (rsc.cls === 'stonith' || op.attributes['op-secure-params'] !== undefined) return;
     const params: Record<string, string> = { ...rsc.params };
@@ -64,8 +53,21 @@ export function configChanges(
       if (timeout === undefined) return; // orphaned recurring operation: cancelled elsewhere
       params.CRM_meta_timeout = String(timeout);
     }
-    if (parametersDigest(params) === recorded) return;
-    out.push({ rsc, node, kind: interval > 0 ? 'reschedule' : 'restart', task, interval });
+    // parameters the agent cannot reload (listed when it can reload the others)
+    const restartList = op.attributes['op-force-restart'];
+    const restartDigest = op.attributes['op-restart-digest'];
+    let kind: ConfigChange['kind'] | undefined;
+    if (restartList !== undefined && restartDigest !== undefined) {
+      const names = new Set(restartList.split(/\s+/).filter((n) => n !== ''));
+      const restart: Record<string, string> = {};
+      for (const [k, v] of Object.entries(params)) if (names.has(k)) restart[k] = v;
+      if (parametersDigest(restart) !== restartDigest) kind = 'restart';
+    }
+    if (kind === undefined) {
+      if (!recorded || parametersDigest(params) === recorded) return;
+      kind = restartDigest !== undefined ? 'reload' : 'restart';
+    }
+    out.push({ rsc, node, kind: interval > 0 ? 'reschedule' : kind, task, interval });
   });
   return out;
 }

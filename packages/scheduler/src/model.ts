@@ -251,6 +251,8 @@ export interface Action {
   cancelTask?: string;
   /** Probe: how it orders before the resource's start. */
   probeFlags?: number;
+  /** reload-agent for changed reloadable parameters. */
+  reload?: boolean;
   /** The stop of a completed migration's source (it implies nothing after it). */
   dangle?: boolean;
   /** Guest fencing: the resource that runs the guest. */

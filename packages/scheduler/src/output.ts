@@ -75,8 +75,11 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   if (rsc.role === rsc.nextRole) {
     if (!next) return;
     const migrate = first(as.ofRsc(rsc, 'migrate_from', next));
+    const reload = first(as.ofRsc(rsc, 'reload-agent'));
     if (migrate && current && migrate.runnable && !migrate.optional) {
       out.push(rscLine('Migrate', rsc, current, next, start, undefined));
+    } else if (reload && !reload.optional && reload.runnable) {
+      out.push(rscLine('Reload', rsc, current, next, reload, undefined));
     } else if (!start || start.optional) {
       return;
     } else if (!start.runnable) {

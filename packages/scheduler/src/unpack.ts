@@ -1259,6 +1259,23 @@ function opsOn(ws: WorkingSet, rscId: string, nodeName: string): readonly Operat
   return index.get(`${nodeName}\0${rscId}`) ?? [];
 }
 
+const recordIndex = new WeakMap<WorkingSet, Map<string, ResourceHistoryRecord>>();
+
+/** The status section's history record of a resource on a node. */
+export function historyRecord(
+  ws: WorkingSet,
+  rscId: string,
+  nodeName: string,
+): ResourceHistoryRecord | undefined {
+  let index = recordIndex.get(ws);
+  if (!index) {
+    index = new Map();
+    for (const s of ws.cib.status) for (const h of s.resources) index.set(`${s.uname}\0${h.id}`, h);
+    recordIndex.set(ws, index);
+  }
+  return index.get(`${nodeName}\0${rscId}`);
+}
+
 /** > 0 when `a` happened after `b` (call ids on the same node, else the last change time). */
 function newerOp(a: OperationRecord, b: OperationRecord, sameNodeDefault: boolean): number {
   const sameNode =
