@@ -11,7 +11,7 @@ import {
 } from '@remora/cib';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
-import type { StatusPrimitive, StatusResource, StatusView } from './status-view';
+import type { StatusPrimitive, StatusResource, StatusView } from '@remora/scheduler';
 
 export interface Location {
   readonly node: string;

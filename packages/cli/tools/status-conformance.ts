@@ -16,8 +16,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { parseXml, readCib } from '@remora/cib';
-import { buildStatusView } from '../src/status-build';
-import { formatStatus } from '../src/status-format';
+import { buildStatusView, formatStatus } from '@remora/scheduler';
 
 const run = promisify(execFile);
 

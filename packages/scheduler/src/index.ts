@@ -15,24 +15,42 @@ import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
 import type { Action, SNode } from './model';
-import type { ResourceView, StatusView, SummaryLine } from './output';
-import {
-  actionLine,
-  currentStatus,
-  executedActions,
-  formatStatus,
-  revisedStatus,
-  transitionSummary,
-} from './output';
+import type { SummaryLine } from './output';
+import { actionLine, executedActions, transitionSummary } from './output';
+import { buildStatusView } from './status/build';
+import { formatStatus } from './status/format';
+import { injectTransition } from './status/inject';
+import type { StatusView } from './status/view';
 import type { FailedOp } from './unpack';
 import { unpack } from './unpack';
-import { unpackNodeStates } from './nodes';
+import { scheduleTime, unpackNodeStates } from './nodes';
 import type { NodeStateView } from './nodes';
 
-export type { FailedOp, NodeStateView, ResourceView, StatusView, SummaryLine };
-export { formatStatus };
+export type { FailedOp, NodeStateView, SummaryLine };
+export type {
+  StatusClone,
+  StatusFailCount,
+  StatusFailedAction,
+  StatusGroup,
+  StatusNode,
+  StatusPrimitive,
+  StatusResource,
+  StatusRole,
+  StatusView,
+} from './status/view';
+export { buildStatusView, formatStatus, injectTransition };
+export type { FormatStatusOptions, StatusStyle } from './status/format';
+export type { ExecutedAction } from './status/inject';
 export { transitionGraphXml } from './graph';
 export { parametersDigest } from './digest';
+export {
+  compareNames,
+  failedActionText,
+  formatCtime,
+  formatStatusXml,
+  nodeStateText,
+  resourceLines,
+} from './status/format';
 
 /** One action of a transition graph. */
 export interface GraphAction {
@@ -67,7 +85,9 @@ export interface Schedule {
   readonly summary: readonly SummaryLine[];
   /** Required, runnable actions, in a valid execution order. */
   readonly actions: readonly GraphAction[];
+  /** The status before the transition, as `remora status` / crm_mon read the CIB. */
   readonly current: StatusView;
+  /** The status once every action succeeded (the CIB with their results recorded, read the same way). */
   readonly revised: StatusView;
   readonly failedActions: readonly FailedOp[];
   /** Node scores per resource (for "why is X not running?"): resource -> node -> score. */
@@ -87,10 +107,7 @@ function toCib(input: string | XmlDocument | Cib): Cib {
 }
 
 function nowFor(cib: Cib, options: ScheduleOptions): Date {
-  if (options.now) return options.now;
-  const ed = cib.rootAttributes['execution-date'];
-  if (ed !== undefined && /^\d+$/.test(ed)) return new Date(Number(ed) * 1000);
-  return new Date();
+  return scheduleTime(cib, options.now);
 }
 
 /** Compute the transition for a CIB: where everything should run and the actions to get there. */
@@ -99,7 +116,8 @@ export function schedule(
   options: ScheduleOptions = {},
 ): Schedule {
   const cib = toCib(input);
-  const ws = unpack(cib, nowFor(cib, options));
+  const now = nowFor(cib, options);
+  const ws = unpack(cib, now);
   applyNodeCriteria(ws);
   createInternalConstraints(ws);
   assignAll(ws);
@@ -116,7 +134,6 @@ export function schedule(
     }
     return scores;
   };
-  const current = currentStatus(ws);
   const as: ActionSet = createActions(ws);
   const summary = transitionSummary(ws, as);
   const executed = executedActions(as);
@@ -157,12 +174,17 @@ export function schedule(
   const result = {
     summary,
     actions,
-    current,
-    revised: revisedStatus(ws, executed),
     failedActions: ws.failedOps,
     warnings: ws.warnings,
   };
   Object.defineProperty(result, 'scores', { get: scoresOf, enumerable: true });
+  // the status lists are read on first use too (a controller only wants the actions)
+  const lazy = <T>(name: string, make: () => T): void => {
+    let value: T | undefined;
+    Object.defineProperty(result, name, { get: () => (value ??= make()), enumerable: true });
+  };
+  lazy('current', () => buildStatusView(cib, { now }));
+  lazy('revised', () => buildStatusView(injectTransition(cib, actions), { now }));
   return result as unknown as Schedule;
 }
 
@@ -171,7 +193,9 @@ export function formatSimulation(
   result: Schedule,
   options: { simulate?: boolean; scores?: boolean } = {},
 ): string {
-  const lines: string[] = ['Current cluster status:', ...formatStatus(result.current), ''];
+  const status = (view: StatusView): string[] =>
+    formatStatus(view, { style: 'simulate' }).replace(/\n$/, '').split('\n');
+  const lines: string[] = ['Current cluster status:', ...status(result.current), ''];
   if (options.scores) {
     lines.push('Allocation scores:');
     for (const [rsc, nodes] of Object.entries(result.scores))
@@ -186,7 +210,7 @@ export function formatSimulation(
   if (options.simulate) {
     lines.push('', 'Executing Cluster Transition:');
     for (const a of result.actions) lines.push(`  * ${a.text}`);
-    lines.push('', 'Revised Cluster Status:', ...formatStatus(result.revised));
+    lines.push('', 'Revised Cluster Status:', ...status(result.revised));
   }
   return `${lines.join('\n')}\n`;
 }

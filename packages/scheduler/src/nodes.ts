@@ -21,6 +21,14 @@ export interface NodeStateView {
   readonly shutdown: boolean;
 }
 
+/** "Now" for rules and failure timeouts: the given time, else the CIB's execution-date, else the clock. */
+export function scheduleTime(cib: Cib, now?: Date): Date {
+  if (now) return now;
+  const ed = cib.rootAttributes['execution-date'];
+  if (ed !== undefined && /^\d+$/.test(ed)) return new Date(Number(ed) * 1000);
+  return new Date();
+}
+
 /** The node part of the scheduler's unpack (node_state, membership, fencing history, failures). */
 export function unpackNodeStates(cib: Cib, now: Date): NodeStateView[] {
   return unpack(cib, now, { constraints: false }).nodes.map((n) => ({

@@ -4,8 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatSimulation, schedule } from '../src';
 
-/** Transition Summary lines and executed resource/fencing/cluster actions, whitespace folded. */
-function sections(text: string): { summary: string[]; actions: string[] } {
+/**
+ * Transition Summary lines and executed resource/fencing/cluster actions
+ * (whitespace folded), and the current and revised status lists verbatim.
+ */
+function sections(text: string): {
+  summary: string[];
+  actions: string[];
+  current: string[];
+  revised: string[];
+} {
   const norm = (l: string): string =>
     l.trim().replace(/\s+/g, ' ').replace(/\(\s*/g, '(').replace(/\s*\)/g, ')');
   const lines = text.split('\n');
@@ -28,6 +36,8 @@ function sections(text: string): { summary: string[]; actions: string[] } {
       .filter((l) => /^\s*\* (Resource action|Fencing|Cluster action)/.test(l))
       .map(norm)
       .sort(),
+    current: from('Current cluster status:', ['Transition Summary', 'Allocation scores']),
+    revised: from('Revised Cluster Status:', []),
   };
 }
 

@@ -6,8 +6,7 @@ import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { parseOutputFormat, printJson } from '../output';
 import { runAttribute } from './attribute';
-import { buildStatusView } from '../status-build';
-import { compareNames, nodeStateText } from '../status-format';
+import { buildStatusView, compareNames, nodeStateText } from '@remora/scheduler';
 
 interface StandbyOptions extends ClusterOptions {
   readonly node?: string;

@@ -7,9 +7,8 @@ import { ExitCode } from '../exit-codes';
 import { durationOption } from '../options';
 import { parseOutputFormat, printJson } from '../output';
 import type { OutputFormat } from '../output';
-import { buildStatusView } from '../status-build';
-import { resourceLines } from '../status-format';
-import type { StatusView } from '../status-view';
+import { buildStatusView, resourceLines } from '@remora/scheduler';
+import type { StatusView } from '@remora/scheduler';
 import { explain, locate } from '../why';
 import type { Cib } from '@remora/cib';
 

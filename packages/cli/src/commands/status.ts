@@ -5,8 +5,7 @@ import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { durationOption } from '../options';
 import { parseOutputFormat } from '../output';
-import { buildStatusView } from '../status-build';
-import { formatStatus, formatStatusXml } from '../status-format';
+import { buildStatusView, formatStatus, formatStatusXml } from '@remora/scheduler';
 
 interface StatusOptions extends ClusterOptions {
   readonly outputAs: string;

@@ -1,5 +1,5 @@
-import { compareNames, failedActionText, formatCtime, formatStatus } from '../src/status-format';
-import type { StatusNode, StatusPrimitive, StatusView } from '../src/status-view';
+import { compareNames, failedActionText, formatCtime, formatStatus } from '../src/status/format';
+import type { StatusNode, StatusPrimitive, StatusView } from '../src/status/view';
 
 // The expected texts are what crm_mon 2.1.5 (`crm_mon -1 -r -f`) and
 // crm_simulate print for the same cluster.

@@ -8,7 +8,7 @@ import type {
   StatusPrimitive,
   StatusResource,
   StatusView,
-} from './status-view';
+} from './view';
 
 /**
  * crm_mon: `remora status` (as `crm_mon -1 -r -f`); simulate: the

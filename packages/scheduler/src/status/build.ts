@@ -9,8 +9,8 @@ import type {
 } from '@remora/cib';
 // The light subpath: the package index would load agent-runner's process code at every CLI start.
 import { isOcfRc, ocfRcName } from '@remora/agent-runner/result-codes';
-import { nodeStates } from '@remora/scheduler';
-import type { NodeStateView } from '@remora/scheduler';
+import { scheduleTime, unpackNodeStates } from '../nodes';
+import type { NodeStateView } from '../nodes';
 import { INFINITY, effectiveMeta, mergeNvSets, parseBoolean, parseScore } from '@remora/cib';
 import type {
   StatusClone,
@@ -22,7 +22,7 @@ import type {
   StatusResource,
   StatusRole,
   StatusView,
-} from './status-view';
+} from './view';
 
 /*
  * From a CIB (configuration + status) to what `remora status` shows, the
@@ -577,7 +577,9 @@ export function buildStatusView(cib: Cib, options: { now?: Date } = {}): StatusV
   const props = cib.properties;
   const maintenanceMode = truthy(props['maintenance-mode']);
   const stonith = parseBoolean(props['stonith-enabled'], true);
-  const states = new Map(nodeStates(cib, options).map((n) => [n.name, n]));
+  const states = new Map(
+    unpackNodeStates(cib, scheduleTime(cib, options.now)).map((n) => [n.name, n]),
+  );
   // The history of a node that is down (and not unclean) says nothing about what runs now.
   const up = new Set([...states.values()].filter((n) => n.online || n.unclean).map((n) => n.name));
   const acts = activities(cib, (n) => up.has(n));
