@@ -119,6 +119,8 @@ export interface OrderConstraint {
   /** Mandatory, Optional or Serialize (from `kind`, or from `score`: 0 → Optional). */
   readonly orderKind: 'Mandatory' | 'Optional' | 'Serialize';
   readonly symmetrical: boolean;
+  /** `require-all` (default true): false lets one instance of a first clone suffice. */
+  readonly requireAll: boolean;
   readonly sets: readonly ResourceSet[];
 }
 
@@ -488,6 +490,7 @@ function readConstraint(el: XmlElement, parent: string): Constraint | undefined 
         thenAction: a.get('then-action') ?? a.get('first-action') ?? 'start',
         orderKind,
         symmetrical: parseBoolean(a.get('symmetrical'), orderKind !== 'Serialize'),
+        requireAll: parseBoolean(a.get('require-all'), true),
         sets: readSets(el),
       };
     }

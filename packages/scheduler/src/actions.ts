@@ -6,7 +6,7 @@
  */
 import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
+import { O, Role, isActiveRole, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode, historyRecord } from './unpack';
 import { configChanges } from './digest';
@@ -274,7 +274,8 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
 function canMigrate(rsc: Rsc, current: SNode): boolean {
   if (!rsc.allowMigrate) return false;
   if (!rsc.managed || rsc.failed || rsc.startPending) return false;
-  if (!nodeAvailable(current)) return false;
+  // a node in standby (or shutting down) may still migrate its resources away
+  if (!current.online || current.unclean) return false;
   return true;
 }
 
@@ -598,7 +599,9 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
       const b = ws.byId.get(p.then) ?? ws.aliases.get(p.then);
       if (!a || !b) continue;
       const flags = orderConstraintFlags(c.orderKind, p.fa, c.symmetrical, false);
-      orderUser(ws, as, a, p.fa, b, p.ta, flags, b);
+      const min = a.kind === 'clone' && c.first && c.then ? cloneMinimum(a, c.requireAll) : 0;
+      if (min > 0) orderAfterMinimum(as, c.id, a, p.fa, b, p.ta, flags, min);
+      else orderUser(ws, as, a, p.fa, b, p.ta, flags, b);
       if (c.symmetrical && c.orderKind !== 'Serialize') {
         const fi = INVERSE[p.ta];
         const ti = INVERSE[p.fa];
@@ -607,6 +610,40 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
       }
     }
   }
+}
+
+/** Instances of a first clone that must be runnable (clone-min, or 1 with require-all=false). */
+function cloneMinimum(clone: Rsc, requireAll: boolean): number {
+  const min = clone.clone?.min ?? 0;
+  if (min > 0) return min;
+  return requireAll ? 0 : 1;
+}
+
+/**
+ * "then" after enough instances of the first clone: each instance's action
+ * before a pseudo action that is runnable once `min` of them are
+ * (Pacemaker's clone-one-or-more), and "then" after that pseudo action.
+ */
+function orderAfterMinimum(
+  as: ActionSet,
+  id: string,
+  clone: Rsc,
+  fa: string,
+  b: Rsc,
+  ta: string,
+  flags: number,
+  min: number,
+): void {
+  const key = `clone-one-or-more:${id}`;
+  const met = as.custom(undefined, key, 0, undefined, true, { pseudo: true, key });
+  met.requiredRunnable = min;
+  for (const inst of clone.children)
+    for (const f of as.firstActions(inst, fa)) as.order(f, met, O.oneOrMore);
+  const thens =
+    b.kind === 'group'
+      ? b.children.flatMap((m) => as.ofRsc(m, ta).filter((x) => x.interval === 0))
+      : as.ofRsc(b, ta).filter((x) => x.interval === 0);
+  for (const t of thens) as.order(met, t, flags | O.runnableLeft);
 }
 
 /** An ordering between resources, where either may be a group (its pseudo action stands for it). */
@@ -809,6 +846,8 @@ function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): bo
   then.runnable = false;
   if (first.rsc && then.rsc !== first.rsc)
     setReason(then, `unrunnable ${first.rsc.id} ${first.task}`);
+  else if (!first.rsc && first.requiredRunnable !== undefined)
+    setReason(then, `unrunnable ${first.key}`);
   return true;
 }
 
@@ -840,6 +879,17 @@ function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
 }
 
 function applyOrdering(first: Action, then: Action, flags: number, changed: Set<Action>): void {
+  if (flags & O.oneOrMore && then.requiredRunnable !== undefined) {
+    // runnable once enough of the actions before it are
+    let count = 0;
+    for (const o of then.before) if (o.flags & O.oneOrMore && firstFlags(o.first).runnable) count++;
+    const runnable = count >= then.requiredRunnable;
+    if (runnable !== then.runnable) {
+      then.runnable = runnable;
+      changed.add(then);
+    }
+    return;
+  }
   const ff = firstFlags(first);
   const f0 = [first.optional, first.runnable, first.migrateRunnable, first.pseudo];
   const t0 = [then.optional, then.runnable, then.migrateRunnable, then.pseudo];
@@ -1104,7 +1154,8 @@ export function createActions(ws: WorkingSet): ActionSet {
   }
   // orphans are stopped, then their history is deleted
   for (const r of ws.byId.values()) {
-    if (!r.orphan || !r.managed) continue;
+    // (orphaned clone instances are only stopped)
+    if (!r.orphan || !r.managed || r.baseId !== undefined) continue;
     for (const node of r.runningOn) {
       const stop = as.find(`${r.id}_stop_0`, node);
       const del = as.custom(r, 'delete', 0, node, false);
@@ -1121,7 +1172,10 @@ export function createActions(ws: WorkingSet): ActionSet {
   for (const r of ws.resources) {
     if (r.kind === 'primitive') primitiveInternal(as, r);
     else if (r.kind === 'group') groupInternal(as, r);
-    else if (r.kind === 'clone') cloneInternal(as, r);
+    else if (r.kind === 'clone')
+      cloneInternal(as, r, (inst) =>
+        inst.kind === 'group' ? groupInternal(as, inst) : primitiveInternal(as, inst),
+      );
   }
   utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);

@@ -395,7 +395,11 @@ function byId(a: Rsc, b: Rsc): number {
 }
 
 /** Orderings inside a clone (clone_internal_constraints). */
-export function cloneInternal(as: ActionSet, clone: Rsc): void {
+export function cloneInternal(
+  as: ActionSet,
+  clone: Rsc,
+  instanceInternal: (inst: Rsc) => void,
+): void {
   as.orderRsc(clone, 'stopped', clone, 'start', O.optional);
   as.orderRsc(clone, 'start', clone, 'running', O.runnableLeft);
   as.orderRsc(clone, 'stop', clone, 'stopped', O.runnableLeft);
@@ -403,6 +407,7 @@ export function cloneInternal(as: ActionSet, clone: Rsc): void {
   const children = ordered ? [...clone.children].sort(byId) : clone.children;
   let last: Rsc | undefined;
   for (const inst of children) {
+    instanceInternal(inst);
     as.orderRsc(clone, 'start', inst, 'start', O.runnableLeft);
     as.orderRsc(inst, 'start', clone, 'running', O.optional);
     if (ordered && last) as.orderRsc(last, 'start', inst, 'start', O.optional);

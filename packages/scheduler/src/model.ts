@@ -255,6 +255,8 @@ export interface Action {
   reload?: boolean;
   /** The stop of a completed migration's source (it implies nothing after it). */
   dangle?: boolean;
+  /** Runnable only when this many of the actions ordered before it (one-or-more) are. */
+  requiredRunnable?: number;
   /** Guest fencing: the resource that runs the guest. */
   guestOf?: Rsc;
 }
@@ -271,6 +273,8 @@ export const O = {
   impliesFirstMigratable: 128,
   /** migrate_from before start: an unrunnable migrate_from makes the start a real one. */
   pseudoLeft: 256,
+  /** Counts towards the `then` action's requiredRunnable. */
+  oneOrMore: 512,
 } as const;
 
 export interface Ordering {
@@ -310,8 +314,14 @@ export function isAnonymous(rsc: Rsc): boolean {
 
 /** The name crm_simulate shows in executed actions (an anonymous instance's history name). */
 export function displayName(rsc: Rsc): string {
-  if (rsc.historyName !== undefined && (rsc.orphan || isAnonymous(rsc))) return rsc.historyName;
-  return rsc.id;
+  if (rsc.orphan && rsc.historyName !== undefined) return rsc.historyName;
+  const clone = cloneOf(rsc);
+  if (!clone || clone.clone?.unique !== false) return rsc.id;
+  // once any instance's history uses the bare configured name, actions use it for all
+  const base = rsc.baseId;
+  if (primitivesOf(clone).some((p) => p.baseId === base && p.historyName === base))
+    return base as string;
+  return rsc.historyName ?? rsc.id;
 }
 
 export function primitivesOf(rsc: Rsc): Rsc[] {

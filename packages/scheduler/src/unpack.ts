@@ -392,7 +392,9 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
         implicit: true,
         allowMigrate: parseBoolean(meta['remote-allow-migrate'], true),
         requires: 'quorum' as const,
-        ops: [{ name: 'monitor', interval: 30_000, role: Role.Unknown, enabled: true }],
+        ops: [
+          { name: 'monitor', interval: 30_000, role: Role.Unknown, enabled: true, timeout: 30_000 },
+        ],
       });
       conn.container = r;
       r.guestConnection = conn;
@@ -1045,7 +1047,6 @@ function findHistoryResource(ws: WorkingSet, node: SNode, id: string): Rsc | und
   } else if (rsc.kind !== 'primitive') return rsc;
   const clone = cloneOf(rsc);
   if (clone?.clone && !clone.clone.unique) rsc = findAnonymousInstance(ws, node, clone, base);
-  if (rsc && id !== rsc.id && id !== rsc.historyName) rsc.historyName = id;
   return rsc;
 }
 
@@ -1069,6 +1070,10 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   recordActiveRecurring(rsc, node, ops);
   processState(ws, rsc, node, st);
   if (savedRole > rsc.role) rsc.role = savedRole;
+  // an instance active under another name keeps that name in the transition
+  // (a bare configured name always; a numbered one only when active there)
+  if (h.id !== rsc.id && rsc.baseId !== undefined)
+    if (h.id === rsc.baseId || rsc.runningOn.includes(node)) rsc.historyName = h.id;
 }
 
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */
