@@ -6,7 +6,7 @@
  */
 import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, isActiveRole, primitivesOf } from './model';
+import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode, historyRecord } from './unpack';
 import { configChanges } from './digest';
