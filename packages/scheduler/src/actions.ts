@@ -6,7 +6,7 @@
  */
 import type { OrderConstraint } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, isActiveRole, nodeAvailable, primitivesOf } from './model';
+import { O, Role, inPromotable, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode, historyRecord } from './unpack';
 import { configChanges } from './digest';
@@ -162,6 +162,8 @@ export class ActionSet {
     const stopped =
       a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
     if (task === 'stop' && stopped) return [];
+    // nothing to demote: an ordering after the demotion of an unpromoted resource is ignored
+    if (task === 'demote' && a.role === Role.Unpromoted) return [];
     if (a.kind !== 'primitive') return [];
     return [this.custom(a, task, 0, undefined, true)];
   }
@@ -205,14 +207,72 @@ function setReason(a: Action, reason: string, overwrite = false): void {
   if (a.reason === undefined || overwrite) a.reason = reason;
 }
 
+/** What takes a resource one step from a role to the next (Pacemaker's role transition table). */
+type RoleStep = 'stop' | 'start' | 'promote' | 'demote' | undefined;
+
+/** The next role on the way from `from` to `target`: Stopped -> Unpromoted -> Promoted and back. */
+export function nextRoleToward(from: Role, target: Role): Role {
+  switch (from) {
+    case Role.Unknown:
+      return target === Role.Unknown ? Role.Unknown : Role.Stopped;
+    case Role.Stopped:
+      if (target === Role.Started) return Role.Started;
+      if (target === Role.Unpromoted || target === Role.Promoted) return Role.Unpromoted;
+      return Role.Stopped;
+    case Role.Started:
+      return target === Role.Unknown ? Role.Stopped : target;
+    case Role.Unpromoted:
+      return target === Role.Unpromoted || target === Role.Promoted ? target : Role.Stopped;
+    case Role.Promoted:
+      if (target === Role.Promoted) return Role.Promoted;
+      return target === Role.Unknown ? Role.Stopped : Role.Unpromoted;
+  }
+}
+
+/** The action for one step between adjacent roles (undefined: nothing to do, or not a step). */
+export function roleStep(from: Role, to: Role): RoleStep {
+  if (from === to) return undefined;
+  switch (from) {
+    case Role.Unknown:
+      return to === Role.Stopped ? 'stop' : undefined;
+    case Role.Stopped:
+      return to === Role.Started || to === Role.Unpromoted ? 'start' : undefined;
+    case Role.Started:
+      return to === Role.Stopped ? 'stop' : to === Role.Promoted ? 'promote' : undefined;
+    case Role.Unpromoted:
+      return to === Role.Promoted ? 'promote' : to === Role.Unknown ? undefined : 'stop';
+    case Role.Promoted:
+      return to === Role.Unknown ? undefined : 'demote';
+  }
+}
+
+/** Promotion needs every start on the node to be runnable; otherwise existing promotes cannot run. */
+function promoteResource(as: ActionSet, rsc: Rsc, node: SNode, optional: boolean): void {
+  const runnable = as.ofRsc(rsc, 'start', node).every((s) => s.runnable);
+  if (runnable) as.custom(rsc, 'promote', 0, node, optional);
+  else for (const p of as.ofRsc(rsc, 'promote', node)) p.runnable = false;
+}
+
+/** Demote wherever the resource is active (a multiply active instance is demoted everywhere). */
+function demoteResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting: boolean): void {
+  const unexpected = restarting && rsc.stopUnexpected === true;
+  for (const node of rsc.runningOn) {
+    if (unexpected && rsc.nextRole > Role.Stopped && node === rsc.assignedTo) continue;
+    as.custom(rsc, 'demote', 0, node, optional);
+  }
+}
+
 function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   if (rsc.nextRole === Role.Unknown) rsc.nextRole = rsc.assignedTo ? Role.Started : Role.Stopped;
-  if (rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
-  if (rsc.role > Role.Started) rsc.role = Role.Started;
+  if (!inPromotable(rsc)) {
+    if (rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
+    if (rsc.role > Role.Started) rsc.role = Role.Started;
+  }
   const current = currentNode(rsc);
   const allActive = rsc.runningOn.length;
   const cleanActive = rsc.runningOn.filter((n) => !n.unclean).length;
   let needStop = false;
+  let needPromote = false;
   let moving = false;
   let allowMigrate = false;
   if (current && rsc.assignedTo && current !== rsc.assignedTo && rsc.nextRole >= Role.Started) {
@@ -245,27 +305,67 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   if (!moving) {
     if (rsc.failed) {
       if (rsc.stopFlag) needStop = true;
+      // on-fail=demote: recovered by demoting, and promoted again if it stays promoted
+      else if (rsc.nextRole === Role.Promoted) needPromote = true;
     } else if (rsc.blocked) {
       needStop = true;
+    } else if (rsc.role > Role.Started && current && rsc.assignedTo) {
+      // a promoted instance whose start was already made required is recovered by a restart
+      const start = as.custom(rsc, 'start', 0, rsc.assignedTo, true);
+      if (!start.optional) needStop = true;
     }
   }
 
-  // restart: down to stopped on the current node, back up on the next
-  if (isActiveRole(rsc.role)) {
-    stopResource(as, rsc, !needStop, true);
-    if (rsc.role <= rsc.nextRole && !rsc.blocked && rsc.assignedTo) {
-      // with stop_unexpected the resource keeps running where it is expected
-      const expected = rsc.stopUnexpected === true && rsc.runningOn.includes(rsc.assignedTo);
-      startResource(as, rsc, rsc.assignedTo, !needStop || expected);
+  const step = (
+    kind: RoleStep,
+    node: SNode | undefined,
+    optional: boolean,
+    restarting: boolean,
+  ) => {
+    switch (kind) {
+      case 'stop':
+        stopResource(as, rsc, optional, restarting);
+        return true;
+      case 'demote':
+        demoteResource(as, rsc, optional, restarting);
+        return true;
+      case 'start':
+        if (!node) return false;
+        startResource(
+          as,
+          rsc,
+          node,
+          // with stop_unexpected the resource keeps running where it is expected
+          optional || (restarting && rsc.stopUnexpected === true && rsc.runningOn.includes(node)),
+        );
+        return true;
+      case 'promote':
+        if (!node) return false;
+        promoteResource(as, rsc, node, optional);
+        return true;
+      default:
+        return false;
     }
+  };
+  // restart: down to stopped on the current node, back up to the current role on the next
+  let role = rsc.role;
+  while (role !== Role.Stopped) {
+    const next = nextRoleToward(role, Role.Stopped);
+    if (!step(roleStep(role, next), current, !needStop, true)) break;
+    role = next;
   }
-  // role transition
-  if (rsc.role !== rsc.nextRole) {
-    if (rsc.nextRole === Role.Stopped) {
-      if (isActiveRole(rsc.role)) stopResource(as, rsc, false);
-    } else if (rsc.role === Role.Stopped || rsc.role === Role.Unknown) {
-      if (rsc.assignedTo) startResource(as, rsc, rsc.assignedTo, false);
-    }
+  while (rsc.role <= rsc.nextRole && role !== rsc.role && !rsc.blocked) {
+    const next = nextRoleToward(role, rsc.role);
+    const required = needStop || (next === Role.Promoted && needPromote);
+    if (!step(roleStep(role, next), rsc.assignedTo, !required, true)) break;
+    role = next;
+  }
+  // role transition: from the current role to the next
+  role = rsc.role;
+  while (role !== rsc.nextRole) {
+    const next = nextRoleToward(role, rsc.nextRole);
+    if (!step(roleStep(role, next), rsc.assignedTo, false, false)) break;
+    role = next;
   }
   createRecurring(ws, as, rsc);
   if (allowMigrate && current) createMigration(as, rsc, current);
@@ -311,21 +411,53 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   for (const op of rsc.ops) {
     if (op.interval <= 0 || !op.enabled) continue;
     if (op.name !== 'monitor') continue;
+    // the same name and interval configured twice (e.g. for two roles): Pacemaker uses neither
+    if (rsc.ops.filter((o) => o.name === op.name && o.interval === op.interval).length > 1)
+      continue;
     if (op.role === Role.Stopped) {
       recurringForInactive(ws, as, rsc, node, op.name, op.interval);
       continue;
     }
     if (rsc.nextRole === Role.Stopped || !node || !start) continue;
-    if (op.role !== Role.Unknown && op.role !== Role.Started && op.role !== rsc.nextRole) continue;
-    if (op.role === Role.Promoted) continue;
     const key = `${rsc.id}_${op.name}_${op.interval}`;
+    // active: required when the start is, or when the monitor is not running yet
     let optional = true;
     if (!start.optional) optional = false;
     else if (!activeRecurringKeys(rsc, node).has(key)) optional = false;
+    // a monitor for another role than the one the resource will have: cancel it where it runs
+    const otherRole =
+      op.role === Role.Unknown
+        ? rsc.nextRole === Role.Promoted
+        : op.role !== rsc.nextRole && !(op.role === Role.Started && rsc.nextRole === Role.Started);
+    if (otherRole) {
+      if (!inPromotable(rsc) && rsc.nextRole === Role.Started) continue;
+      if (optional) {
+        const cancel = as.custom(rsc, 'cancel', op.interval, node, false, { key: `${key}-cancel` });
+        cancel.cancel = true;
+        cancel.cancelTask = op.name;
+        const after =
+          rsc.role === Role.Promoted
+            ? 'demote'
+            : rsc.nextRole === Role.Promoted
+              ? 'promote'
+              : undefined;
+        if (after) for (const a of as.firstActions(rsc, after)) as.order(cancel, a, O.runnableLeft);
+      }
+      continue;
+    }
     const mon = as.custom(rsc, op.name, op.interval, node, optional);
     if (!start.runnable) mon.runnable = false;
     else if (!node.online || node.unclean) mon.runnable = false;
-    if (rsc.managed) as.order(start, mon, O.impliesThen | O.runnableLeft);
+    if (rsc.nextRole === Role.Promoted) mon.expectedRc = 8;
+    if (rsc.managed) {
+      as.order(start, mon, O.impliesThen | O.runnableLeft);
+      if (rsc.nextRole === Role.Promoted)
+        for (const p of as.firstActions(rsc, 'promote'))
+          as.order(p, mon, O.optional | O.runnableLeft);
+      else if (rsc.role === Role.Promoted)
+        for (const d of as.firstActions(rsc, 'demote'))
+          as.order(d, mon, O.optional | O.runnableLeft);
+    }
   }
 }
 
@@ -495,6 +627,11 @@ function groupInternal(as: ActionSet, g: Rsc): void {
 
 function primitiveInternal(as: ActionSet, rsc: Rsc): void {
   as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
+  if (inPromotable(rsc) || rsc.role > Role.Unpromoted) {
+    // demote before stop (required when a promoted resource must stop), start before promote
+    as.orderRsc(rsc, 'demote', rsc, 'stop', O.promotedImpliesFirst);
+    as.orderRsc(rsc, 'start', rsc, 'promote', O.runnableLeft);
+  }
   for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
     const flags = probe.probeFlags ?? O.optional;
     for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
@@ -915,6 +1052,16 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   if (flags & O.pseudoLeft && !first.runnable && (then.migrateRunnable || then.pseudo)) {
     unmigratable(then, first);
     then.pseudo = false;
+  }
+  if (
+    flags & O.promotedImpliesFirst &&
+    !then.optional &&
+    first.optional &&
+    then.rsc?.role === Role.Promoted
+  ) {
+    first.optional = false;
+    if (first.rsc && then.rsc !== first.rsc)
+      setReason(first, `required ${then.rsc.id} ${then.task}`);
   }
   if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
     if (then.pseudo) then.runnable = false;

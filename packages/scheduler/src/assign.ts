@@ -10,8 +10,9 @@
 import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
 import { addScores, evaluateRule } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
-import { INF, Role, nodeAvailable, primitivesOf } from './model';
+import { INF, Role, nodeAvailable, parseRole, primitivesOf } from './model';
 import { ownWithThis, thisWithList, withThisList } from './colocations';
+import { addPromotedLocation } from './promotable';
 import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
 import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
@@ -154,10 +155,16 @@ function resourcesMatching(ws: WorkingSet, c: LocationConstraint): Rsc[] {
   return [];
 }
 
+/** A location's role: any (started), promoted (promotion priority only) or another role (ignored). */
+function locationRole(role: string | undefined): 'any' | 'promoted' | 'other' {
+  const r = parseRole(role);
+  if (r === Role.Unknown || r === Role.Started) return 'any';
+  return r === Role.Promoted ? 'promoted' : 'other';
+}
+
 function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
   const targets = resourcesMatching(ws, c);
   if (targets.length === 0) return;
-  if (c.role && !['started', 'unknown'].includes(c.role.toLowerCase())) return;
   const discovery = c.resourceDiscovery as 'always' | 'never' | 'exclusive' | undefined;
   const mark = (rsc: Rsc, node: SNode): void => {
     if (!discovery) return;
@@ -167,17 +174,25 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
     }
     if (discovery === 'exclusive') rsc.exclusiveDiscover = true;
   };
+  const apply = (role: string | undefined, node: SNode, score: number): void => {
+    const kind = locationRole(role);
+    for (const r of targets) {
+      // for the promoted role: the promotion priority of the instance placed there
+      if (kind === 'promoted') addPromotedLocation(ws, r, node, score);
+      if (kind !== 'any') continue;
+      locate(ws, r, node, score);
+      mark(r, node);
+    }
+  };
   if (c.node !== undefined) {
     const node = ws.nodeByName.get(c.node);
     if (!node) return;
-    for (const r of targets) {
-      locate(ws, r, node, c.score ?? 0);
-      mark(r, node);
-    }
+    apply(c.role, node, c.score ?? 0);
     return;
   }
   for (const rule of c.rules) {
-    if (rule.role && !['started', 'unknown'].includes(rule.role.toLowerCase())) continue;
+    const role = rule.role ?? c.role;
+    if (locationRole(role) === 'other') continue;
     for (const node of nodesMatching(ws, rule)) {
       let score = rule.score ?? 0;
       if (rule.score === undefined && rule.scoreAttribute) {
@@ -188,10 +203,7 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
         else if (/^-INFINITY$/i.test(v)) score = -INF;
         if (!Number.isFinite(score)) continue;
       }
-      for (const r of targets) {
-        locate(ws, r, node, score);
-        mark(r, node);
-      }
+      apply(role, node, score);
     }
   }
 }
@@ -688,6 +700,8 @@ function chooseNode(ws: WorkingSet, rsc: Rsc, preferred?: SNode): boolean {
 function colocationAffectsLocation(dependent: Rsc, primary: Rsc, c: Coloc): boolean {
   if (primary.provisional) return false;
   if (!dependent.provisional) return false;
+  // a clone primary decides by its instances' roles (clone_rsc_colocation_rh)
+  if (primary.kind === 'clone') return true;
   if (c.score > 0 && c.dependentRole !== Role.Unknown && c.dependentRole !== dependent.nextRole)
     return false;
   if (c.score > 0 && c.primaryRole !== Role.Unknown && c.primaryRole !== effectiveNextRole(primary))

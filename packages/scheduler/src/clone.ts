@@ -11,6 +11,13 @@ import type { WorkingSet } from './unpack';
 import { W, applyColocToWeights, assign, hasTable, locate, mergeWeights } from './assign';
 import type { NodeScores } from './scores';
 import { ABSENT } from './scores';
+import {
+  addPromotionScores,
+  colocateWithPromotable,
+  createPromotablePseudoActions,
+  orderPromotable,
+  setInstanceRoles,
+} from './promotable';
 
 // ------------------------------------------------------------- placement helpers
 
@@ -77,7 +84,10 @@ function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
     }
   }
   if (can1 !== can2) return can1 ? -1 : 1;
-  if (a.priority !== b.priority) return a.priority > b.priority ? -1 : 1;
+  // promotable instances: their best promotion score stands in for the priority
+  const pa = a.promotion?.priority ?? a.priority;
+  const pb = b.promotion?.priority ?? b.priority;
+  if (pa !== pb) return pa > pb ? -1 : 1;
   if (!n1 && !n2) return 0;
   if (!n1) return 1;
   if (!n2) return -1;
@@ -201,6 +211,7 @@ function allocateInstance(
 export function assignClone(ws: WorkingSet, clone: Rsc): void {
   if (!clone.provisional || clone.assigning) return;
   const info = clone.clone as NonNullable<Rsc['clone']>;
+  if (clone.promotable) addPromotionScores(ws, clone);
   clone.assigning = true;
   for (const c of clone.thisWith) assign(ws, c.primary);
   for (const c of clone.withThis) {
@@ -240,6 +251,20 @@ export function assignClone(ws: WorkingSet, clone: Rsc): void {
     }
     if (allocateInstance(ws, clone, inst, undefined, all, info.nodeMax)) allocated++;
   }
+  // promotable: choose the promoted instances; the clone keeps them in promotion order
+  if (clone.promotable)
+    clone.children = setInstanceRoles(ws, clone, {
+      cloneScores: (c) => c.allowed,
+      mergeScores: (other, scores, attribute, factor, flags) =>
+        mergeWeights(
+          ws,
+          other,
+          scores,
+          attribute,
+          factor,
+          (flags.rollback ? W.rollback : 0) | (flags.onlyPositive ? W.positive : 0),
+        ),
+    });
   clone.provisional = false;
   clone.assigning = false;
 }
@@ -304,6 +329,11 @@ export function applyColocationWithClone(
   c: Coloc,
 ): void {
   if (clone.provisional) return;
+  if (clone.promotable && c.primaryRole !== Role.Unknown) {
+    // with the instances in a role: only while the dependent is placed (its role comes later)
+    if (dependent.provisional) colocateWithPromotable(ws, dependent, clone, c);
+    return;
+  }
   const depClone = c.dependent.kind === 'clone' ? c.dependent : undefined;
   const interleave =
     depClone?.clone?.interleave === true && depClone.clone.nodeMax === clone.clone?.nodeMax;
@@ -384,6 +414,7 @@ export function createCloneActions(
   running.runnable = st.active || st.starting;
   as.custom(clone, 'stop', 0, undefined, !st.stopping, { pseudo: true });
   as.custom(clone, 'stopped', 0, undefined, !st.stopping, { pseudo: true });
+  if (clone.promotable) createPromotablePseudoActions(as, clone);
   clone.nextRole = clone.children.reduce(
     (m, c) => Math.max(m, c.nextRole === Role.Unknown ? Role.Stopped : c.nextRole),
     Role.Stopped,
@@ -416,6 +447,7 @@ export function cloneInternal(
     if (ordered && last) as.orderRsc(inst, 'stop', last, 'stop', O.optional);
     last = inst;
   }
+  if (clone.promotable) orderPromotable(as, clone, children, ordered);
 }
 
 /** The instance of a clone to probe on a node (probe_anonymous_clone); all of them for unique clones. */

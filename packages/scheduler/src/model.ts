@@ -213,6 +213,23 @@ export interface Rsc {
    * was allowed on before assignment, each getting a load_stopped pseudo action.
    */
   loadNodes?: SNode[];
+  /** A promotable clone: how many instances may be promoted. */
+  promotable?: PromotableSettings;
+  /** An instance of a promotable clone: its promotion priority while roles are chosen. */
+  promotion?: InstancePromotion;
+}
+
+/** `promoted-max` / `promoted-node-max` (formerly `master-max` / `master-node-max`). */
+export interface PromotableSettings {
+  readonly promotedMax: number;
+  readonly promotedNodeMax: number;
+}
+
+export interface InstancePromotion {
+  /** Promotion score on the instance's node, plus role-based locations and colocations. */
+  priority: number;
+  /** The priority after the clone's node scores were merged in: instances are promoted in its order. */
+  sortIndex: number;
 }
 
 export interface Coloc {
@@ -275,6 +292,8 @@ export const O = {
   pseudoLeft: 256,
   /** Counts towards the `then` action's requiredRunnable. */
   oneOrMore: 512,
+  /** A required 'then' (stop) of a resource that is promoted now makes 'first' (demote) required. */
+  promotedImpliesFirst: 1024,
 } as const;
 
 export interface Ordering {
@@ -285,6 +304,12 @@ export interface Ordering {
 
 export function isActiveRole(role: Role): boolean {
   return role !== Role.Stopped && role !== Role.Unknown;
+}
+
+/** Whether `rsc` belongs to a promotable clone (its roles are Unpromoted and Promoted, not Started). */
+export function inPromotable(rsc: Rsc): boolean {
+  for (let p = rsc.parent; p; p = p.parent) if (p.promotable || p.clone?.promotable) return true;
+  return false;
 }
 
 /** The top-level resource holding `rsc`. */

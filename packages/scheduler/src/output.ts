@@ -4,7 +4,7 @@
  * are status/: the CIB read as crm_mon reads it).
  */
 import type { Action, Rsc, SNode } from './model';
-import { Role, displayName } from './model';
+import { ROLE_NAMES, Role, displayName } from './model';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
 
@@ -29,11 +29,24 @@ function rscLine(
 ): SummaryLine {
   const src = source ?? action;
   const sameHost = origin !== undefined && destination !== undefined && origin === destination;
+  const sameRole = rsc.role === rsc.nextRole;
+  // promotable clone instances say which role they are in and go to
+  const needRole = rsc.role > Role.Started || rsc.nextRole > Role.Unpromoted;
+  const role = ROLE_NAMES[rsc.role];
+  const nextRole = ROLE_NAMES[rsc.nextRole];
   let details: string;
-  if (origin === undefined) details = destination?.name ?? '';
-  else if (destination === undefined) details = origin.name;
-  else if (sameHost) details = origin.name;
-  else details = `${origin.name} -> ${destination.name}`;
+  if (origin === undefined)
+    details = needRole
+      ? `${role} -> ${nextRole} ${destination?.name ?? ''}`
+      : (destination?.name ?? '');
+  else if (destination === undefined) details = needRole ? `${role} ${origin.name}` : origin.name;
+  else if (sameRole && sameHost) details = needRole ? `${role} ${origin.name}` : origin.name;
+  else if (sameRole)
+    details = needRole
+      ? `${origin.name} -> ${destination.name} ${role}`
+      : `${origin.name} -> ${destination.name}`;
+  else if (sameHost) details = `${role} -> ${nextRole} ${origin.name}`;
+  else details = `${role} ${origin.name} -> ${nextRole} ${destination.name}`;
   let reason: string | undefined;
   const runnable = action ? action.runnable : true;
   if (src?.reason && !runnable) reason = `due to ${src.reason} (blocked)`;
@@ -72,6 +85,9 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   let stop = first(startNode ? as.ofRsc(rsc, 'stop', startNode) : as.ofRsc(rsc, 'stop'));
   if (!stop && rsc.stopUnexpected) stop = first(as.ofRsc(rsc, 'stop'));
 
+  const promote = next ? first(as.ofRsc(rsc, 'promote', next)) : undefined;
+  const demote = next ? first(as.ofRsc(rsc, 'demote', next)) : undefined;
+
   if (rsc.role === rsc.nextRole) {
     if (!next) return;
     const migrate = first(as.ofRsc(rsc, 'migrate_from', next));
@@ -81,6 +97,9 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
     } else if (reload && !reload.optional && reload.runnable) {
       out.push(rscLine('Reload', rsc, current, next, reload, undefined));
     } else if (!start || start.optional) {
+      // recovered by demotion and promoted again
+      if (demote && promote && !demote.optional && !promote.optional)
+        out.push(rscLine('Re-promote', rsc, current, next, promote, demote));
       return;
     } else if (!start.runnable) {
       const reasonOp = !stop || !stop.reason ? start : stop;
@@ -89,8 +108,6 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
       out.push(rscLine(rsc.failed ? 'Recover' : 'Move', rsc, current, next, stop, undefined));
     } else if (rsc.failed) {
       out.push(rscLine('Recover', rsc, current, undefined, stop, undefined));
-    } else if (rsc.multiplyActive && stop?.reason === undefined && current) {
-      out.push(rscLine('Restart', rsc, current, next, start, undefined));
     } else {
       out.push(rscLine('Restart', rsc, current, next, start, undefined));
     }
@@ -110,6 +127,10 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
     out.push(rscLine('Move', rsc, current, next, stop, undefined));
   } else if (stop && !stop.optional) {
     out.push(rscLine('Restart', rsc, current, next, start, undefined));
+  } else if (rsc.role === Role.Promoted) {
+    out.push(rscLine('Demote', rsc, current, next, demote, undefined));
+  } else if (rsc.nextRole === Role.Promoted) {
+    out.push(rscLine('Promote', rsc, current, next, promote, undefined));
   } else if (rsc.role === Role.Stopped && rsc.nextRole > Role.Stopped) {
     out.push(rscLine('Start', rsc, current, next, start, undefined));
   }

@@ -16,8 +16,18 @@ import type {
 } from '@remora/cib';
 import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
 import type { Coloc, OpConfig, Rsc, SNode } from './model';
-import { INF, OnFail, Role, cloneOf, isActiveRole, parseRole, primitivesOf } from './model';
+import {
+  INF,
+  OnFail,
+  Role,
+  cloneOf,
+  inPromotable,
+  isActiveRole,
+  parseRole,
+  primitivesOf,
+} from './model';
 import { applyTickets, expandConstraints } from './constraints';
+import { promotableSettings } from './promotable';
 import { NodeScores } from './scores';
 
 export interface Config {
@@ -462,6 +472,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       perNode: new Int32Array(0),
       appended: new Set(),
     };
+    if (c.promotable) r.promotable = promotableSettings(c.id, meta);
     ws.aliases.set(c.child.id, r);
     if (c.child.kind === 'group') for (const m of c.child.children) ws.aliases.set(m.id, r);
     for (let n = 0; n < max; n++) addInstance(r, c);
@@ -642,10 +653,18 @@ function applyTargetRole(r: Rsc): void {
       target = p.targetRole;
   }
   if (target === Role.Unknown) return;
-  if (target > Role.Started) target = Role.Started; // primitives and groups: no promotion
+  // Promoted is what a promotable clone does anyway; other resources have no roles to choose
+  if (target === Role.Promoted) return;
+  if (target === Role.Unpromoted && !inPromotable(r)) return;
   if (r.nextRole === Role.Unknown || target < r.nextRole) {
     r.nextRole = target;
   }
+}
+
+/** A colocation's role: Started means any role, as Pacemaker reads it. */
+function colocationRole(role: string | undefined): Role {
+  const r = parseRole(role);
+  return r === Role.Started ? Role.Unknown : r;
 }
 
 function readColocation(ws: WorkingSet, c: ColocationConstraint): void {
@@ -661,8 +680,8 @@ function readColocation(ws: WorkingSet, c: ColocationConstraint): void {
       dependent,
       primary,
       score: c.score,
-      dependentRole: parseRole(depRole),
-      primaryRole: parseRole(primRole),
+      dependentRole: colocationRole(depRole),
+      primaryRole: colocationRole(primRole),
       influence: true,
     });
   };
