@@ -137,6 +137,8 @@ export interface Rsc {
   baseId?: string;
   /** An anonymous instance found in the history under another name (`child:3` or `child`). */
   historyName?: string;
+  /** The name the instance has in each node's history (promotion scores are read under it). */
+  historyNames?: Map<SNode, string>;
   /** The node where a start is pending (from the history). */
   pendingNode?: SNode;
   readonly primitive?: Primitive;

@@ -188,8 +188,9 @@ export function promotionScore(
   }
   if (!promotionScoreApplies(clone, inst, node)) return { score: 0, isDefault: true };
   const attrs = node.attrs;
-  // Pacemaker 2.1.5 reads the attribute under the instance's own id (not its history name)
-  let value = attrs[promotionScoreName(inst.id)];
+  // the name the instance has in that node's history (crm_attribute --promotion wrote it there)
+  let value =
+    attrs[promotionScoreName(inst.historyNames?.get(node) ?? inst.historyName ?? inst.id)];
   if (value === undefined && !isUnique(clone)) {
     const base = baseName(inst.id);
     if (base !== inst.id) value = attrs[promotionScoreName(base)];

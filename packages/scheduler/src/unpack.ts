@@ -1093,6 +1093,8 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   // (a bare configured name always; a numbered one only when active there)
   if (h.id !== rsc.id && rsc.baseId !== undefined)
     if (h.id === rsc.baseId || rsc.runningOn.includes(node)) rsc.historyName = h.id;
+  // promotion scores are read under the name the instance has in each node's history
+  if (rsc.baseId !== undefined) (rsc.historyNames ??= new Map()).set(node, h.id);
 }
 
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */
