@@ -14,12 +14,14 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
   CrmSimulateScheduler,
   RemoraScheduler,
   LocalCluster,
   NetnsNetwork,
+  lxcGuestsSupport,
   loopbackNetwork,
 } from '@remora/controller';
 import type { NetworkPlan, Scheduler } from '@remora/controller';
@@ -56,6 +58,9 @@ const { values } = parseArgs({
     'timeout-min': { type: 'string', default: '10' },
     'dead-after-ms': { type: 'string', default: '1500' },
     scheduler: { type: 'string', default: 'remora' },
+    'action-limit': { type: 'string' },
+    'monitor-ms': { type: 'string' },
+    'guests-as': { type: 'string', default: 'auto' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -68,12 +73,15 @@ const scheduler = new TimedScheduler(
 );
 if (values.help) {
   console.log(
-    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status] [--verbose] [--timeout-min 10] [--dead-after-ms 1500] [--scheduler remora|crm_simulate]',
+    'usage: seed-deployment [--nodes N] [--guests G] [--services S] [--netns auto|on|off] [--no-status] [--verbose] [--timeout-min 10] [--dead-after-ms 1500] [--scheduler remora|crm_simulate] [--action-limit N] [--monitor-ms MS] [--guests-as auto|lxc|process]',
   );
   process.exit(0);
 }
 
-function count(name: 'nodes' | 'guests' | 'services', min: number): number {
+function count(
+  name: 'nodes' | 'guests' | 'services' | 'action-limit' | 'monitor-ms',
+  min: number,
+): number {
   const n = Number(values[name]);
   if (!Number.isInteger(n) || n < min) {
     console.error(`--${name}: expected a whole number >= ${min}, got '${values[name]}'`);
@@ -90,6 +98,23 @@ async function main(): Promise<void> {
   const N = count('nodes', 1);
   const G = count('guests', 1);
   const S = count('services', 0);
+  // Every machine shares this host's CPUs: recurring monitors of many guests and
+  // services add up (default 2 s, longer from 16 guests on: 125 ms per guest).
+  const monitorMs =
+    values['monitor-ms'] !== undefined ? count('monitor-ms', 100) : Math.max(2000, G * 125);
+  const actionLimit = values['action-limit'] !== undefined ? count('action-limit', 1) : undefined;
+  if (!['auto', 'lxc', 'process'].includes(values['guests-as']!)) {
+    console.error(`--guests-as: expected auto, lxc or process, got '${values['guests-as']}'`);
+    process.exit(2);
+  }
+  // libvirt-LXC containers where libvirtd and its LXC driver work here, else processes.
+  const lxc = lxcGuestsSupport();
+  if (values['guests-as'] === 'lxc' && !lxc.ok) {
+    console.error(`--guests-as lxc: libvirt-LXC guests cannot run here: ${lxc.reason}`);
+    process.exit(2);
+  }
+  const guestKind =
+    values['guests-as'] === 'process' || !lxc.ok ? ('process' as const) : ('lxc' as const);
   if (!['auto', 'on', 'off'].includes(values.netns!)) {
     console.error(`--netns: expected auto, on or off, got '${values.netns}'`);
     process.exit(2);
@@ -100,7 +125,9 @@ async function main(): Promise<void> {
   console.log(`seed deployment: ${N} cluster nodes, ${G} guests, ${S} services`);
   console.log(`network: ${network.description}`);
   console.log(
-    'guests: remora remoted processes launched by ocf:remora:guest-daemon (not libvirt-LXC: see the controller README)',
+    guestKind === 'lxc'
+      ? 'guests: libvirt-LXC containers (init: remora remoted) started by ocf:remora:libvirt-guest through a private libvirtd per cluster node'
+      : `guests: remora remoted processes launched by ocf:remora:guest-daemon (${values['guests-as'] === 'process' ? 'as asked' : `libvirt-LXC unavailable: ${lxc.reason}`})`,
   );
   console.log(
     `scheduler: ${scheduler.name === 'remora' ? "remora's (@remora/scheduler, in-process)" : "Pacemaker's crm_simulate"}; status: crm_mon reading our CIB\n`,
@@ -108,12 +135,20 @@ async function main(): Promise<void> {
 
   let t = Date.now();
   let transitions = 0;
+  // How busy this process (the DC) was: a stalled event loop delays heartbeats.
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   const cluster = await LocalCluster.start({
     nodes: N,
     guests: G,
     services: S,
     network,
     scheduler,
+    actionLimit,
+    guestKind,
+    serviceMonitorMs: monitorMs,
+    // (libvirt-guest, a Node.js agent, is costlier to run: at least every 10 s)
+    guestMonitorMs: guestKind === 'lxc' ? Math.max(monitorMs, 10_000) : monitorMs,
     deadAfterMs: Number(values['dead-after-ms']),
     onTransition: (r, g) => {
       transitions++;
@@ -123,16 +158,33 @@ async function main(): Promise<void> {
         );
     },
   });
+  // Membership losses of cluster nodes (each one means fencing and re-probing).
+  const losses: string[] = [];
+  void (async () => {
+    for await (const c of cluster.store.changes())
+      for (const m of c.reason.matchAll(/controller: (node\d+) lost \(([^)]*)\)/g)) {
+        losses.push(`${m[1]}: ${m[2]}`);
+        if (values.verbose) console.log(`  ${m[1]} lost: ${m[2]}`);
+      }
+  })().catch(() => undefined);
+  console.log(
+    `actions in flight cluster-wide: at most ${cluster.actionLimit}; recurring monitors every ${monitorMs} ms`,
+  );
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       const t0 = Date.now();
       const leftovers = await cluster.stop(limitMs());
       console.log(
-        `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}`,
+        `  everything stopped and torn down in ${ms(t0)}; leftover processes killed: ${leftovers}${cluster.guestKind === 'lxc' ? `; libvirt domains left: ${cluster.domainsLeft}` : ''}`,
       );
     })());
-  process.once('SIGINT', () => {
+  // A second Ctrl-C must not cut the teardown short (it would leave processes behind).
+  process.on('SIGINT', () => {
+    if (stopping) {
+      console.log('still stopping the cluster (it kills what is left at the end)');
+      return;
+    }
     console.log('\ninterrupted: stopping the cluster');
     void stop()
       .catch((err: unknown) => console.error(err))
@@ -144,6 +196,9 @@ async function main(): Promise<void> {
     const running = cluster.services.filter((s) => cluster.where(s).length === 1).length;
     console.log(
       `converged in ${ms(t)} (${transitions} transitions; ${scheduler.runs} scheduler runs took ${scheduler.totalMs} ms): ${running}/${S} services running, ${cluster.guests.filter((g) => cluster.guestPid(g)).length}/${G} guests up`,
+    );
+    console.log(
+      `  cluster nodes lost meanwhile: ${losses.length}${losses.length ? ` (${losses.slice(0, 3).join('; ')})` : ''}; this process's event loop: max stall ${Math.round(loopDelay.max / 1e6)} ms, p99 ${Math.round(loopDelay.percentile(99) / 1e6)} ms`,
     );
     if (!values['no-status']) {
       const file = join(cluster.dir, 'status.xml');
@@ -179,6 +234,7 @@ async function main(): Promise<void> {
     console.log(
       `  recovered in ${ms(t)}: ${back.length}/${services.length} of its services running again (${back.map((s) => `${s} on ${cluster.where(s).join()}`).join(', ')})`,
     );
+    console.log(`  cluster nodes lost in the whole run: ${losses.length}`);
     const twice = cluster.services.filter((s) => cluster.where(s).length > 1);
     if (twice.length > 0) throw new Error(`running twice: ${twice.join(', ')}`);
 

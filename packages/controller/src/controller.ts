@@ -11,11 +11,18 @@ import { ConnectionManager, isConnectionAction } from './connections';
 import type { RemoteNodeExecutor } from './executor';
 import { executed } from './executor';
 import type { ExecutedOperation, NodeExecutor } from './executor';
+import { ControllerError } from './errors';
 import { Fencer } from './fencer';
 import type { GraphAction, TransitionGraph } from './graph';
 import { ActionKind, parseTransitionGraph } from './graph';
 import { OpStatus, forgetRecurring, isFailure, recordOperation } from './lrm-record';
-import { recordNodeJoined, recordNodeLost, recordRemoteDown, recordRemoteUp } from './node-state';
+import {
+  forgetHistory,
+  recordNodeJoined,
+  recordNodeLost,
+  recordRemoteDown,
+  recordRemoteUp,
+} from './node-state';
 import type { Scheduler } from './scheduler';
 import type { ActionOutcome, TransitionReport } from './transition';
 import { OperatorService } from './operator';
@@ -29,6 +36,14 @@ export interface ControllerOptions {
   /** One executor per node name (cluster, remote and guest nodes). */
   readonly executors: ReadonlyMap<string, NodeExecutor>;
   readonly perNodeLimit?: number;
+  /**
+   * Actions in flight cluster-wide (Pacemaker's batch-limit; the graph's own
+   * batch-limit applies when it is smaller). Default: no bound but the graph's.
+   * Bound it when the nodes share CPUs (machines run as processes on one
+   * host): every agent process started at once competes with the daemons'
+   * heartbeats and this process's event loop.
+   */
+  readonly actionLimit?: number;
   /** The key remote and guest nodes' daemons accept (for connection resources). */
   readonly authKey?: Buffer;
   /** Re-run the scheduler at least this often, ms (cluster-recheck-interval; default 15 min). */
@@ -141,6 +156,7 @@ export class Controller implements AsyncDisposable {
       if (!isRemote(x)) continue;
       this.answerRelay(node, x);
       void this.watchResults(node, x);
+      void this.watchLostResults(node, x);
       if (options.membershipFromExecutors ?? true) void this.watchMembership(node, x);
     }
     this.loop = (options.startFresh ? this.wipeStatus() : Promise.resolve()).then(() => this.run());
@@ -158,6 +174,11 @@ export class Controller implements AsyncDisposable {
   }
 
   static start(options: ControllerOptions): Controller {
+    for (const k of ['perNodeLimit', 'actionLimit'] as const) {
+      const v = options[k];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1))
+        throw new ControllerError(`Controller: ${k} must be a whole number >= 1 (got ${v})`);
+    }
     return new Controller(options);
   }
 
@@ -245,6 +266,32 @@ export class Controller implements AsyncDisposable {
           },
         );
         this.trigger(`${node} ${joined ? 'joined' : `lost: ${s.reason ?? ''}`}`);
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /**
+   * The node's daemon dropped results we never saw (its bounded log
+   * overflowed while we were away): what its history says may be stale (a
+   * monitor failure may be among them). Forget the node's operation history
+   * (fail counts stay) and its recurring operations, so the scheduler
+   * re-probes every resource there, as after a refresh.
+   */
+  private async watchLostResults(node: string, x: RemoteNodeExecutor): Promise<void> {
+    try {
+      for await (const s of x.client.states(this.stop.signal)) {
+        if (s.state === 'closed') return;
+        if (!s.lostResults) continue;
+        const [first, last] = s.lostResults;
+        for (const k of [...this.recurring.keys()])
+          if (k.startsWith(`${node}/`)) this.recurring.delete(k);
+        await this.writeStatus(
+          (doc) => forgetHistory(doc, node),
+          `${OWN} ${node} lost results ${first}-${last}: re-probing`,
+        );
+        this.trigger(`${node} lost results`);
       }
     } catch {
       // closed
@@ -345,9 +392,14 @@ export class Controller implements AsyncDisposable {
         if (r.interval === 0 || r.execStatus === 'cancelled') continue;
         const action = this.recurring.get(`${node}/${r.operationKey}`);
         if (!action) continue;
-        await this.record(node, action, executed(r));
-        if (isFailure({ ...executed(r), targetRc: action.targetRc }))
-          this.trigger(`${r.operationKey} on ${node} failed`);
+        // Not awaited: results keep their order in the write queue, and the
+        // next ones join the same batch.
+        const failed = isFailure({ ...executed(r), targetRc: action.targetRc });
+        this.write(
+          this.record(node, action, executed(r)).then(() => {
+            if (failed) this.trigger(`${r.operationKey} on ${node} failed`);
+          }),
+        );
       }
     } catch {
       // closed
@@ -355,32 +407,42 @@ export class Controller implements AsyncDisposable {
   }
 
   /**
-   * Results are written in batches: whatever arrived while the previous write
-   * was being stored goes into the next one (one CIB write per batch, not per
-   * result: a large transition's results would otherwise each rewrite the CIB).
+   * Results are written in batches: a write starts once the event loop has
+   * read whatever arrived in the same turn, and under load it waits as long
+   * as the previous write took, so everything that arrives meanwhile joins
+   * it (each write rewrites the whole CIB: at 16 nodes / 64 guests writing
+   * per result kept this process busy writing and starved its event loop).
+   * Edits are applied in the order they were asked for.
    */
   private writeStatus(edit: (doc: XmlDocument) => void, reason: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pendingStatus.push({ edit, reason, resolve, reject });
-      if (!this.statusWriter)
-        this.statusWriter = (async () => {
-          while (this.pendingStatus.length > 0) {
-            const batch = this.pendingStatus.splice(0);
-            try {
-              await this.options.store.modify(
-                (doc) => {
-                  for (const b of batch) b.edit(doc);
-                },
-                { scope: 'status', reason: batch.map((b) => b.reason).join('; ') },
-              );
-              for (const b of batch) b.resolve();
-            } catch (err) {
-              for (const b of batch) b.reject(err);
-            }
-          }
-          this.statusWriter = undefined;
-        })();
+      this.statusWriter ??= this.writePendingStatus();
     });
+  }
+
+  private async writePendingStatus(): Promise<void> {
+    let lastCostMs = 0;
+    while (this.pendingStatus.length > 0) {
+      await new Promise((r) =>
+        lastCostMs < 5 ? setImmediate(r) : setTimeout(r, Math.min(lastCostMs, 1000)),
+      );
+      const batch = this.pendingStatus.splice(0);
+      const started = performance.now();
+      try {
+        await this.options.store.modify(
+          (doc) => {
+            for (const b of batch) b.edit(doc);
+          },
+          { scope: 'status', reason: batch.map((b) => b.reason).join('; ') },
+        );
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+      lastCostMs = performance.now() - started;
+    }
+    this.statusWriter = undefined;
   }
 
   private async record(node: string, a: GraphAction, r: ExecutedOperation): Promise<void> {
@@ -459,13 +521,17 @@ export class Controller implements AsyncDisposable {
     this.nodeAborts.delete(node);
   }
 
-  private async runAction(a: GraphAction, _transition: AbortSignal): Promise<ActionOutcome> {
+  private async runAction(
+    a: GraphAction,
+    _transition: AbortSignal,
+    release: () => void,
+  ): Promise<ActionOutcome> {
     // Cluster events (fencing a node above all) run on the DC, whatever happens to their target.
     if (a.kind === ActionKind.crmEvent)
       return this.cluster.crmEvent(a, this.actionSignal(a, '#dc'));
     const signal = this.actionSignal(a);
     try {
-      return await this.runOperation(a, signal);
+      return await this.runOperation(a, signal, release);
     } catch (err) {
       // Say why it was cut short (node lost, timeout, closing), not only that it was.
       const why = signal.aborted
@@ -477,7 +543,11 @@ export class Controller implements AsyncDisposable {
     }
   }
 
-  private async runOperation(a: GraphAction, signal: AbortSignal): Promise<ActionOutcome> {
+  private async runOperation(
+    a: GraphAction,
+    signal: AbortSignal,
+    release: () => void,
+  ): Promise<ActionOutcome> {
     const node = a.onNode ?? '';
     if (a.resource?.class === 'stonith') {
       if (a.operation === 'cancel') {
@@ -507,6 +577,7 @@ export class Controller implements AsyncDisposable {
           this.answerRelay(remote, c.executor);
           c.executor.client.onDrainRequest((req) => this.drainRequested(remote, req.reason));
           void this.watchResults(remote, c.executor);
+          void this.watchLostResults(remote, c.executor);
         }
       }
       if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
@@ -531,6 +602,7 @@ export class Controller implements AsyncDisposable {
       return { confirmed: true };
     }
     const r = await x.execute(a, signal);
+    release(); // the node's part is done; recording is ours
     if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
     await this.record(node, a, r);
     const failed = isFailure({ ...r, targetRc: a.targetRc });
@@ -576,9 +648,10 @@ export class Controller implements AsyncDisposable {
       this.current = new AbortController();
       setMaxListeners(0, this.current.signal);
       const report = await runTransition(graph, {
-        run: (a, signal) => this.runAction(a, signal),
+        run: (a, signal, release) => this.runAction(a, signal, release),
         onPseudo: (a) => this.write(this.cluster.pseudo(a)),
         perNodeLimit: this.options.perNodeLimit,
+        batchLimit: combinedLimit(graph.batchLimit, this.options.actionLimit),
         signal: this.current.signal,
       });
       this.current = undefined;
@@ -611,6 +684,12 @@ export class Controller implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The smaller of two limits where 0 or undefined means none. */
+function combinedLimit(graph: number, option: number | undefined): number {
+  const limits = [graph, option ?? 0].filter((l) => l > 0);
+  return limits.length > 0 ? Math.min(...limits) : 0;
 }
 
 function isRemote(x: NodeExecutor): x is RemoteNodeExecutor {

@@ -31,6 +31,7 @@ export type { OperationRecordInput } from './lrm-record';
 export { RemoteNodeExecutor, actionRequest, opStatusOf } from './executor';
 export type { ExecutedOperation, NodeExecutor } from './executor';
 export { CrmSimulateScheduler, RemoraScheduler } from './scheduler';
+export type { RemoraSchedulerOptions } from './scheduler';
 export type { Scheduler } from './scheduler';
 export { Controller } from './controller';
 export type { ControllerOptions } from './controller';
@@ -93,14 +94,15 @@ export {
   clusterProcesses,
   freePort,
   killCluster,
+  machineInit,
   prepareOcfRoot,
   remoraBinary,
   spawnRemoted,
 } from './local';
 export type { LocalDaemon, LocalDaemonOptions } from './local';
-export { LocalCluster } from './local-cluster';
+export { LocalCluster, lxcGuestsSupport } from './local-cluster';
 export type { LocalClusterOptions } from './local-cluster';
 export { NetnsNetwork, loopbackNetwork } from './netns';
-export type { NetworkPlan } from './netns';
+export type { NetworkAttachment, NetworkPlan } from './netns';
 export { ClusterNode } from './distributed';
 export type { ClusterMember, ClusterNodeOptions, MemberState } from './distributed';

@@ -1,9 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CibStore, setClusterProperty } from '@remora/cib';
+import type { PrivateLibvirtd } from '@remora/libvirt-launcher';
+import {
+  lxcContainer,
+  privateLibvirtdSupport,
+  remotedInit,
+  startPrivateLibvirtd,
+} from '@remora/libvirt-launcher';
 import { RemoteClient } from '@remora/remote-transport';
 import { activeNodes } from './admin';
 import { Controller } from './controller';
@@ -18,6 +25,7 @@ import {
   killCluster,
   prepareOcfRoot,
   remoraBinary,
+  machineInit,
   spawnRemoted,
 } from './local';
 import type { LocalDaemon } from './local';
@@ -46,6 +54,29 @@ export interface LocalClusterOptions {
    * ms (default 1,500). Raise it on a loaded host: a false loss means fencing.
    */
   readonly deadAfterMs?: number;
+  /**
+   * Actions in flight cluster-wide (the controller's actionLimit). Every
+   * machine of a local cluster shares this host's CPUs: default 4 per CPU
+   * (an agent action is mostly fork/exec and waiting).
+   */
+  readonly actionLimit?: number;
+  /**
+   * What a guest is: `process` (default) — a `remora remoted` process
+   * started by `ocf:remora:guest-daemon` (in its own network namespace with
+   * a netns network); `lxc` — a libvirt-LXC container whose init is `remora
+   * remoted`, started by `ocf:remora:libvirt-guest` through a private
+   * libvirtd per cluster node (each node's hypervisor; root only, see
+   * `lxcGuestsSupport()`), plugged into the network's bridge.
+   */
+  readonly guestKind?: 'process' | 'lxc';
+}
+
+/** Whether libvirt-LXC guests can run here (`guestKind: 'lxc'`), and why not. */
+export function lxcGuestsSupport(): { readonly ok: boolean; readonly reason: string } {
+  const s = privateLibvirtdSupport();
+  if (!s.ok) return { ok: false, reason: s.reason };
+  if (!s.lxc) return { ok: false, reason: s.reason || 'the libvirt LXC driver is not installed' };
+  return { ok: true, reason: '' };
 }
 
 /** Node names: node1..nodeN, guest1..guestG; resources vm1..vmG (guests), svc1..svcS (services). */
@@ -75,7 +106,14 @@ export class LocalCluster implements AsyncDisposable {
   readonly guests: readonly string[];
   readonly services: readonly string[];
   readonly scheduler: Scheduler;
+  /** Actions in flight cluster-wide (see LocalClusterOptions.actionLimit). */
+  readonly actionLimit: number;
   private readonly daemons = new Map<string, LocalDaemon>();
+  /** Each cluster node's hypervisor (guestKind lxc). */
+  private readonly libvirtds = new Map<string, PrivateLibvirtd>();
+  /** libvirt domains still defined when stop() tore the hypervisors down (should be 0). */
+  domainsLeft = 0;
+  readonly guestKind: 'process' | 'lxc';
   private readonly clients = new Map<string, RemoteClient>();
   private stopping = false;
   /** Transitions run by this cluster's controllers so far (across controller restarts). */
@@ -94,14 +132,34 @@ export class LocalCluster implements AsyncDisposable {
     this.guests = names('guest', options.guests);
     this.services = names('svc', options.services);
     this.scheduler = options.scheduler ?? new CrmSimulateScheduler();
+    this.actionLimit = options.actionLimit ?? 4 * availableParallelism();
+    this.guestKind = options.guestKind ?? 'process';
   }
 
   static async start(options: LocalClusterOptions): Promise<LocalCluster> {
     for (const k of ['nodes', 'guests', 'services'] as const)
       if (!Number.isInteger(options[k]) || options[k] < (k === 'nodes' ? 1 : 0))
         throw new ControllerError(`LocalCluster: ${k} must be a whole number (got ${options[k]})`);
+    if (
+      options.actionLimit !== undefined &&
+      !(Number.isInteger(options.actionLimit) && options.actionLimit >= 1)
+    )
+      throw new ControllerError(
+        `LocalCluster: actionLimit must be a whole number >= 1 (got ${options.actionLimit})`,
+      );
     if (options.services > 0 && options.guests === 0)
       throw new ControllerError('LocalCluster: services run on guests: give at least one guest');
+    if (options.guestKind !== undefined && !['process', 'lxc'].includes(options.guestKind))
+      throw new ControllerError(
+        `LocalCluster: guestKind must be 'process' or 'lxc' (got ${String(options.guestKind)})`,
+      );
+    if (options.guestKind === 'lxc') {
+      const lxc = lxcGuestsSupport();
+      if (!lxc.ok)
+        throw new ControllerError(
+          `LocalCluster: libvirt-LXC guests cannot run here: ${lxc.reason}`,
+        );
+    }
     const dir = await mkdtemp(join(tmpdir(), 'remora-cluster-'));
     const key = randomBytes(64);
     const keyFile = join(dir, 'authkey');
@@ -136,6 +194,10 @@ export class LocalCluster implements AsyncDisposable {
       cluster: this.id,
       ocfRoot: this.ocfRoot,
       netns: this.options.network?.namespace(node),
+      // The node's hypervisor: what ocf:remora:libvirt-guest uses when no URI is given.
+      env: this.libvirtds.has(node)
+        ? { LIBVIRT_DEFAULT_URI: this.libvirtds.get(node)!.uri('lxc') }
+        : undefined,
     });
     this.daemons.set(node, d);
     void d.exited.then(async () => {
@@ -160,7 +222,25 @@ export class LocalCluster implements AsyncDisposable {
   }
 
   private async boot(): Promise<void> {
-    await this.options.network?.setUp([...this.nodes, ...this.guests]);
+    const lxc = this.guestKind === 'lxc';
+    // LXC guests have their own network stack, plugged into the bridge by libvirt.
+    await this.options.network?.setUp(
+      lxc ? this.nodes : [...this.nodes, ...this.guests],
+      lxc ? this.guests : [],
+    );
+    if (lxc)
+      await Promise.all(
+        this.nodes.map(async (n) => {
+          const lv = await startPrivateLibvirtd({ network: false });
+          this.libvirtds.set(n, lv);
+          // Fencing the node powers its guests off too (fence_remora runs this first).
+          await writeFile(
+            join(this.dir, 'run', `${n}.poweroff`),
+            `#!/bin/sh\nexport LIBVIRT_DEFAULT_URI='${lv.uri('lxc')}'\nfor d in $(virsh list --name); do virsh destroy "$d" >/dev/null || exit 1; done\n`,
+            { mode: 0o755 },
+          );
+        }),
+      );
     const executors = new Map<string, RemoteNodeExecutor>();
     const ports = new Map<string, number>();
     for (const m of [...this.nodes, ...this.guests])
@@ -177,7 +257,9 @@ export class LocalCluster implements AsyncDisposable {
       executors.set(n, new RemoteNodeExecutor(client));
     }
     const fencing = this.options.fencing ?? true;
-    const guestMon = this.options.guestMonitorMs ?? 2000;
+    // libvirt-guest is a Node.js agent: each run costs ~0.2 s of CPU (a dead guest is
+    // noticed by its connection anyway).
+    const guestMon = this.options.guestMonitorMs ?? (lxc ? 10_000 : 2000);
     const svcMon = this.options.serviceMonitorMs ?? 2000;
     const resources: string[] = [];
     const constraints: string[] = [];
@@ -185,15 +267,20 @@ export class LocalCluster implements AsyncDisposable {
       resources.push(
         `<primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="fence-local-ia">${nv('fence-local', 'run_dir', join(this.dir, 'run'))}${nv('fence-local', 'cluster', this.id)}${nv('fence-local', 'pcmk_host_list', this.nodes.join(' '))}</instance_attributes><operations><op id="fence-local-mon" name="monitor" interval="60s"/></operations></primitive>`,
       );
-    this.guests.forEach((g, i) => {
+    if (lxc) await mkdir(join(this.dir, 'guests'));
+    for (const [i, g] of this.guests.entries()) {
       const vm = `vm${i + 1}`;
       const port = ports.get(g)!;
       const listen = this.address(g, port);
+      if (lxc) {
+        resources.push(await this.lxcGuest(vm, g, listen, guestMon));
+        continue;
+      }
       const netns = this.options.network?.namespace(g);
       resources.push(
         `<primitive class="ocf" id="${vm}" provider="remora" type="guest-daemon"><instance_attributes id="${vm}-ia">${nv(vm, 'name', g)}${nv(vm, 'listen', listen)}${nv(vm, 'authkey', this.keyFile)}${nv(vm, 'remora', remoraBinary())}${nv(vm, 'rsctmp', this.runDir(g))}${netns ? nv(vm, 'netns', netns) : ''}</instance_attributes><meta_attributes id="${vm}-meta">${nv(vm, 'remote-node', g)}${nv(vm, 'remote-addr', listen.slice(0, listen.lastIndexOf(':')))}${nv(vm, 'remote-port', String(port))}${nv(vm, 'remote-connect-timeout', '20s')}</meta_attributes><operations><op id="${vm}-mon" name="monitor" interval="${guestMon}ms"/></operations></primitive>`,
       );
-    });
+    }
     this.services.forEach((s, i) => {
       resources.push(
         `<primitive class="ocf" id="${s}" provider="heartbeat" type="Dummy"><operations><op id="${s}-mon" name="monitor" interval="${svcMon}ms"/></operations></primitive>`,
@@ -216,6 +303,51 @@ export class LocalCluster implements AsyncDisposable {
     this.startController(executors);
   }
 
+  /**
+   * A libvirt-LXC guest: its domain XML (init `remora remoted`, booting with
+   * an empty state directory as a guest's /run would be, marked as the
+   * machine `guest` of this cluster, plugged into the bridge when there is
+   * one) and its `ocf:remora:libvirt-guest` container resource.
+   */
+  private async lxcGuest(
+    vm: string,
+    g: string,
+    listen: string,
+    monitorMs: number,
+  ): Promise<string> {
+    const attachment = this.options.network?.attachment(g);
+    const state = this.runDir(g);
+    const init = remotedInit({
+      nodeName: g,
+      authKeyFile: this.keyFile,
+      listen,
+      localSocket: `${state}.sock`,
+      stateDir: state,
+      env: { REMORA_MACHINE: g, REMORA_CLUSTER: this.id },
+    });
+    const xml = lxcContainer({
+      name: g,
+      memoryMiB: 256,
+      init: '/bin/sh',
+      initArgs: [
+        '-c',
+        'mkdir -p "$0" && find "$0" -mindepth 1 -delete && exec "$@"',
+        state,
+        init.init,
+        ...init.initArgs,
+      ],
+      initEnv: init.initEnv,
+      interfaces: attachment
+        ? [{ bridge: attachment.bridge, ip: attachment.cidr, gateway: attachment.gateway }]
+        : [],
+    });
+    const config = join(this.dir, 'guests', `${g}.xml`);
+    await writeFile(config, xml);
+    const address = listen.slice(0, listen.lastIndexOf(':'));
+    const port = listen.slice(listen.lastIndexOf(':') + 1);
+    return `<primitive class="ocf" id="${vm}" provider="remora" type="libvirt-guest"><instance_attributes id="${vm}-ia">${nv(vm, 'config', config)}${nv(vm, 'remoted_address', listen)}${nv(vm, 'authkey', this.keyFile)}</instance_attributes><meta_attributes id="${vm}-meta">${nv(vm, 'remote-node', g)}${nv(vm, 'remote-addr', address)}${nv(vm, 'remote-port', port)}${nv(vm, 'remote-connect-timeout', '30s')}</meta_attributes><operations><op id="${vm}-start" name="start" interval="0" timeout="60s"/><op id="${vm}-stop" name="stop" interval="0" timeout="30s"/><op id="${vm}-mon" name="monitor" interval="${monitorMs}ms" timeout="30s"/></operations></primitive>`;
+  }
+
   private startController(executors: Map<string, RemoteNodeExecutor>, startFresh = false): void {
     this.controller = Controller.start({
       startFresh,
@@ -225,6 +357,7 @@ export class LocalCluster implements AsyncDisposable {
       authKey: this.key,
       fenceAgentDir: FENCE_AGENT_DIR,
       recheckIntervalMs: 5000,
+      actionLimit: this.actionLimit,
       connectionDeadAfterMs: this.options.deadAfterMs,
       onTransition: (report, graph) => {
         this.transitions++;
@@ -241,13 +374,32 @@ export class LocalCluster implements AsyncDisposable {
     this.startController(executors, true);
   }
 
+  /** The libvirt domains each cluster node's hypervisor runs (guestKind lxc; else empty). */
+  async domains(): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (const [n, lv] of this.libvirtds)
+      found.set(
+        n,
+        (await lv.connection('lxc').list())
+          .filter((d) => d.state !== 'shut off')
+          .map((d) => d.name),
+      );
+    return found;
+  }
+
+  /** The processes of the cluster nodes' hypervisors (libvirtd, libvirt_lxc, guests). */
+  hypervisorProcesses(): number[] {
+    return [...this.libvirtds.values()].flatMap((lv) => lv.processes());
+  }
+
   /** The cluster node executor processes (a node being rebooted has none). */
   daemon(node: string): LocalDaemon | undefined {
     return this.daemons.get(node);
   }
 
-  /** The pid of a guest's daemon (its "container"), if it runs. */
+  /** The pid of a guest's daemon (its "container"; a libvirt-LXC guest's init), if it runs. */
   guestPid(guest: string): number | undefined {
+    if (this.guestKind === 'lxc') return machineInit(this.id, guest);
     const file = `${this.runDir(guest)}.pid`;
     if (!existsSync(file)) return undefined;
     const pid = Number(readFileSync(file, 'utf8'));
@@ -315,6 +467,16 @@ export class LocalCluster implements AsyncDisposable {
     await this.controller?.close().catch(() => undefined);
     for (const c of this.clients.values()) await c.close().catch(() => undefined);
     await Promise.all([...this.daemons.values()].map((d) => d.stop().catch(() => undefined)));
+    // The hypervisors: whatever domain is still there was not stopped through the cluster.
+    for (const lv of this.libvirtds.values()) {
+      this.domainsLeft += await lv
+        .connection('lxc')
+        .list()
+        .then((l) => l.length)
+        .catch(() => 0);
+      await lv.stop().catch(() => undefined);
+    }
+    this.libvirtds.clear();
     await this.store?.close().catch(() => undefined);
     // Give exiting processes a moment, then count and kill what is left.
     const deadline = Date.now() + 3000;

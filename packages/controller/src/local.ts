@@ -41,19 +41,58 @@ export function remoraBinary(): string {
   }
 }
 
+/** `@remora/libvirt-launcher`'s OCF agents (libvirt-guest). */
+export const LIBVIRT_AGENTS_DIR = join(
+  dirname(require.resolve('@remora/libvirt-launcher/package.json')),
+  'agents',
+  'remora',
+);
+
 /**
  * An OCF root under `dir` with the system's agents (`heartbeat`,
- * `pacemaker`) and remora's (`remora`: guest-daemon). Returns its path.
+ * `pacemaker`) and remora's (`remora`: guest-daemon from this package,
+ * libvirt-guest from @remora/libvirt-launcher). Returns its path.
  */
 export async function prepareOcfRoot(dir: string, system = '/usr/lib/ocf'): Promise<string> {
   const ocf = join(dir, 'ocf');
-  await mkdir(join(ocf, 'resource.d'), { recursive: true });
+  await mkdir(join(ocf, 'resource.d', 'remora'), { recursive: true });
   await symlink(join(system, 'lib'), join(ocf, 'lib'));
   for (const provider of ['heartbeat', 'pacemaker'])
     if (existsSync(join(system, 'resource.d', provider)))
       await symlink(join(system, 'resource.d', provider), join(ocf, 'resource.d', provider));
-  await symlink(join(AGENTS_DIR, 'remora'), join(ocf, 'resource.d', 'remora'));
+  for (const agents of [join(AGENTS_DIR, 'remora'), LIBVIRT_AGENTS_DIR])
+    for (const agent of existsSync(agents) ? readdirSync(agents) : [])
+      await symlink(join(agents, agent), join(ocf, 'resource.d', 'remora', agent));
   return ocf;
+}
+
+/**
+ * The pid of a machine's init: the process marked as the machine (and the
+ * cluster) whose parent is not (e.g. a libvirt-LXC guest's init, child of
+ * libvirt_lxc). Undefined when it does not run.
+ */
+export function machineInit(cluster: string, machine: string): number | undefined {
+  const marks = [`REMORA_CLUSTER=${cluster}`, `REMORA_MACHINE=${machine}`];
+  const marked = (pid: string): boolean => {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      return marks.every((m) => env.includes(m));
+    } catch {
+      return false;
+    }
+  };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || !marked(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue;
+      if (!marked(fields[1]!)) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
 }
 
 export interface LocalDaemonOptions {
@@ -75,6 +114,8 @@ export interface LocalDaemonOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** How long to wait for "serving", ms (default 15,000). */
   readonly startTimeoutMs?: number;
+  /** More `remora remoted` options (e.g. `['--log-capacity', '100']`). */
+  readonly args?: readonly string[];
 }
 
 /** A `remora remoted` child process. */
@@ -104,6 +145,7 @@ export async function spawnRemoted(options: LocalDaemonOptions): Promise<LocalDa
     `${options.stateDir}.sock`,
   ];
   if (options.ocfRoot) args.push('--ocf-root', options.ocfRoot);
+  if (options.args) args.push(...options.args);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,

@@ -12,10 +12,28 @@ export interface NetworkPlan {
   address(machine: string): string;
   /** The network namespace a machine's processes run in, if any. */
   namespace(machine: string): string | undefined;
-  setUp(machines: readonly string[]): Promise<void>;
+  /**
+   * Where a machine with its own network stack (a libvirt-LXC guest) plugs
+   * in: the bridge, its address with prefix length, the gateway. Undefined
+   * when the plan has no bridge (such machines then share the host's stack).
+   */
+  attachment(machine: string): NetworkAttachment | undefined;
+  /**
+   * Make the plan's network: `machines` get an address and a namespace of
+   * their own; `attached` only an address (they plug into the bridge
+   * themselves, see attachment()).
+   */
+  setUp(machines: readonly string[], attached?: readonly string[]): Promise<void>;
   tearDown(): Promise<void>;
   /** Cut (false) or restore (true) a machine's link; false when the plan has no links. */
   setLink(machine: string, up: boolean): Promise<boolean>;
+}
+
+export interface NetworkAttachment {
+  readonly bridge: string;
+  /** `address/prefix`. */
+  readonly cidr: string;
+  readonly gateway: string;
 }
 
 /** Everything on 127.0.0.1 in the host's network namespace. */
@@ -24,6 +42,7 @@ export const loopbackNetwork: NetworkPlan = {
   bindCheckAddress: '127.0.0.1',
   address: () => '127.0.0.1',
   namespace: () => undefined,
+  attachment: () => undefined,
   setUp: async () => undefined,
   tearDown: async () => undefined,
   setLink: async () => false,
@@ -50,6 +69,8 @@ export class NetnsNetwork implements NetworkPlan {
   private readonly tag = randomBytes(2).toString('hex');
   private readonly bridge = `rmb${this.tag}`;
   private readonly index = new Map<string, number>();
+  /** Machines that plug into the bridge themselves (no namespace or veth of ours). */
+  private readonly attached = new Set<string>();
   private up = false;
 
   private constructor(private readonly subnet: number) {
@@ -93,11 +114,20 @@ export class NetnsNetwork implements NetworkPlan {
   }
 
   namespace(machine: string): string | undefined {
-    return this.index.has(machine) ? this.ns(machine) : undefined;
+    return this.index.has(machine) && !this.attached.has(machine) ? this.ns(machine) : undefined;
   }
 
-  async setUp(machines: readonly string[]): Promise<void> {
-    machines.forEach((m, i) => this.index.set(m, i));
+  attachment(machine: string): NetworkAttachment {
+    return {
+      bridge: this.bridge,
+      cidr: `${this.address(machine)}/16`,
+      gateway: `10.${this.subnet}.0.1`,
+    };
+  }
+
+  async setUp(machines: readonly string[], attached: readonly string[] = []): Promise<void> {
+    [...machines, ...attached].forEach((m, i) => this.index.set(m, i));
+    for (const m of attached) this.attached.add(m);
     const lines = [
       `ip link add ${this.bridge} type bridge`,
       `ip addr add 10.${this.subnet}.0.1/16 dev ${this.bridge}`,
@@ -123,6 +153,7 @@ export class NetnsNetwork implements NetworkPlan {
   }
 
   async setLink(machine: string, up: boolean): Promise<boolean> {
+    if (this.attached.has(machine)) return false;
     await sh(`ip link set ${this.veth(machine)} ${up ? 'up' : 'down'}`);
     return true;
   }
@@ -130,9 +161,9 @@ export class NetnsNetwork implements NetworkPlan {
   async tearDown(): Promise<void> {
     if (!this.up) return;
     this.up = false;
-    const lines = [...this.index.keys()].map(
-      (m) => `ip netns del ${this.ns(m)} 2>/dev/null || true`,
-    );
+    const lines = [...this.index.keys()]
+      .filter((m) => !this.attached.has(m))
+      .map((m) => `ip netns del ${this.ns(m)} 2>/dev/null || true`);
     lines.push(`ip link del ${this.bridge} 2>/dev/null || true`);
     await sh(lines.join('\n'));
   }

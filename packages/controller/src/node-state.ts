@@ -98,6 +98,15 @@ export function recordRemoteDown(doc: XmlDocument, node: string): void {
   dropChildren(ns, ['lrm', 'transient_attributes']);
 }
 
+/**
+ * A node's operation history is no longer known to be complete (its
+ * executor dropped results): forget it, so every resource there is
+ * re-probed. Transient attributes (fail counts) stay.
+ */
+export function forgetHistory(doc: XmlDocument, node: string): void {
+  dropChildren(nodeStateElement(doc, node), ['lrm']);
+}
+
 /** A `maintenance_nodes` pseudo event: remember which remote nodes are in maintenance. */
 export function recordRemoteMaintenance(doc: XmlDocument, node: string, on: boolean): void {
   const ns = nodeStateElement(doc, node);

@@ -10,8 +10,18 @@ export interface ActionOutcome {
   readonly detail?: string;
 }
 
-/** Runs one action of a transition (rsc_op or crm_event; pseudo events never reach it). */
-export type ActionRunner = (action: GraphAction, signal: AbortSignal) => Promise<ActionOutcome>;
+/**
+ * Runs one action of a transition (rsc_op or crm_event; pseudo events never
+ * reach it). It may call `release` once the node's part is done (the
+ * executor answered) while it still records the result: the action then
+ * stops counting against the limits, though it is confirmed only when the
+ * runner resolves.
+ */
+export type ActionRunner = (
+  action: GraphAction,
+  signal: AbortSignal,
+  release: () => void,
+) => Promise<ActionOutcome>;
 
 export interface TransitionOptions {
   readonly run: ActionRunner;
@@ -95,7 +105,10 @@ export async function runTransition(
   for (const s of graph.synapses) if (waitingOn.get(s) === 0) enqueue(s);
 
   let confirmed = 0;
+  /** Counted against the limits (not yet released). */
   let inFlight = 0;
+  /** Not yet resolved (released ones still recording their results). */
+  let running = 0;
   let maxInFlight = 0;
   const perNodeInFlight = new Map<string, number>();
   const failed: { action: GraphAction; detail: string }[] = [];
@@ -127,15 +140,24 @@ export async function runTransition(
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     perNodeInFlight.set(node, (perNodeInFlight.get(node) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      inFlight--;
+      perNodeInFlight.set(node, (perNodeInFlight.get(node) ?? 1) - 1);
+      wake?.();
+    };
+    running++;
     void (async () => {
       let outcome: ActionOutcome;
       try {
-        outcome = await options.run(a, controller.signal);
+        outcome = await options.run(a, controller.signal, release);
       } catch (err) {
         outcome = { confirmed: false, detail: err instanceof Error ? err.message : String(err) };
       }
-      inFlight--;
-      perNodeInFlight.set(node, (perNodeInFlight.get(node) ?? 1) - 1);
+      running--;
+      release();
       complete(a, outcome);
       wake?.();
     })();
@@ -162,7 +184,7 @@ export async function runTransition(
         launch(a);
       }
     }
-    if (inFlight === 0) break;
+    if (running === 0) break;
     await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;
   }

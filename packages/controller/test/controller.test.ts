@@ -53,6 +53,7 @@ test.each(schedulers)(
     const store = await CibStore.open(undefined, { initial: CIB });
     cleanup.push(() => store.close());
     const scheduler = makeScheduler();
+    if (scheduler instanceof RemoraScheduler) cleanup.push(() => scheduler.close());
     const controller = Controller.start({ store, scheduler, executors });
     cleanup.push(() => controller.close());
     await controller.idle(AbortSignal.timeout(30_000));

@@ -162,6 +162,14 @@ function classifyTlsFailure(details: string): 'certificate' | 'plain' | undefine
   return undefined;
 }
 
+/**
+ * The HTTP/2 ping timeout for a given watchdog limit: 4 times it, at least
+ * 10 s (a transport the watchdog already gave up on is replaced anyway).
+ */
+function keepaliveTimeoutMs(deadAfterMs: number): number {
+  return Math.max(10_000, 4 * deadAfterMs);
+}
+
 function isConnectionError(err: unknown): boolean {
   if (err instanceof DisconnectedError) return true;
   const code = (err as grpc.ServiceError).code;
@@ -221,10 +229,14 @@ export class RemoteClient implements AsyncDisposable {
         ...channelOptions,
         'grpc.max_receive_message_length': maxBytes,
         'grpc.max_send_message_length': maxBytes,
-        // Dead-peer detection is the heartbeat watchdog's (1.5 s, aware of our
-        // own event-loop stalls); HTTP/2 pings only clean up dead transports.
+        // Dead-peer detection is the heartbeat watchdog's (deadAfterMs, aware of
+        // our own event-loop stalls); HTTP/2 pings only clean up dead transports.
+        // grpc-js times a ping with a plain timer: after a stall (a loaded host)
+        // it fires before the ack waiting in the socket is read and drops a
+        // live connection. So the ping timeout stays well beyond the watchdog's
+        // judgement and never decides first.
         'grpc.keepalive_time_ms': 1000,
-        'grpc.keepalive_timeout_ms': 4000,
+        'grpc.keepalive_timeout_ms': keepaliveTimeoutMs(options.deadAfterMs ?? 1500),
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
