@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       : `guests: remora remoted processes launched by ocf:remora:guest-daemon (${values['guests-as'] === 'process' ? 'as asked' : `libvirt-LXC unavailable: ${lxc.reason}`})`,
   );
   console.log(
-    `scheduler: ${scheduler.name === 'remora' ? "remora's (@remora/scheduler, in-process)" : "Pacemaker's crm_simulate"}; status: crm_mon reading our CIB\n`,
+    `scheduler: ${scheduler.name === 'remora' ? "remora's (@remora/scheduler, in a worker thread)" : "Pacemaker's crm_simulate"}; status: crm_mon reading our CIB\n`,
   );
 
   let t = Date.now();

@@ -408,10 +408,12 @@ export class Controller implements AsyncDisposable {
 
   /**
    * Results are written in batches: a write starts once the event loop has
-   * read whatever arrived in the same turn, and under load it waits as long
-   * as the previous write took, so everything that arrives meanwhile joins
-   * it (each write rewrites the whole CIB: at 16 nodes / 64 guests writing
-   * per result kept this process busy writing and starved its event loop).
+   * read whatever arrived in the same turn, and under load it waits twice as
+   * long as the previous write took (at most 2 s), so everything that
+   * arrives meanwhile joins it and writing takes at most a third of this
+   * thread (each write rewrites the whole CIB: at 16 nodes / 64 guests a
+   * write per result kept this process busy writing and starved its event
+   * loop).
    * Edits are applied in the order they were asked for.
    */
   private writeStatus(edit: (doc: XmlDocument) => void, reason: string): Promise<void> {
@@ -425,7 +427,7 @@ export class Controller implements AsyncDisposable {
     let lastCostMs = 0;
     while (this.pendingStatus.length > 0) {
       await new Promise((r) =>
-        lastCostMs < 5 ? setImmediate(r) : setTimeout(r, Math.min(lastCostMs, 1000)),
+        lastCostMs < 5 ? setImmediate(r) : setTimeout(r, Math.min(2 * lastCostMs, 2000)),
       );
       const batch = this.pendingStatus.splice(0);
       const started = performance.now();
