@@ -109,11 +109,14 @@ export class Controller implements AsyncDisposable {
     reject: (err: unknown) => void;
   }[] = [];
   private statusWriter: Promise<void> | undefined;
+  /** Every cluster node's executor (addNode adds to it). */
+  private readonly executors: Map<string, NodeExecutor>;
   readonly fencer: Fencer;
   /** Transitions run so far. */
   transitions = 0;
 
   private constructor(private readonly options: ControllerOptions) {
+    this.executors = new Map(options.executors);
     // One listener per watched node and per running action.
     setMaxListeners(0, this.stop.signal);
     this.timer = setInterval(
@@ -152,21 +155,39 @@ export class Controller implements AsyncDisposable {
       },
     });
     void this.watchCib();
-    for (const [node, x] of options.executors) {
-      if (!isRemote(x)) continue;
-      this.answerRelay(node, x);
-      void this.watchResults(node, x);
-      void this.watchLostResults(node, x);
-      if (options.membershipFromExecutors ?? true) void this.watchMembership(node, x);
-    }
+    for (const [node, x] of this.executors) this.watchExecutor(node, x);
     this.loop = (options.startFresh ? this.wipeStatus() : Promise.resolve()).then(() => this.run());
+  }
+
+  private watchExecutor(node: string, x: NodeExecutor): void {
+    if (!isRemote(x)) return;
+    this.answerRelay(node, x);
+    void this.watchResults(node, x);
+    void this.watchLostResults(node, x);
+    if (this.options.membershipFromExecutors ?? true) void this.watchMembership(node, x);
+  }
+
+  /**
+   * A cluster node joined while this controller runs (distributed mode: a
+   * member that was not up when it started, or joined late): its executor
+   * is added and its history starts empty, so the scheduler probes it; the
+   * rest goes on undisturbed (running actions finish, nothing else is
+   * re-probed), as when Pacemaker's DC welcomes a node.
+   */
+  async addNode(node: string, executor: NodeExecutor): Promise<void> {
+    if (this.executors.has(node))
+      throw new ControllerError(`Controller.addNode: ${node} already has an executor`);
+    this.executors.set(node, executor);
+    this.watchExecutor(node, executor);
+    await this.writeStatus((doc) => recordNodeJoined(doc, node), `${OWN} ${node} joined`);
+    this.trigger(`${node} joined`);
   }
 
   private async wipeStatus(): Promise<void> {
     await this.options.store.modify(
       (doc) => {
         for (const ns of readCib(doc).status)
-          if (this.options.executors.has(ns.uname)) recordNodeJoined(doc, ns.uname);
+          if (this.executors.has(ns.uname)) recordNodeJoined(doc, ns.uname);
           else recordRemoteDown(doc, ns.uname);
       },
       { scope: 'status', reason: `${OWN} every node (re)joined` },
@@ -206,7 +227,7 @@ export class Controller implements AsyncDisposable {
   }
 
   private nodeKind(node: string): NodeKind | undefined {
-    if (this.options.executors.has(node)) return 'cluster';
+    if (this.executors.has(node)) return 'cluster';
     const cib = this.options.store.cib;
     if (cib.guestNodes.some((g) => g.name === node)) return 'guest';
     if (cib.remoteNodes.some((r) => r.name === node)) return 'remote';
@@ -219,7 +240,7 @@ export class Controller implements AsyncDisposable {
     this.fencer.unregisterNode(node);
     for (const k of [...this.recurring.keys()])
       if (k.startsWith(`${node}/`)) this.recurring.delete(k);
-    if (!this.options.executors.has(node)) void this.connections.drop(node);
+    if (!this.executors.has(node)) void this.connections.drop(node);
   }
 
   private write(p: Promise<unknown>): void {
@@ -452,7 +473,7 @@ export class Controller implements AsyncDisposable {
     await this.writeStatus((doc) => {
       recordOperation(doc, {
         node,
-        remoteNode: !this.options.executors.has(node),
+        remoteNode: !this.executors.has(node),
         resource: a.resource!,
         operation: a.operation,
         interval: a.interval,
@@ -494,7 +515,7 @@ export class Controller implements AsyncDisposable {
   }
 
   private executorFor(node: string): NodeExecutor | undefined {
-    return this.options.executors.get(node) ?? this.connections.connections.get(node)?.executor;
+    return this.executors.get(node) ?? this.connections.connections.get(node)?.executor;
   }
 
   /**

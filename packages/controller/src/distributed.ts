@@ -13,7 +13,7 @@ import type { Scheduler } from './scheduler';
 /** One cluster node of a distributed cluster, as every node's configuration lists it. */
 export interface ClusterMember {
   readonly name: string;
-  /** The node id (corosync-style): the lowest id among connected members is the DC. */
+  /** The node id (corosync-style): with no DC in charge, the lowest id among connected members becomes DC. */
   readonly id: number;
   /** `host:port` of the node's peer endpoint (membership, CIB replication). */
   readonly peer: string;
@@ -54,6 +54,8 @@ export interface MemberState {
   readonly dc: string;
   readonly quorate: boolean;
   readonly cibVersion: CibVersion;
+  /** It runs the controller (it is the DC in charge). */
+  readonly leading?: boolean;
 }
 
 const TOKEN_HEADER = 'x-remora-token';
@@ -67,8 +69,11 @@ function versionOf(xml: string): CibVersion {
  * with its executor (an in-process `RemoteDaemon`), a peer endpoint
  * (authenticated HTTP: membership heartbeats and CIB replication) and,
  * while it is the DC, the controller. Membership: members poll each other
- * every 200 ms; one not heard from for `deadAfterMs` is gone. The DC is
- * the lowest id among the members this node hears (itself included);
+ * every 200 ms; one not heard from for `deadAfterMs` is gone. A DC in
+ * charge stays DC; with none (or several, partitions merging) the DC is
+ * the lowest id among them, else among the members this node hears
+ * (itself included); a member joining later is added to the running
+ * controller (probed; nothing else disturbed);
  * quorum is a majority of the configured members (guests and remote nodes
  * never count). The DC pushes every CIB change to the other members; a
  * member becoming DC takes over from its copy: members it hears re-join
@@ -93,6 +98,8 @@ export class ClusterNode implements AsyncDisposable {
   private readonly startedAt = Date.now();
   /** The members the running controller has executors for. */
   private led = new Set<string>();
+  /** Members being added to the running controller. */
+  private readonly joining = new Set<string>();
   /** Whom this node takes for the DC. */
   dc = '';
   quorate = false;
@@ -158,6 +165,7 @@ export class ClusterNode implements AsyncDisposable {
       dc: this.dc,
       quorate: this.quorate,
       cibVersion: versionOf(this.cib),
+      leading: this.controller !== undefined,
     };
   }
 
@@ -230,7 +238,15 @@ export class ClusterNode implements AsyncDisposable {
       (m) => m === this.self || now - (this.lastSeen.get(m.name) ?? -Infinity) < dead,
     );
     const quorate = alive.length * 2 > this.options.members.length;
-    const dc = quorate ? alive.reduce((a, b) => (b.id < a.id ? b : a)).name : '';
+    // A DC in charge stays in charge (a member joining with a lower id does not take
+    // over, as in Pacemaker's election, where the longest-running controller wins);
+    // among several (partitions merging), or none, the lowest id.
+    const leaders = alive.filter((m) =>
+      m === this.self ? this.controller !== undefined : this.peerStates.get(m.name)?.leading,
+    );
+    const dc = quorate
+      ? (leaders.length > 0 ? leaders : alive).reduce((a, b) => (b.id < a.id ? b : a)).name
+      : '';
     if (dc !== this.dc || quorate !== this.quorate)
       this.log(
         `members [${alive.map((m) => m.name).join(' ')}], ${quorate ? `DC ${dc}` : 'no quorum'}`,
@@ -240,18 +256,13 @@ export class ClusterNode implements AsyncDisposable {
     const everyone = alive.length === this.options.members.length;
     const patient = Date.now() - this.startedAt < (this.options.dcDeadtimeMs ?? 3000);
     const shouldLead = dc === this.self.name && (everyone || !patient);
-    // A member the DC has no executor for (it joined late, or came back): lead again with it.
-    if (this.controller && shouldLead && alive.some((m) => !this.led.has(m.name))) {
-      this.log(
-        `member(s) joined: ${alive
-          .filter((m) => !this.led.has(m.name))
-          .map((m) => m.name)
-          .join(' ')}`,
-      );
-      this.transition = this.transition
-        .then(() => this.stepDown())
-        .then(() => this.lead(alive))
-        .catch((err: unknown) => this.log(`could not lead again: ${(err as Error).message}`));
+    // A member the DC has no executor for (it joined late): the running controller adds it.
+    if (this.controller && shouldLead) {
+      for (const m of alive)
+        if (!this.led.has(m.name) && !this.joining.has(m.name)) {
+          this.joining.add(m.name);
+          void this.join(m, this.controller).finally(() => this.joining.delete(m.name));
+        }
     } else if (shouldLead && !this.controller)
       this.transition = this.transition
         .then(() => this.lead(alive))
@@ -260,6 +271,30 @@ export class ClusterNode implements AsyncDisposable {
         });
     else if (dc !== this.self.name && this.controller)
       this.transition = this.transition.then(() => this.stepDown());
+  }
+
+  /** Add a member that joined after this node became DC to the running controller. */
+  private async join(m: ClusterMember, controller: Controller): Promise<void> {
+    let client: RemoteClient;
+    try {
+      client = await RemoteClient.connect({
+        address: m.executor,
+        authKey: this.options.authKey,
+        clientName: `dc ${this.self.name}`,
+        connectTimeoutMs: 2000,
+      });
+    } catch (err) {
+      this.log(`executor of ${m.name} unreachable: ${(err as Error).message}`);
+      return;
+    }
+    if (this.controller !== controller || this.led.has(m.name)) {
+      await client.close();
+      return;
+    }
+    this.clients.push(client);
+    this.led.add(m.name);
+    this.log(`${m.name} joined`);
+    await controller.addNode(m.name, new RemoteNodeExecutor(client));
   }
 
   /** Become the DC: take over from our CIB copy with the members we hear. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,12 +18,14 @@ let dir: string;
 const procs = new Map<string, ChildProcess>();
 const output = new Map<string, string>();
 
+const dirs: string[] = [];
+const clusters = [CLUSTER];
 afterAll(async () => {
   for (const p of procs.values())
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
-  killCluster(CLUSTER);
-  await rm(dir, { recursive: true, force: true });
+  for (const c of clusters) killCluster(c);
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 function where(rsc: string): string[] {
@@ -44,8 +46,10 @@ async function until(what: string, ok: () => boolean, timeoutMs: number): Promis
   return Date.now() - t;
 }
 
-test('three cluster-node processes elect a DC; when it dies (kill -9) another takes over, fences it and recovers its resources', async () => {
+/** A fresh cluster directory with three members' configurations; returns the members. */
+async function prepare(cluster: string): Promise<ClusterMember[]> {
   dir = await mkdtemp(join(tmpdir(), 'remora-ctl-dist-'));
+  dirs.push(dir);
   const keyFile = join(dir, 'authkey');
   await writeFile(keyFile, KEY, { mode: 0o400 });
   const members: ClusterMember[] = [];
@@ -65,7 +69,7 @@ test('three cluster-node processes elect a DC; when it dies (kill -9) another ta
     <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="true"/><nvpair id="opts-st" name="stonith-timeout" value="20s"/></cluster_property_set></crm_config>
     <nodes>${members.map((m) => `<node id="${m.id}" uname="${m.name}"/>`).join('')}</nodes>
     <resources>
-      <primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${join(dir, 'run')}"/><nvpair id="f-cl" name="cluster" value="${CLUSTER}"/></instance_attributes></primitive>
+      <primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${join(dir, 'run')}"/><nvpair id="f-cl" name="cluster" value="${cluster}"/></instance_attributes></primitive>
       ${rsc('r1')}${rsc('r2')}${rsc('r3')}
     </resources>
     <constraints>${['r1', 'r2', 'r3'].map((r, i) => `<rsc_location id="${r}-pref" rsc="${r}" node="node${i + 1}" score="100"/>`).join('')}</constraints>
@@ -90,16 +94,26 @@ test('three cluster-node processes elect a DC; when it dies (kill -9) another ta
         fenceAgentDir: FENCE_AGENT_DIR,
       }),
     );
-    const p = spawn(process.execPath, [BIN, config], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, REMORA_MACHINE: m.name, REMORA_CLUSTER: CLUSTER },
-    });
-    output.set(m.name, '');
-    const add = (b: Buffer): void => void output.set(m.name, output.get(m.name)! + b.toString());
-    p.stdout!.on('data', add);
-    p.stderr!.on('data', add);
-    procs.set(m.name, p);
   }
+  return members;
+}
+
+/** Start a member's process (dist/bin/cluster-node.js with its configuration). */
+function spawnMember(name: string, cluster: string): void {
+  const p = spawn(process.execPath, [BIN, join(dir, `${name}.json`)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REMORA_MACHINE: name, REMORA_CLUSTER: cluster },
+  });
+  output.set(name, '');
+  const add = (b: Buffer): void => void output.set(name, output.get(name)! + b.toString());
+  p.stdout!.on('data', add);
+  p.stderr!.on('data', add);
+  procs.set(name, p);
+}
+
+test('three cluster-node processes elect a DC; when it dies (kill -9) another takes over, fences it and recovers its resources', async () => {
+  const members = await prepare(CLUSTER);
+  for (const m of members) spawnMember(m.name, CLUSTER);
   // node1 (lowest id) leads; every resource runs on its preferred node.
   const upMs = await until(
     'the cluster to come up',
@@ -143,3 +157,43 @@ test('three cluster-node processes elect a DC; when it dies (kill -9) another ta
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
   await until('the processes to exit', () => clusterProcesses(CLUSTER).length === 0, 15_000);
 }, 90_000);
+
+test('a member that starts late is added to the running controller: the DC stays in charge and nothing else restarts', async () => {
+  const cluster = `dist-late-${randomUUID()}`;
+  clusters.push(cluster);
+  await prepare(cluster);
+  spawnMember('node2', cluster);
+  spawnMember('node3', cluster);
+  // Without node1 (fenced as unseen after dc-deadtime), node2 leads; r1 runs elsewhere.
+  await until(
+    'node2 and node3 to run everything',
+    () =>
+      /node2: became DC/.test(output.get('node2')!) &&
+      where('r1').length === 1 &&
+      where('r2').join() === 'node2' &&
+      where('r3').join() === 'node3',
+    60_000,
+  );
+  const started = (r: string): number =>
+    statSync(join(dir, 'run', where(r)[0]!, `Dummy-${r}.state`)).mtimeMs;
+  const before = [started('r2'), started('r3')];
+
+  const joinedAt = Date.now();
+  spawnMember('node1', cluster);
+  await until('node1 to join', () => /node2: node1 joined/.test(output.get('node2')!), 30_000);
+  await until('r1 to move to node1', () => where('r1').join() === 'node1', 30_000);
+  console.log(
+    `distributed: node1 started late, joined and runs r1 ${Date.now() - joinedAt} ms later`,
+  );
+  // The DC stayed in charge: no step down, no new election, nobody else re-probed or restarted.
+  expect(output.get('node2')!.match(/became DC/g)).toHaveLength(1);
+  expect(output.get('node2')).not.toMatch(/no longer DC/);
+  expect(output.get('node1')).not.toMatch(/became DC/);
+  expect([started('r2'), started('r3')]).toEqual(before);
+  expect(where('r2')).toEqual(['node2']);
+  expect(where('r3')).toEqual(['node3']);
+
+  for (const p of procs.values())
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await until('the processes to exit', () => clusterProcesses(cluster).length === 0, 15_000);
+}, 120_000);
