@@ -1,16 +1,21 @@
 // The seed deployment: N cluster nodes, G guests and S services on one machine,
 // driven by the remora controller, every machine made of real processes:
 //   - each cluster node is a `remora remoted` process (its executor);
-//   - each guest is a `remora remoted` process launched by the ocf:remora:guest-daemon
-//     agent on the cluster node that runs its container resource (vmN);
+//   - each guest is a libvirt-LXC container whose init is `remora remoted`, started by
+//     ocf:remora:libvirt-guest through the private libvirtd of the cluster node that runs
+//     its container resource (vmN) — where libvirtd and its LXC driver work (root);
+//     otherwise (or with --guests-as process) a `remora remoted` process launched by the
+//     ocf:remora:guest-daemon agent; the output says which and why;
 //   - each machine in its own network namespace on a bridge when `ip netns add` works;
 //   - services are ocf:heartbeat:Dummy, placed on the guests with constraints;
 //   - cluster nodes are fenced through fence_remora (kills the machine's processes).
-// The scheduler is remora's (@remora/scheduler, in-process; --scheduler crm_simulate uses
+// The scheduler is remora's (@remora/scheduler, in a worker thread; --scheduler crm_simulate uses
 // Pacemaker's own for comparison); `crm_mon` reads our CIB for the status.
 // Prints the status, kills a guest (kill -9), shows detection and recovery times,
 // and shuts down cleanly.
-// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6] [--netns auto|on|off] [--scheduler remora|crm_simulate]
+// Every machine shares this host's CPUs: at most --action-limit actions run at once
+// (default 4 per CPU), and recurring monitors slow down with many guests (--monitor-ms).
+// Run: npx ts-node examples/seed-deployment.ts [--nodes 3] [--guests 6] [--services 6] [--netns auto|on|off] [--guests-as auto|lxc|process] [--scheduler remora|crm_simulate] [--action-limit N] [--monitor-ms MS]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
