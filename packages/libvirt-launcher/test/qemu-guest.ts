@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 export interface GuestKernel {
@@ -218,7 +218,7 @@ export async function writeInitramfs(path: string, options: InitramfsOptions): P
 }
 
 export interface GuestRemoted {
-  /** `remora.js` (packages/cli/bin/remora.js), at the same path inside the guest's root. */
+  /** `remora.js` inside the guest's root: the host path over 9p, under IMAGE_REPO on a disk image. */
   readonly remora: string;
   /** The key file, at that path inside the guest's root. */
   readonly authKeyFile: string;
@@ -322,14 +322,17 @@ function sharedLibraries(executable: string): string[] {
  * and tools, and the key. A guest booted from it has no host share, so QEMU
  * can migrate it. Returns the image size in bytes.
  */
+/** Where {@link writeRemoraDiskImage} puts the repository inside the image. */
+export const IMAGE_REPO = '/opt/remora';
+
 export async function writeRemoraDiskImage(
   image: string,
   options: { readonly repoRoot: string; readonly authKey: Buffer; readonly authKeyFile: string },
 ): Promise<number> {
   const stage = await mkdtemp(join(tmpdir(), 'remora-img-'));
   try {
-    const put = (hostPath: string, deref = true): void => {
-      const target = join(stage, hostPath);
+    const put = (hostPath: string, deref = true, at = hostPath): void => {
+      const target = join(stage, at);
       mkdirSync(dirname(target), { recursive: true });
       cpSync(hostPath, target, {
         recursive: true,
@@ -357,16 +360,22 @@ export async function writeRemoraDiskImage(
     )
       .split('\n')
       .filter(Boolean);
-    put(join(options.repoRoot, 'package.json'));
+    // at IMAGE_REPO whatever the host path (a clone under /tmp would be hidden by the guest's /tmp)
+    const inImage = (path: string): string => join(IMAGE_REPO, relative(options.repoRoot, path));
+    put(
+      join(options.repoRoot, 'package.json'),
+      true,
+      inImage(join(options.repoRoot, 'package.json')),
+    );
     for (const pkg of readdirSync(join(options.repoRoot, 'packages'))) {
       for (const part of ['package.json', 'dist', 'bin', 'agents']) {
         const p = join(options.repoRoot, 'packages', pkg, part);
-        if (existsSync(p)) put(p);
+        if (existsSync(p)) put(p, true, inImage(p));
       }
     }
     for (const path of listed) {
       if (path === options.repoRoot || !path.includes('/node_modules/')) continue;
-      put(path, false); // workspace packages stay symlinks to packages/<name>
+      put(path, false, inImage(path)); // workspace packages stay (relative) symlinks to packages/<name>
     }
     const keyTarget = join(stage, options.authKeyFile);
     mkdirSync(dirname(keyTarget), { recursive: true });

@@ -33,6 +33,7 @@ import { RemoteClient } from '@remora/remote-transport';
 import type { GuestKernel } from './qemu-guest';
 import {
   GUEST_MODULES,
+  IMAGE_REPO,
   guestScript,
   qemuPrerequisites,
   writeInitramfs,
@@ -450,7 +451,7 @@ describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
   it('starts an agent in the guest, migrates the guest live, and the agent still runs there', async () => {
     const kernel = pre.kernel!;
     const repoRoot = resolve(__dirname, '..', '..', '..');
-    const remora = join(repoRoot, 'packages', 'cli', 'bin', 'remora.js');
+    const remora = join(IMAGE_REPO, 'packages', 'cli', 'bin', 'remora.js');
     const authKeyFile = '/etc/remora/authkey';
     const image = join(dir, 'remora.img');
     let t = Date.now();
