@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatSimulation, parametersDigest, schedule } from '../src';
 import { nextRoleToward, roleStep } from '../src/actions';
 import { INF, Role } from '../src/model';
 import {
@@ -93,4 +98,158 @@ describe('promotable settings', () => {
       /promotable clone 'ms1': promoted-node-max="-1" must be a non-negative integer/,
     );
   });
+});
+
+// ---------------------------------------------------------------- against crm_simulate
+
+/** Transition Summary lines and executed resource/fencing/cluster actions, whitespace folded. */
+function sections(text: string): { summary: string[]; actions: string[] } {
+  const norm = (l: string): string =>
+    l.trim().replace(/\s+/g, ' ').replace(/\(\s*/g, '(').replace(/\s*\)/g, ')');
+  const lines = text.split('\n');
+  const from = (start: string, stops: string[]): string[] => {
+    const i = lines.findIndex((l) => l.startsWith(start));
+    if (i < 0) return [];
+    const out: string[] = [];
+    for (const l of lines.slice(i + 1)) {
+      if (stops.some((s) => l.startsWith(s))) break;
+      out.push(l);
+    }
+    return out;
+  };
+  return {
+    summary: from('Transition Summary:', ['Executing', 'Revised'])
+      .filter((l) => l.trim())
+      .map(norm)
+      .sort(),
+    actions: from('Executing Cluster Transition:', ['Revised'])
+      .filter((l) => /^\s*\* (Resource action|Fencing|Cluster action)/.test(l))
+      .map(norm)
+      .sort(),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'remora-promotable-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function crmSimulate(xml: string): string {
+  const file = join(dir, 'cib.xml');
+  writeFileSync(file, xml);
+  return execFileSync('crm_simulate', ['-x', file, '-S'], { encoding: 'utf8', timeout: 60_000 });
+}
+
+const KEY = '00000000-0000-0000-0000-000000000000';
+/** One history entry of the Stateful agent (rc 8: running promoted). */
+const op = (rsc: string, task: string, rc: number, call: number, interval = 0): string => {
+  const expected = task === 'monitor' && interval === 0 ? 7 : rc === 8 ? 8 : 0;
+  return (
+    `<lrm_rsc_op id="${rsc}_${task}_${interval}" operation_key="${rsc}_${task}_${interval}" operation="${task}" ` +
+    `crm-debug-origin="test" crm_feature_set="3.16.2" transition-key="1:1:${expected}:${KEY}" ` +
+    `transition-magic="0:${rc};1:1:${expected}:${KEY}" call-id="${call}" rc-code="${rc}" op-status="0" ` +
+    `interval="${interval}" last-rc-change="1700000000" exec-time="1" queue-time="0" ` +
+    // the agent has no parameters; recurring operations' digests include their timeout
+    `op-digest="${parametersDigest(interval > 0 ? { CRM_meta_timeout: '20000' } : {})}"/>`
+  );
+};
+const stateful = (id: string, ops: string): string =>
+  `<lrm_resource id="${id}" class="ocf" provider="pacemaker" type="Stateful">${ops}</lrm_resource>`;
+/** Promoted (or unpromoted) instance history: probe, start, promote, role monitor. */
+const running = (id: string, promoted: boolean): string =>
+  stateful(
+    id,
+    op(id, 'monitor', 7, 1) +
+      op(id, 'start', 0, 2) +
+      (promoted
+        ? op(id, 'promote', 0, 3) + op(id, 'monitor', 8, 4, 10000)
+        : op(id, 'monitor', 0, 4, 11000)),
+  );
+
+function promotableCib(opts: {
+  meta?: string;
+  extraResources?: string;
+  constraints?: string;
+  scores?: Record<string, number>;
+  nodeAttrs?: Record<string, string>;
+  status?: Record<string, string>;
+}): string {
+  const nodes = ['n1', 'n2', 'n3'];
+  const transient = (n: string): string => {
+    const s = opts.scores?.[n];
+    if (s === undefined) return '';
+    return `<transient_attributes id="${n}-t"><instance_attributes id="${n}-ta"><nvpair id="${n}-ms" name="master-state" value="${s}"/></instance_attributes></transient_attributes>`;
+  };
+  return `<cib admin_epoch="0" epoch="1" num_updates="1" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1" execution-date="1700000100">
+  <configuration>
+    <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes>${nodes
+      .map(
+        (n, i) =>
+          `<node id="${i + 1}" uname="${n}">${opts.nodeAttrs?.[n] ? `<instance_attributes id="${n}-a">${opts.nodeAttrs[n]}</instance_attributes>` : ''}</node>`,
+      )
+      .join('')}</nodes>
+    <resources>
+      <clone id="ms"><meta_attributes id="ms-m"><nvpair id="ms-p" name="promotable" value="true"/>${opts.meta ?? ''}</meta_attributes>
+        <primitive id="state" class="ocf" provider="pacemaker" type="Stateful"><operations>
+          <op id="state-mon-p" name="monitor" interval="10s" role="Promoted"/>
+          <op id="state-mon-u" name="monitor" interval="11s" role="Unpromoted"/>
+        </operations></primitive>
+      </clone>${opts.extraResources ?? ''}
+    </resources>
+    <constraints>${opts.constraints ?? ''}</constraints>
+  </configuration>
+  <status>${nodes
+    .map(
+      (n, i) =>
+        `<node_state id="${i + 1}" uname="${n}" in_ccm="true" crmd="online" join="member" expected="member">${transient(n)}<lrm id="${i + 1}"><lrm_resources>${opts.status?.[n] ?? ''}</lrm_resources></lrm></node_state>`,
+    )
+    .join('')}</status>
+</cib>`;
+}
+
+const allRunning = {
+  n1: running('state', true),
+  n2: running('state', false),
+  n3: running('state', false),
+};
+
+const promotableScenarios: Record<string, string> = {
+  'cluster start: the highest promotion score is promoted, the others run unpromoted':
+    promotableCib({ scores: { n1: 5, n2: 10, n3: 5 } }),
+  'no promotion score anywhere: nothing is promoted': promotableCib({}),
+  'a role=Promoted location moves the promotion to its node': promotableCib({
+    scores: { n1: 10, n2: 10, n3: 10 },
+    constraints: '<rsc_location id="lp" rsc="ms" role="Promoted" node="n3" score="100"/>',
+    status: allRunning,
+  }),
+  'the promoted node goes standby: demote and stop there, promote elsewhere': promotableCib({
+    scores: { n1: 10, n2: 5, n3: 10 },
+    nodeAttrs: { n1: '<nvpair id="n1-sb" name="standby" value="on"/>' },
+    status: allRunning,
+  }),
+  'promoted-max 2 and a dependent colocated with the promoted role, ordered after promote':
+    promotableCib({
+      meta: '<nvpair id="ms-pm" name="promoted-max" value="2"/>',
+      scores: { n1: 10, n2: 20, n3: 5 },
+      extraResources:
+        '<primitive id="vip" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="vip-mon" name="monitor" interval="10s"/></operations></primitive>',
+      constraints:
+        '<rsc_colocation id="col-vip" rsc="vip" with-rsc="ms" with-rsc-role="Promoted" score="INFINITY"/>' +
+        '<rsc_order id="ord-vip" first="ms" first-action="promote" then="vip" then-action="start" kind="Mandatory"/>' +
+        '<rsc_location id="lv" rsc="vip" node="n2" score="-INFINITY"/>',
+    }),
+  'target-role Unpromoted demotes the promoted instance': promotableCib({
+    meta: '<nvpair id="ms-tr" name="target-role" value="Unpromoted"/>',
+    scores: { n1: 10, n2: 5, n3: 5 },
+    status: allRunning,
+  }),
+};
+
+describe('promotable clones agree with crm_simulate', () => {
+  for (const [name, xml] of Object.entries(promotableScenarios)) {
+    it(name, () => {
+      const expected = sections(crmSimulate(xml));
+      const ours = sections(formatSimulation(schedule(xml), { simulate: true }));
+      expect(ours).toEqual(expected);
+    });
+  }
 });
