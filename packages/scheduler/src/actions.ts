@@ -407,7 +407,11 @@ function activeRecurringKeys(rsc: Rsc, node: SNode): Set<string> {
 function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   const node = rsc.assignedTo;
   if (rsc.blocked || rsc.maintenance || node?.maintenance) return;
-  const start = node ? as.find(`${rsc.id}_start_0`, node) : undefined;
+  // monitors for an active role hang off the start on the node, even a demoted instance's
+  const start =
+    node && (rsc.nextRole !== Role.Stopped || !rsc.managed)
+      ? as.custom(rsc, 'start', 0, node, true)
+      : undefined;
   for (const op of rsc.ops) {
     if (op.interval <= 0 || !op.enabled) continue;
     if (op.name !== 'monitor') continue;
@@ -926,6 +930,12 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
       // (it would wait for the fencing, which waits for the guest's container to stop)
       if (node.connection) as.unorder(stop, (t) => t.rsc === node.connection && t.task === 'stop');
     }
+    // a demote there would never complete: the fencing implies it
+    for (const demote of as.ofRsc(rsc, 'demote', node)) {
+      demote.pseudo = true;
+      demote.runnable = true;
+      if (rsc.requires === 'fencing' || node.kind === 'guest') as.order(fence, demote, O.optional);
+    }
     for (const a of rsc.actions) {
       if (a.task === 'start' && rsc.requires === 'fencing' && a.node !== node)
         as.order(fence, a, O.optional);
@@ -1237,6 +1247,9 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
             if (!start.runnable) continue;
             start.optional = false;
             setReason(start, 'resource definition change', true);
+            // a promoted instance restarts back up to promoted
+            if (r.role === Role.Promoted && r.nextRole === Role.Promoted)
+              for (const p of as.ofRsc(r, 'promote', start.node)) p.optional = false;
           }
         } else if (r.assignedTo) {
           const mon = as.find(`${r.id}_${c.task}_${c.interval}`, r.assignedTo);
