@@ -284,9 +284,24 @@ export function parseInterval(value: string, where: string): number {
   return ms;
 }
 
-function readOperations(el: XmlElement, path: string): Operation[] {
-  const ops = firstChild(el, 'operations');
+/** Elements other definitions refer to by id: resource templates and `<operations>` sets (`id-ref`). */
+interface ResourceDefs {
+  readonly templates: Map<string, XmlElement>;
+  readonly operations: Map<string, XmlElement>;
+}
+
+function readOperations(el: XmlElement, path: string, defs: ResourceDefs): Operation[] {
+  let ops = firstChild(el, 'operations');
   if (!ops) return [];
+  const ref = ops.attributes.get('id-ref');
+  if (ref !== undefined) {
+    ops = defs.operations.get(ref);
+    if (!ops)
+      throw new CibStructureError(
+        `${path}/operations`,
+        `id-ref '${ref}' names no <operations> set`,
+      );
+  }
   return childElements(ops, 'op').map((op) => {
     const id = op.attributes.get('id') ?? '';
     const p = `${path}/operations/op[@id='${id}']`;
@@ -327,15 +342,11 @@ function withTemplateOperations(own: Operation[], template: Operation[]): Operat
   return [...own, ...template.filter((o) => !mine.has(templateOpKey(o)))];
 }
 
-function readPrimitive(
-  el: XmlElement,
-  parent: string,
-  templates: Map<string, XmlElement>,
-): Primitive {
+function readPrimitive(el: XmlElement, parent: string, defs: ResourceDefs): Primitive {
   const id = need(el, 'id', parent);
   const path = `${parent}/primitive[@id='${id}']`;
   const template = el.attributes.get('template');
-  const tpl = template === undefined ? undefined : templates.get(template);
+  const tpl = template === undefined ? undefined : defs.templates.get(template);
   if (template !== undefined && !tpl)
     throw new CibStructureError(path, `template '${template}' does not exist`);
   const src = tpl ?? el;
@@ -363,20 +374,16 @@ function readPrimitive(
     meta: sets(['meta_attributes']),
     utilization: sets(['utilization']),
     operations: withTemplateOperations(
-      readOperations(el, path),
-      tpl ? readOperations(tpl, path) : [],
+      readOperations(el, path, defs),
+      tpl ? readOperations(tpl, path, defs) : [],
     ),
   };
 }
 
-function readResource(
-  el: XmlElement,
-  parent: string,
-  templates: Map<string, XmlElement>,
-): Resource | undefined {
+function readResource(el: XmlElement, parent: string, defs: ResourceDefs): Resource | undefined {
   switch (el.name) {
     case 'primitive':
-      return readPrimitive(el, parent, templates);
+      return readPrimitive(el, parent, defs);
     case 'group': {
       const id = need(el, 'id', parent);
       const path = `${parent}/group[@id='${id}']`;
@@ -385,7 +392,7 @@ function readResource(
         id,
         path,
         meta: readNvSets(el, ['meta_attributes'], path),
-        children: childElements(el, 'primitive').map((p) => readPrimitive(p, path, templates)),
+        children: childElements(el, 'primitive').map((p) => readPrimitive(p, path, defs)),
       };
     }
     case 'clone':
@@ -396,7 +403,7 @@ function readResource(
       const inner = childElements(el).find((c) => c.name === 'primitive' || c.name === 'group');
       if (!inner)
         throw new CibStructureError(path, `<${el.name}> must contain a primitive or a group`);
-      const child = readResource(inner, path, templates) as Primitive | Group;
+      const child = readResource(inner, path, defs) as Primitive | Group;
       return {
         kind: 'clone',
         id,
@@ -421,7 +428,7 @@ function readResource(
         meta: readNvSets(el, ['meta_attributes'], path),
         container: { kind: container.name, attributes: attrs(container) },
         network: network ? attrs(network) : undefined,
-        child: prim ? readPrimitive(prim, path, templates) : undefined,
+        child: prim ? readPrimitive(prim, path, defs) : undefined,
       };
     }
     default:
@@ -617,10 +624,22 @@ export function readCib(doc: XmlDocument): Cib {
     for (const t of childElements(resourcesEl, 'template'))
       templates.set(t.attributes.get('id') ?? '', t);
   }
+  // <operations> sets anywhere under <resources>, for references (`<operations id-ref=.../>`)
+  const operations = new Map<string, XmlElement>();
+  const collectOperations = (el: XmlElement): void => {
+    for (const c of childElements(el)) {
+      const id = c.attributes.get('id');
+      if (c.name === 'operations' && id !== undefined && !c.attributes.has('id-ref'))
+        operations.set(id, c);
+      collectOperations(c);
+    }
+  };
+  if (resourcesEl) collectOperations(resourcesEl);
+  const defs: ResourceDefs = { templates, operations };
   const resources: Resource[] = [];
   if (resourcesEl) {
     for (const el of childElements(resourcesEl)) {
-      const r = readResource(el, `${cfgPath}/resources`, templates);
+      const r = readResource(el, `${cfgPath}/resources`, defs);
       if (r) resources.push(r);
     }
   }

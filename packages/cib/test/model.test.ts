@@ -129,6 +129,23 @@ describe('the typed CIB model', () => {
     expect(ns.transientAttributes['fail-count-vm1#monitor_30000']).toBe('2');
   });
 
+  test('operations by reference (id-ref), and a clear error for a dangling one', () => {
+    const cib = (ref: string): string =>
+      `<cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/><resources>
+        <primitive id="a" class="ocf" provider="heartbeat" type="Dummy"><operations id="ops">
+          <op id="a-mon" name="monitor" interval="10s"/></operations></primitive>
+        <group id="g"><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"><operations id-ref="${ref}"/></primitive></group>
+      </resources><constraints/></configuration><status/></cib>`;
+    const g = readCib(parseXml(cib('ops'))).resources[1];
+    const b = g?.kind === 'group' ? g.children[0] : undefined;
+    expect(b?.operations.map((o) => `${o.id} ${o.name}/${o.interval}`)).toEqual([
+      'a-mon monitor/10000',
+    ]);
+    expect(() => readCib(parseXml(cib('nope')))).toThrow(
+      /resources\/group\[@id='g'\]\/primitive\[@id='b'\]\/operations: id-ref 'nope' names no <operations> set/,
+    );
+  });
+
   test('templates, tags, tickets and constraints with sets', () => {
     const xml = `<cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/>
       <resources>
