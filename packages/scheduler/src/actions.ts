@@ -20,21 +20,31 @@ import {
 } from './clone';
 import { mergeNvSets, parseInterval } from '@remora/cib';
 
+/**
+ * The ordering lists of an action without any: shared, and replaced by the
+ * action's own list on its first ordering (most actions have one or two, and
+ * an empty array grows to 17 slots on its first push; large transitions have
+ * hundreds of thousands of actions).
+ */
+const NO_ORDERINGS: Ordering[] = [];
+
 export class ActionSet {
   readonly actions: Action[] = [];
   readonly orderings: Ordering[] = [];
-  private readonly index = new Map<string, Action>();
+  /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
+  private readonly index = new Map<string, Map<SNode | undefined, Action>>();
   /** Actions per resource and task, for resolving resource-level orderings. */
-  private readonly byRscTask = new Map<string, Action[]>();
+  private readonly byRscTask = new Map<Rsc, Map<string, Action[]>>();
 
   constructor(private readonly ws: WorkingSet) {}
 
   find(key: string, node?: SNode): Action | undefined {
-    return this.index.get(`${key}@${node?.name ?? ''}`);
+    return this.index.get(key)?.get(node);
   }
 
   ofRsc(rsc: Rsc, task: string, node?: SNode): Action[] {
-    const list = this.byRscTask.get(`${rsc.id}\0${task}`) ?? [];
+    const list = this.byRscTask.get(rsc)?.get(task);
+    if (!list) return [];
     return node ? list.filter((a) => a.node === node) : list;
   }
 
@@ -63,17 +73,27 @@ export class ActionSet {
       runnable: true,
       pseudo: opts.pseudo ?? false,
       migrateRunnable: false,
-      before: [],
-      after: [],
+      before: NO_ORDERINGS,
+      after: NO_ORDERINGS,
+      // set later on many actions: declared up front, so every action has the same shape
+      reason: undefined,
+      expectedRc: undefined,
+      probeFlags: undefined,
     };
     if (rsc && !a.pseudo) this.setRunnable(a);
     this.actions.push(a);
-    this.index.set(`${key}@${node?.name ?? ''}`, a);
+    const byNode = this.index.get(key);
+    if (byNode) byNode.set(node, a);
+    else this.index.set(key, new Map([[node, a]]));
     if (rsc) {
-      const k = `${rsc.id}\0${task}`;
-      const list = this.byRscTask.get(k);
+      let tasks = this.byRscTask.get(rsc);
+      if (!tasks) {
+        tasks = new Map();
+        this.byRscTask.set(rsc, tasks);
+      }
+      const list = tasks.get(task);
       if (list) list.push(a);
-      else this.byRscTask.set(k, [a]);
+      else tasks.set(task, [a]);
       rsc.actions.push(a);
     }
     return a;
@@ -122,8 +142,10 @@ export class ActionSet {
       }
     }
     const o: Ordering = { first, then, flags };
-    first.after.push(o);
-    then.before.push(o);
+    if (first.after === NO_ORDERINGS) first.after = [o];
+    else first.after.push(o);
+    if (then.before === NO_ORDERINGS) then.before = [o];
+    else then.before.push(o);
     this.orderings.push(o);
   }
 
