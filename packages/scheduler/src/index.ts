@@ -110,6 +110,80 @@ function nowFor(cib: Cib, options: ScheduleOptions): Date {
   return scheduleTime(cib, options.now);
 }
 
+/**
+ * A GraphAction over the scheduler's action: the line and the attributes are
+ * computed when read (a large transition has hundreds of thousands of actions
+ * and most readers want neither); JSON has every field.
+ */
+class ScheduledAction implements GraphAction {
+  readonly type: GraphAction['type'];
+  readonly task: string;
+  readonly resource?: string;
+  readonly agent?: string;
+  readonly node?: string;
+  readonly routerNode?: string;
+  readonly interval: number;
+  readonly fenceAction?: string;
+  readonly expectedRc: number;
+  readonly key: string;
+  readonly nodeId?: string;
+  readonly #action: Action;
+  readonly #opDefaultTimeout: number;
+
+  constructor(
+    a: Action,
+    readonly id: number,
+    readonly inputs: readonly number[],
+    opDefaultTimeout: number,
+  ) {
+    this.#action = a;
+    this.#opDefaultTimeout = opDefaultTimeout;
+    const router =
+      a.node && a.node.kind !== 'member'
+        ? (a.node.connection?.assignedTo ?? a.node.connection?.runningOn[0])
+        : undefined;
+    this.type = a.pseudo ? 'pseudo' : a.rsc && !a.clearFailcount ? 'rsc_op' : 'cluster';
+    this.task = a.task;
+    this.resource = a.rsc?.id;
+    this.agent = a.rsc && a.rsc.kind === 'primitive' ? a.rsc.agent : undefined;
+    this.node = a.node?.name;
+    this.routerNode = router?.name;
+    this.interval = a.interval;
+    this.fenceAction = a.fenceAction;
+    this.expectedRc = a.expectedRc ?? 0;
+    this.key = a.key;
+    this.nodeId = a.node?.id;
+  }
+
+  get text(): string {
+    return actionLine(this.#action);
+  }
+
+  get attributes(): Readonly<Record<string, string>> {
+    return actionAttributes(this.#action, this.#opDefaultTimeout);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id,
+      type: this.type,
+      task: this.task,
+      resource: this.resource,
+      agent: this.agent,
+      node: this.node,
+      routerNode: this.routerNode,
+      interval: this.interval,
+      fenceAction: this.fenceAction,
+      expectedRc: this.expectedRc,
+      inputs: this.inputs,
+      text: this.text,
+      key: this.key,
+      attributes: this.attributes,
+      nodeId: this.nodeId,
+    };
+  }
+}
+
 /** Compute the transition for a CIB: where everything should run and the actions to get there. */
 export function schedule(
   input: string | XmlDocument | Cib,
@@ -141,27 +215,12 @@ export function schedule(
   const d = mergeNvSets(cib.opDefaults).timeout;
   const opDefaultTimeout = d ? parseInterval(d, '/cib/configuration/op_defaults/timeout') : 20_000;
   const actions: GraphAction[] = executed.map((a, i) => {
-    const router =
-      a.node && a.node.kind !== 'member'
-        ? (a.node.connection?.assignedTo ?? a.node.connection?.runningOn[0])
-        : undefined;
-    return {
-      id: i,
-      type: a.pseudo ? 'pseudo' : a.rsc && !a.clearFailcount ? 'rsc_op' : 'cluster',
-      task: a.task,
-      resource: a.rsc?.id,
-      agent: a.rsc && a.rsc.kind === 'primitive' ? a.rsc.agent : undefined,
-      node: a.node?.name,
-      routerNode: router?.name,
-      interval: a.interval,
-      fenceAction: a.fenceAction,
-      expectedRc: a.expectedRc ?? 0,
-      inputs: a.before.map((o) => ids.get(o.first)).filter((x): x is number => x !== undefined),
-      text: actionLine(a),
-      key: a.key,
-      attributes: actionAttributes(a, opDefaultTimeout),
-      nodeId: a.node?.id,
-    };
+    const inputs: number[] = [];
+    for (const o of a.before) {
+      const id = ids.get(o.first);
+      if (id !== undefined) inputs.push(id);
+    }
+    return new ScheduledAction(a, i, inputs, opDefaultTimeout);
   });
   // inputs always come earlier in a valid order; a later one means an ordering loop
   const looped = actions.filter((a) => a.inputs.some((i) => i >= a.id));
