@@ -96,6 +96,8 @@ export interface ResourceSet {
   readonly requireAll: boolean;
   readonly role?: string;
   readonly action?: string;
+  /** Every attribute of the `<resource_set>` (`kind`, `score`, whether `sequential` was given, ...). */
+  readonly attributes: Readonly<Record<string, string>>;
 }
 
 export interface ColocationConstraint {
@@ -106,6 +108,10 @@ export interface ColocationConstraint {
   readonly rscRole?: string;
   readonly withRscRole?: string;
   readonly score: number;
+  /** `node-attribute`: colocate on nodes sharing this attribute's value (default `#uname`). */
+  readonly nodeAttribute?: string;
+  /** `influence`: whether the dependent's preferences move the primary (default: the dependent's `critical`). */
+  readonly influence?: string;
   readonly sets: readonly ResourceSet[];
 }
 
@@ -444,6 +450,7 @@ function readSets(el: XmlElement): ResourceSet[] {
     requireAll: parseBoolean(s.attributes.get('require-all'), true),
     role: s.attributes.get('role'),
     action: s.attributes.get('action'),
+    attributes: attrs(s),
   }));
 }
 
@@ -476,6 +483,8 @@ function readConstraint(el: XmlElement, parent: string): Constraint | undefined 
         rscRole: a.get('rsc-role'),
         withRscRole: a.get('with-rsc-role'),
         score: parseScore(a.get('score') ?? '0', `${path}/@score`),
+        nodeAttribute: a.get('node-attribute'),
+        influence: a.get('influence'),
         sets: readSets(el),
       };
     case 'rsc_order': {

@@ -4,7 +4,7 @@
  * configured, remote connections) and the propagation of "required" and
  * "unrunnable" along orderings until nothing changes.
  */
-import type { OrderConstraint } from '@remora/cib';
+import type { OrderConstraint, ResourceSet } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
 import { O, Role, inPromotable, isActiveRole, nodeAvailable, primitivesOf } from './model';
 import type { WorkingSet } from './unpack';
@@ -18,7 +18,7 @@ import {
   instancesToProbe,
   orderInterleaved,
 } from './clone';
-import { mergeNvSets, parseInterval } from '@remora/cib';
+import { mergeNvSets, parseBoolean, parseInterval } from '@remora/cib';
 
 /**
  * The ordering lists of an action without any: shared, and replaced by the
@@ -726,51 +726,29 @@ const INVERSE: Record<string, string> = {
 function userOrderings(ws: WorkingSet, as: ActionSet): void {
   for (const c of ws.constraints) {
     if (c.kind !== 'order') continue;
-    const pairs: { first: string; then: string; fa: string; ta: string }[] = [];
-    if (c.first && c.then) {
-      pairs.push({ first: c.first, then: c.then, fa: c.firstAction, ta: c.thenAction });
-    } else {
-      for (const set of c.sets) {
-        if (set.sequential) {
-          for (let i = 1; i < set.resources.length; i++)
-            pairs.push({
-              first: set.resources[i - 1] ?? '',
-              then: set.resources[i] ?? '',
-              fa: set.action ?? 'start',
-              ta: set.action ?? 'start',
-            });
-        }
-      }
-      for (let s = 1; s < c.sets.length; s++) {
-        const prev = c.sets[s - 1];
-        const cur = c.sets[s];
-        if (!prev || !cur) continue;
-        const firsts = prev.sequential ? prev.resources.slice(-1) : prev.resources;
-        const thens = cur.sequential ? cur.resources.slice(0, 1) : cur.resources;
-        for (const f of firsts)
-          for (const t of thens)
-            pairs.push({
-              first: f,
-              then: t,
-              fa: prev.action ?? 'start',
-              ta: cur.action ?? 'start',
-            });
-      }
-    }
-    for (const p of pairs) {
-      const a = ws.byId.get(p.first) ?? ws.aliases.get(p.first);
-      const b = ws.byId.get(p.then) ?? ws.aliases.get(p.then);
+    const symmetric = c.symmetrical && c.orderKind !== 'Serialize';
+    if (c.first !== undefined && c.then !== undefined) {
+      const a = ws.byId.get(c.first) ?? ws.aliases.get(c.first);
+      const b = ws.byId.get(c.then) ?? ws.aliases.get(c.then);
       if (!a || !b) continue;
-      const flags = orderConstraintFlags(c.orderKind, p.fa, c.symmetrical, false);
-      const min = a.kind === 'clone' && c.first && c.then ? cloneMinimum(a, c.requireAll) : 0;
-      if (min > 0) orderAfterMinimum(as, c.id, a, p.fa, b, p.ta, flags, min);
-      else orderUser(ws, as, a, p.fa, b, p.ta, flags, b);
-      if (c.symmetrical && c.orderKind !== 'Serialize') {
-        const fi = INVERSE[p.ta];
-        const ti = INVERSE[p.fa];
-        if (fi && ti)
-          orderUser(ws, as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true), b);
+      const flags = orderConstraintFlags(c.orderKind, c.firstAction, symmetric, false);
+      const min = a.kind === 'clone' ? cloneMinimum(a, c.requireAll) : 0;
+      if (min > 0) orderAfterMinimum(as, c.id, a, c.firstAction, b, c.thenAction, flags, min);
+      else orderUser(ws, as, a, c.firstAction, b, c.thenAction, flags, b);
+      const fi = INVERSE[c.thenAction];
+      const ti = INVERSE[c.firstAction];
+      if (symmetric && fi && ti)
+        orderUser(ws, as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true), b);
+      continue;
+    }
+    let last: ResourceSet | undefined;
+    for (const set of c.sets) {
+      orderWithinSet(ws, as, c, set);
+      if (last) {
+        orderSets(ws, as, c, last, set, symmetric, false);
+        if (symmetric) orderSets(ws, as, c, set, last, true, true);
       }
+      last = set;
     }
   }
 }
@@ -807,6 +785,114 @@ function orderAfterMinimum(
       ? b.children.flatMap((m) => as.ofRsc(m, ta).filter((x) => x.interval === 0))
       : as.ofRsc(b, ta).filter((x) => x.interval === 0);
   for (const t of thens) as.order(met, t, flags | O.runnableLeft);
+}
+
+function setResources(ws: WorkingSet, c: OrderConstraint, set: ResourceSet): Rsc[] {
+  const out: Rsc[] = [];
+  for (const id of set.resources) {
+    const r = ws.byId.get(id) ?? ws.aliases.get(id);
+    if (r) out.push(r);
+    else
+      ws.warnings.push(`order '${c.id}': set '${set.id}' refers to '${id}', which does not exist`);
+  }
+  return out;
+}
+
+/** The orderings inside one set: a chain when sequential, everything after everything before with Serialize. */
+function orderWithinSet(ws: WorkingSet, as: ActionSet, c: OrderConstraint, set: ResourceSet): void {
+  const rscs = setResources(ws, c, set);
+  if (rscs.length < 2) return;
+  const kindAttr = set.attributes.kind;
+  const kind: OrderConstraint['orderKind'] =
+    kindAttr === 'Optional' || kindAttr === 'Serialize' || kindAttr === 'Mandatory'
+      ? kindAttr
+      : c.orderKind;
+  const symAttr = set.attributes.symmetrical;
+  const symmetric =
+    kind !== 'Serialize' &&
+    (symAttr !== undefined ? parseBoolean(symAttr, true) : kindAttr !== undefined || c.symmetrical);
+  const action = set.action ?? 'start';
+  const flags = orderConstraintFlags(kind, action, symmetric, false);
+  for (let i = 0; i < rscs.length; i++) {
+    const r = rscs[i] as Rsc;
+    if (kind === 'Serialize') {
+      for (const later of rscs.slice(i + 1))
+        orderUser(ws, as, r, action, later, action, flags, later);
+    } else if (set.sequential && i > 0) {
+      orderUser(ws, as, rscs[i - 1] as Rsc, action, r, action, flags, r);
+    }
+  }
+  const inverse = INVERSE[action];
+  if (!symmetric || !inverse || !set.sequential) return;
+  const iflags = orderConstraintFlags(kind, inverse, true, true);
+  for (let i = 1; i < rscs.length; i++)
+    orderUser(ws, as, rscs[i] as Rsc, inverse, rscs[i - 1] as Rsc, inverse, iflags, rscs[i] as Rsc);
+}
+
+/**
+ * The orderings between two consecutive sets (or, inverted, the later set's
+ * stops before the earlier set's). Between sets only an explicit
+ * `sequential="true"` makes a set count by its first/last member, as in
+ * Pacemaker 2.1; with `require-all="false"` the first set's members feed a
+ * `one-or-more:SET` pseudo action that is runnable when any of them is.
+ */
+function orderSets(
+  ws: WorkingSet,
+  as: ActionSet,
+  c: OrderConstraint,
+  set1: ResourceSet,
+  set2: ResourceSet,
+  symmetric: boolean,
+  inverse: boolean,
+): void {
+  let a1 = set1.action ?? 'start';
+  let a2 = set2.action ?? 'start';
+  if (inverse) {
+    a1 = INVERSE[a1] ?? a1;
+    a2 = INVERSE[a2] ?? a2;
+  }
+  const requireAll = set1.requireAll || a1 === 'stop' || a1 === 'demote';
+  const flags = orderConstraintFlags(c.orderKind, a2, symmetric, inverse);
+  const r1 = setResources(ws, c, set1);
+  const r2 = setResources(ws, c, set2);
+  if (!requireAll) {
+    const key = `one-or-more:${set1.id}`;
+    const any = as.custom(undefined, key, 0, undefined, true, { pseudo: true, key });
+    any.requiredRunnable = 1;
+    for (const r of r1) orderUserToAction(as, r, a1, any, O.oneOrMore);
+    for (const r of r2) orderActionToUser(as, any, r, a2, flags | O.runnableLeft);
+    return;
+  }
+  const explicit = (s: ResourceSet): boolean => parseBoolean(s.attributes.sequential, false);
+  const firsts =
+    explicit(set1) && r1.length > 0 ? [(inverse ? r1[0] : r1[r1.length - 1]) as Rsc] : r1;
+  const thens =
+    explicit(set2) && r2.length > 0 ? [(inverse ? r2[r2.length - 1] : r2[0]) as Rsc] : r2;
+  // the dependent (whose interleave counts) is the resource that comes later when starting
+  for (const f of firsts)
+    for (const t of thens) orderUser(ws, as, f, a1, t, a2, flags, inverse ? f : t);
+}
+
+/** A resource's action (a group's completion pseudo action) before a given action. */
+function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flags: number): void {
+  const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
+  for (const f of as.firstActions(a, firstTask)) as.order(f, then, flags);
+}
+
+/** A given action before a resource's action (each group member's). */
+function orderActionToUser(as: ActionSet, first: Action, b: Rsc, ta: string, flags: number): void {
+  if (b.kind === 'clone') {
+    // the clone's pseudo action; propagation passes its flags on to each instance
+    for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(first, t, flags);
+    return;
+  }
+  const thens =
+    b.kind === 'group'
+      ? b.children.flatMap((m) => as.ofRsc(m, ta).filter((x) => x.interval === 0))
+      : as.ofRsc(b, ta).filter((x) => x.interval === 0);
+  for (const t of thens) as.order(first, t, flags);
+  if (b.kind === 'group')
+    for (const t of as.ofRsc(b, ta)) as.order(first, t, flags & ~(O.impliesThen | O.impliesFirst));
 }
 
 /** An ordering between resources, where either may be a group (its pseudo action stands for it). */
@@ -1028,6 +1114,21 @@ function unmigratable(a: Action, because: Action): void {
     setReason(a, `unrunnable ${because.rsc.id} ${because.task}`, true);
 }
 
+/**
+ * The action named as the reason when `then` becomes unrunnable: Pacemaker
+ * looks at all of an action's inputs in order, so the earliest unrunnable
+ * one it must wait for is the reason, whichever was found unrunnable first.
+ */
+function blockingFirst(then: Action, fallback: Action): Action {
+  for (const o of then.before) {
+    if (!(o.flags & O.runnableLeft) || o.first.rsc === then.rsc) continue;
+    if (!o.first.rsc && o.first.requiredRunnable === undefined) continue;
+    if (!firstFlags(o.first).runnable) return o.first;
+    if (o.first === fallback) break;
+  }
+  return fallback;
+}
+
 function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
   const rsc = a.rsc;
   if (rsc && rsc.kind === 'clone' && a.pseudo) return cloneFirstFlags(a, firstFlags);
@@ -1097,7 +1198,7 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   }
   if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
     if (then.pseudo) then.runnable = false;
-    else implies(then, first, 'runnable');
+    else implies(then, blockingFirst(then, first), 'runnable');
     if (then.migrateRunnable) unmigratable(then, first);
   }
   if (flags & O.asymmetrical && then.rsc && !ff.runnable && then.runnable) {

@@ -8,7 +8,7 @@
  * base score once, so placement costs per exception, not per node.
  */
 import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
-import { addScores, evaluateRule } from '@remora/cib';
+import { addScores, evaluateRule, mergeNvSets } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
 import { INF, Role, nodeAvailable, parseRole, primitivesOf } from './model';
 import { ownWithThis, thisWithList, withThisList } from './colocations';
@@ -143,14 +143,16 @@ function resourcesMatching(ws: WorkingSet, c: LocationConstraint): Rsc[] {
     return r ? [r] : [];
   }
   if (c.rscPattern !== undefined) {
+    // a leading '!' selects the resources the pattern does not match
+    const invert = c.rscPattern.startsWith('!');
     let re: RegExp;
     try {
-      re = new RegExp(c.rscPattern);
+      re = new RegExp(invert ? c.rscPattern.slice(1) : c.rscPattern);
     } catch {
       ws.warnings.push(`location '${c.id}': invalid rsc-pattern '${c.rscPattern}'`);
       return [];
     }
-    return ws.resources.filter((r) => re.test(r.id));
+    return ws.resources.filter((r) => re.test(r.id) !== invert);
   }
   return [];
 }
@@ -193,7 +195,13 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
   for (const rule of c.rules) {
     const role = rule.role ?? c.role;
     if (locationRole(role) === 'other') continue;
-    for (const node of nodesMatching(ws, rule)) {
+    // value-source=param/meta compares with each resource's own parameters or meta attributes
+    if (readsResource(rule) && targets.length > 1) {
+      for (const r of targets)
+        applyLocation(ws, { ...c, rsc: r.id, rscPattern: undefined, rules: [rule] });
+      continue;
+    }
+    for (const node of nodesMatching(ws, rule, targets[0])) {
       let score = rule.score ?? 0;
       if (rule.score === undefined && rule.scoreAttribute) {
         const v = node.attrs[rule.scoreAttribute];
@@ -221,6 +229,23 @@ function ruleAttributes(rule: Rule, into: Set<string> = new Set()): Set<string> 
   return into;
 }
 
+/** A resource's parameters as evaluated for a node (instance attribute sets may have rules on node attributes). */
+function paramsOn(ws: WorkingSet, rsc: Rsc, node: SNode): Record<string, string> {
+  if (!rsc.primitive) return rsc.params;
+  return mergeNvSets(rsc.primitive.params, (rule) =>
+    evaluateRule(rule, { now: ws.now, nodeAttributes: node.attrs }),
+  );
+}
+
+/** Whether a rule compares with the resource's parameters or meta attributes (value-source). */
+function readsResource(rule: Rule): boolean {
+  return rule.conditions.some(
+    (c) =>
+      (c.kind === 'expression' && c.valueSource !== 'literal') ||
+      (c.kind === 'rule' && readsResource(c)),
+  );
+}
+
 const groupCache = new WeakMap<WorkingSet, Map<string, Map<string, SNode[]>>>();
 
 /**
@@ -228,9 +253,14 @@ const groupCache = new WeakMap<WorkingSet, Map<string, Map<string, SNode[]>>>();
  * attributes the rule reads are evaluated once (thousands of guests share
  * `#kind`), so a rule costs per distinct value, not per node.
  */
-function nodesMatching(ws: WorkingSet, rule: Rule): SNode[] {
+function nodesMatching(ws: WorkingSet, rule: Rule, rsc?: Rsc): SNode[] {
   const attrs = ruleAttributes(rule);
-  const ctx = (node: SNode): RuleContext => ({ now: ws.now, nodeAttributes: node.attrs });
+  const ctx = (node: SNode): RuleContext => ({
+    now: ws.now,
+    nodeAttributes: node.attrs,
+    params: rsc ? paramsOn(ws, rsc, node) : undefined,
+    meta: rsc?.meta,
+  });
   if (!attrs || attrs.has('#uname') || attrs.has('#id'))
     return ws.nodes.filter((node) => evaluateRule(rule, ctx(node)));
   const names = [...attrs].sort();

@@ -29,11 +29,20 @@ import { INF, Role, parseRole } from './model';
 import type { WorkingSet } from './unpack';
 import { fenceNode } from './unpack';
 
+/** The resource a constraint names (a clone's child id stands for the clone). */
+export function constraintResource(ws: WorkingSet, id: string): Rsc | undefined {
+  return ws.byId.get(id) ?? ws.aliases.get(id);
+}
+
+function isResource(ws: WorkingSet, id: string): boolean {
+  return constraintResource(ws, id) !== undefined;
+}
+
 /** The ids a constraint reference stands for: a resource, a tag's members, a template's primitives. */
 export function constraintTargets(ws: WorkingSet, id: string): string[] {
-  if (ws.byId.has(id)) return [id];
+  if (isResource(ws, id)) return [id];
   const tag = ws.cib.tags.get(id);
-  if (tag) return tag.flatMap((ref) => (ws.byId.has(ref) ? [ref] : templateMembers(ws, ref)));
+  if (tag) return tag.flatMap((ref) => (isResource(ws, ref) ? [ref] : templateMembers(ws, ref)));
   const members = templateMembers(ws, id);
   return members.length > 0 || ws.cib.templates.includes(id) ? members : [id];
 }
@@ -48,7 +57,7 @@ function templateMembers(ws: WorkingSet, id: string): string[] {
 
 /** Whether an id names a tag or a template rather than a resource. */
 function isReference(ws: WorkingSet, id: string | undefined): id is string {
-  if (id === undefined || ws.byId.has(id)) return false;
+  if (id === undefined || isResource(ws, id)) return false;
   return ws.cib.tags.has(id) || ws.cib.templates.includes(id);
 }
 
@@ -72,6 +81,7 @@ function sideAsSet(
     sequential: !reference,
     requireAll: true,
     ...extra,
+    attributes: reference ? { id, sequential: 'false' } : { id },
   };
 }
 
@@ -169,7 +179,6 @@ interface TicketDependency {
 }
 
 const promotionTickets = new WeakMap<Rsc, TicketDependency[]>();
-
 /**
  * Whether a ticket the resource needs for the Promoted role is not granted
  * (or in standby): its promotion score is then -INFINITY.
@@ -260,7 +269,7 @@ export function applyTickets(ws: WorkingSet, constraints: readonly Constraint[])
           : [];
     if (pairs.length === 0) ws.warnings.push(`rsc_ticket '${c.id}' names no resource (ignored)`);
     for (const p of pairs) {
-      const rsc = ws.byId.get(p.rsc);
+      const rsc = constraintResource(ws, p.rsc);
       if (!rsc) {
         ws.warnings.push(`rsc_ticket '${c.id}' refers to '${p.rsc}', which does not exist`);
         continue;

@@ -45,8 +45,8 @@ export function configChanges(
     const interval = op.interval;
     if (!(interval > 0 || ['monitor', 'start', 'promote', 'migrate_from'].includes(task))) return;
     const recorded = op.opDigest;
-    // fence devices and private parameters are digested differently (secure digests): not modelled
-    if (rsc.cls === 'stonith' || op.attributes['op-secure-params'] !== undefined) return;
+    // private parameters are digested differently (secure digests): not modelled
+    if (op.attributes['op-secure-params'] !== undefined) return;
     const params: Record<string, string> = { ...rsc.params };
     if (interval > 0) {
       const timeout = timeoutOf(task, interval);

@@ -13,6 +13,7 @@ import type {
   Primitive,
   Resource,
   ResourceHistoryRecord,
+  ResourceSet,
 } from '@remora/cib';
 import { evaluateRule, mergeNvSets, parseBoolean, parseInterval, parseScore } from '@remora/cib';
 import type { Coloc, OpConfig, Rsc, SNode } from './model';
@@ -668,42 +669,69 @@ function colocationRole(role: string | undefined): Role {
 }
 
 function readColocation(ws: WorkingSet, c: ColocationConstraint): void {
-  const make = (dep: string, prim: string, depRole?: string, primRole?: string): void => {
-    const dependent = ws.byId.get(dep);
-    const primary = ws.byId.get(prim);
-    if (!dependent || !primary) {
-      ws.warnings.push(`colocation '${c.id}' refers to a resource that does not exist`);
-      return;
-    }
+  const find = (id: string): Rsc | undefined => {
+    const r = ws.byId.get(id) ?? ws.aliases.get(id);
+    if (!r) ws.warnings.push(`colocation '${c.id}' refers to '${id}', which does not exist`);
+    return r;
+  };
+  const influenceOf = (dependent: Rsc): boolean =>
+    c.influence !== undefined ? parseBoolean(c.influence, true) : dependent.critical;
+  const make = (
+    dependent: Rsc,
+    primary: Rsc,
+    score: number,
+    depRole?: string,
+    primRole?: string,
+  ): void => {
     addColocation(ws, {
       id: c.id,
       dependent,
       primary,
-      score: c.score,
+      score,
       dependentRole: colocationRole(depRole),
       primaryRole: colocationRole(primRole),
-      influence: true,
+      nodeAttribute: c.nodeAttribute,
+      influence: influenceOf(dependent),
     });
   };
-  if (c.rsc && c.withRsc) {
-    make(c.rsc, c.withRsc, c.rscRole, c.withRscRole);
+  if (c.sets.length === 0) {
+    if (c.rsc === undefined || c.withRsc === undefined) return;
+    const dependent = find(c.rsc);
+    const primary = find(c.withRsc);
+    if (dependent && primary) make(dependent, primary, c.score, c.rscRole, c.withRscRole);
     return;
   }
-  // resource sets: within a sequential set each member is colocated with the previous one;
-  // between sets, every member of a set with every member of the next set.
-  const sets = c.sets;
-  for (const set of sets) {
-    if (!set.sequential) continue;
-    for (let i = 1; i < set.resources.length; i++)
-      make(set.resources[i] ?? '', set.resources[i - 1] ?? '', set.role, set.role);
+  const members = (set: ResourceSet): Rsc[] =>
+    set.resources.map(find).filter((r): r is Rsc => r !== undefined);
+  // inside a set (unless sequential="false"): positive scores chain each member with
+  // the previous one (ordering="group", the default) or the next one; negative scores
+  // keep every member away from every earlier one
+  for (const set of c.sets) {
+    const scoreAttr = set.attributes.score;
+    const score = scoreAttr !== undefined ? parseScore(scoreAttr) : c.score;
+    if (score === 0) continue;
+    if (set.attributes.sequential !== undefined && !set.sequential) continue;
+    const rs = members(set);
+    const withPrevious = (set.attributes.ordering ?? 'group').toLowerCase() === 'group';
+    for (let i = 1; i < rs.length; i++) {
+      const cur = rs[i] as Rsc;
+      if (score < 0) {
+        for (const earlier of rs.slice(0, i)) make(cur, earlier, score, set.role, set.role);
+      } else if (withPrevious) make(cur, rs[i - 1] as Rsc, score, set.role, set.role);
+      else make(rs[i - 1] as Rsc, cur, score, set.role, set.role);
+    }
   }
-  for (let s = 1; s < sets.length; s++) {
-    const prev = sets[s - 1];
-    const cur = sets[s];
-    if (!prev || !cur) continue;
-    const primary = prev.sequential ? prev.resources.slice(-1) : prev.resources;
-    const deps = cur.sequential ? cur.resources.slice(0, 1) : cur.resources;
-    for (const d of deps) for (const p of primary) make(d, p, cur.role, prev.role);
+  // between sets: the earlier set depends on the later one (a sequential set counts
+  // by its first member as dependent, by its last member as primary)
+  if (c.score === 0) return;
+  for (let s = 1; s < c.sets.length; s++) {
+    const set1 = c.sets[s - 1] as ResourceSet;
+    const set2 = c.sets[s] as ResourceSet;
+    const r1 = members(set1);
+    const r2 = members(set2);
+    const deps = set1.sequential && r1.length > 0 ? [r1[0] as Rsc] : r1;
+    const prims = set2.sequential && r2.length > 0 ? [r2[r2.length - 1] as Rsc] : r2;
+    for (const d of deps) for (const p of prims) make(d, p, c.score, set1.role, set2.role);
   }
 }
 
