@@ -384,6 +384,8 @@ function sortForPromotion(ws: WorkingSet, clone: Rsc, placement: PromotionPlacem
     if (p.sortIndex < 0 || !node) continue;
     scores.set(node.index, addScores(p.sortIndex, scores.get(node.index)));
   }
+  // the clone is being merged: colocation chains that lead back to it stop there
+  clone.merging = true;
   for (const c of clone.thisWith)
     if (c.dependentRole === Role.Promoted)
       scores = placement.mergeScores(c.primary, scores, c.nodeAttribute, c.score / INF, {
@@ -396,6 +398,7 @@ function sortForPromotion(ws: WorkingSet, clone: Rsc, placement: PromotionPlacem
         rollback: true,
         onlyPositive: true,
       });
+  clone.merging = false;
   // a ticket needed for the promoted role and not granted: promoted nowhere
   if (ticketForbidsPromotion(ws, clone)) for (const n of ws.nodes) scores.set(n.index, -INF);
   for (const inst of clone.children) {
