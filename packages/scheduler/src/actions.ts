@@ -15,6 +15,7 @@ import {
   cloneFirstFlags,
   cloneInternal,
   createCloneActions,
+  createNotifications,
   instancesToProbe,
   orderInterleaved,
 } from './clone';
@@ -1160,6 +1161,12 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
     }
     return;
   }
+  // a clone's action is required once one of its instances' is (Pacemaker's summary flags)
+  for (const a of [first, then])
+    if (a.rsc?.kind === 'clone' && a.pseudo && a.optional && !firstFlags(a).optional) {
+      a.optional = false;
+      changed.add(a);
+    }
   const ff = firstFlags(first);
   const f0 = [first.optional, first.runnable, first.migrateRunnable, first.pseudo];
   const t0 = [then.optional, then.runnable, then.migrateRunnable, then.pseudo];
@@ -1250,20 +1257,11 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   if (t0.some((v, i) => v !== [then.optional, then.runnable, then.migrateRunnable, then.pseudo][i]))
     changed.add(then);
   // an ordering before a clone's action applies to each runnable instance's same action
-  if (
-    then.rsc?.kind === 'clone' &&
-    then.pseudo &&
-    flags & (O.impliesThen | O.runnableLeft | O.impliesFirst)
-  ) {
+  if (then.rsc?.kind === 'clone' && then.pseudo && flags & (O.impliesThen | O.runnableLeft)) {
     for (const inst of then.rsc.children) {
       const ia = inst.actions.find((x) => x.task === then.task && x.interval === 0);
       if (ia && firstFlags(ia).runnable)
-        applyOrdering(
-          first,
-          ia,
-          flags & (O.impliesThen | O.runnableLeft | O.impliesFirst),
-          changed,
-        );
+        applyOrdering(first, ia, flags & (O.impliesThen | O.runnableLeft), changed);
     }
   }
   // an ordering before a group's action applies to each member's same action
@@ -1471,5 +1469,6 @@ export function createActions(ws: WorkingSet): ActionSet {
     if (!a.reload || !a.rsc) continue;
     if (as.ofRsc(a.rsc, 'stop', a.node).some((s) => !s.optional)) a.optional = true;
   }
+  for (const r of ws.resources) if (r.kind === 'clone') createNotifications(as, r);
   return as;
 }

@@ -388,7 +388,8 @@ function pseudoStatus(
   for (const a of inst.actions) {
     if (st.starting && st.stopping) return;
     if (a.optional) continue;
-    if (!a.pseudo && !a.runnable) continue;
+    // (a stop on a node to be fenced becomes a pseudo action implied by the fencing)
+    if (!a.pseudo && !a.runnable && !(a.task === 'stop' && a.node?.unclean)) continue;
     if (a.task === 'stop') st.stopping = true;
     else if (a.task === 'start' && a.runnable) st.starting = true;
   }
@@ -400,20 +401,28 @@ export function createCloneActions(
   clone: Rsc,
   createInstanceActions: (inst: Rsc) => void,
 ): void {
-  const st = { stopping: false, starting: false, active: false };
+  const st = { stopping: false, starting: false, active: false, migrate: true };
   for (const inst of clone.children) {
     createInstanceActions(inst);
     const one = { stopping: false, starting: false, active: false };
     pseudoStatus(inst, one);
+    // an instance that stops and starts again keeps what depends on the clone from migrating
+    if (one.stopping && one.starting) st.migrate = false;
     st.stopping ||= one.stopping;
     st.starting ||= one.starting;
     st.active ||= one.active;
   }
-  as.custom(clone, 'start', 0, undefined, !st.starting, { pseudo: true });
+  const start = as.custom(clone, 'start', 0, undefined, !st.starting, { pseudo: true });
   const running = as.custom(clone, 'running', 0, undefined, !st.starting, { pseudo: true });
   running.runnable = st.active || st.starting;
-  as.custom(clone, 'stop', 0, undefined, !st.stopping, { pseudo: true });
-  as.custom(clone, 'stopped', 0, undefined, !st.stopping, { pseudo: true });
+  const stop = as.custom(clone, 'stop', 0, undefined, !st.stopping, { pseudo: true });
+  stop.migrateRunnable = st.migrate;
+  const stopped = as.custom(clone, 'stopped', 0, undefined, !st.stopping, { pseudo: true });
+  if (clone.clone?.notify) {
+    const startNotify = notifyPseudoActions(as, clone, start, running);
+    const stopNotify = notifyPseudoActions(as, clone, stop, stopped);
+    as.order(stopNotify.postDone, startNotify.pre, O.optional);
+  }
   if (clone.promotable) createPromotablePseudoActions(as, clone);
   clone.nextRole = clone.children.reduce(
     (m, c) => Math.max(m, c.nextRole === Role.Unknown ? Role.Stopped : c.nextRole),
@@ -546,7 +555,11 @@ export function cloneFirstFlags(
   flagsOf: (x: Action) => { optional: boolean; runnable: boolean },
 ): { optional: boolean; runnable: boolean } {
   const clone = a.rsc as Rsc;
-  const task = childTask(a.task);
+  // a notification stands for the action it notifies about
+  const notified = /_notify_([a-z_]+)_0$/.exec(a.key);
+  const task = childTask(
+    (a.task === 'notify' || a.task === 'notified') && notified ? (notified[1] as string) : a.task,
+  );
   let optional = true;
   let runnable = false;
   for (const inst of clone.children) {
@@ -557,4 +570,91 @@ export function cloneFirstFlags(
     if (f.runnable) runnable = true;
   }
   return { optional, runnable };
+}
+
+// ------------------------------------------------------------- notifications
+
+/** A clone's notification pseudo actions around one of its actions (pe__clone_notif_pseudo_ops). */
+interface NotifyPseudo {
+  readonly pre: Action;
+  readonly preDone: Action;
+  readonly post: Action;
+  readonly postDone: Action;
+}
+
+function notifyKey(rscId: string, type: string, task: string): string {
+  return `${rscId}_${type}_notify_${task}_0`;
+}
+
+function notifyPseudoActions(
+  as: ActionSet,
+  clone: Rsc,
+  action: Action,
+  complete: Action,
+): NotifyPseudo {
+  const make = (of: Action, type: string, task: string): Action =>
+    as.custom(clone, task, 0, undefined, of.optional, {
+      pseudo: true,
+      key: notifyKey(clone.id, type, of.task),
+    });
+  const pre = make(action, 'pre', 'notify');
+  const preDone = make(action, 'confirmed-pre', 'notified');
+  const post = make(complete, 'post', 'notify');
+  const postDone = make(complete, 'confirmed-post', 'notified');
+  as.order(pre, preDone, O.optional);
+  as.order(preDone, action, O.optional);
+  as.order(complete, post, O.impliesThen);
+  as.order(post, postDone, O.impliesThen);
+  as.order(preDone, post, O.optional);
+  return { pre, preDone, post, postDone };
+}
+
+/**
+ * The instances' notify operations (pe__create_notifications), created once
+ * the transition's flags are final: before and after the clone's starts or
+ * stops, on every node where an instance is (or will be) active.
+ */
+export function createNotifications(as: ActionSet, clone: Rsc): void {
+  if (!clone.clone?.notify) return;
+  for (const [task, done] of [
+    ['stop', 'stopped'],
+    ['start', 'running'],
+  ] as const) {
+    const find = (type: string, of: string): Action | undefined =>
+      as.find(notifyKey(clone.id, type, of));
+    const pre = find('pre', task);
+    const preDone = find('confirmed-pre', task);
+    const post = find('post', done);
+    const postDone = find('confirmed-post', done);
+    if (!pre || !preDone || !post || !postDone) continue;
+    const prims = primitivesOf(clone);
+    const required = (p: Rsc, t: string): boolean =>
+      p.actions.some((a) => a.task === t && !a.optional && a.runnable && a.node !== undefined);
+    // start notifications only when something starts
+    if (task === 'start' && !prims.some((p) => required(p, 'start'))) continue;
+    const notify = (p: Rsc, node: SNode, op: Action, confirm: Action): Action | undefined => {
+      if (!node.online || !op.runnable) return undefined;
+      const key = notifyKey(p.id, op.key.includes('_pre_') ? 'pre' : 'post', task);
+      const n = as.custom(p, 'notify', 0, node, op.optional, { key });
+      as.order(op, n, O.optional);
+      as.order(n, confirm, O.optional);
+      return n;
+    };
+    for (const p of prims) {
+      if (task === 'stop') {
+        if (p.role === Role.Stopped || p.role === Role.Unknown) continue;
+        const stopAction = p.actions.find((a) => a.task === 'stop' && a.interval === 0);
+        for (const node of p.runningOn) {
+          if (stopAction?.pseudo && (node.unclean || node.remoteRequiresReset)) continue;
+          notify(p, node, pre, preDone);
+          if (!stopAction || stopAction.optional) notify(p, node, post, postDone);
+        }
+      } else {
+        if (p.nextRole === Role.Stopped || !p.assignedTo) continue;
+        const startAction = p.actions.find((a) => a.task === 'start' && a.interval === 0);
+        if (!startAction || startAction.optional) notify(p, p.assignedTo, pre, preDone);
+        notify(p, p.assignedTo, post, postDone);
+      }
+    }
+  }
 }

@@ -649,7 +649,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
 
 function applyTargetRole(r: Rsc): void {
   let target = r.targetRole;
-  for (let p = r.parent; p; p = p.parent) {
+  // a clone instance's meta attributes already hold what it inherits (its own win)
+  for (let p = cloneOf(r) ? undefined : r.parent; p; p = p.parent) {
     if (p.targetRole !== Role.Unknown && (target === Role.Unknown || p.targetRole < target))
       target = p.targetRole;
   }
