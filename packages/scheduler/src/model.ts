@@ -86,6 +86,11 @@ export interface SNode {
   utilization?: Map<string, number>;
   hasState: boolean;
   isDc: boolean;
+  /**
+   * Fail counts are per resource (`fail-count-rsc`, CIBs older than feature
+   * set 3.0.13) rather than per operation (`fail-count-rsc#monitor_10000`).
+   */
+  legacyFailCounts: boolean;
 }
 
 export interface OpConfig {

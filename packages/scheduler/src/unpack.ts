@@ -145,6 +145,18 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
   };
 }
 
+/** Whether a feature set version (missing: oldest) is older than `ref`. */
+function olderFeatureSet(version: string | undefined, ref: readonly number[]): boolean {
+  if (version === undefined) return true;
+  const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < ref.length; i++) {
+    const a = v[i] ?? 0;
+    const b = ref[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return false;
+}
+
 function seconds(value: string | undefined, where: string): number {
   if (value === undefined || value === '') return 0;
   return Math.floor(parseInterval(value, where) / 1000);
@@ -230,6 +242,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
   };
 
   // ---- nodes from configuration
+  const legacyFailCounts = olderFeatureSet(cib.rootAttributes.crm_feature_set, [3, 0, 13]);
   const addNode = (
     name: string,
     id: string,
@@ -238,7 +251,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
   ): SNode => {
     const existing = ws.nodeByName.get(name);
     if (existing) return existing;
-    const unclean = kind === 'member' && config.startupFencing;
+    // cluster and remote nodes are unclean until seen (guest nodes are recovered, not fenced)
+    const unclean = kind !== 'guest' && config.startupFencing;
     const node: SNode = {
       index: ws.nodes.length,
       name,
@@ -246,7 +260,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       kind,
       online: false,
       unclean,
-      unseen: kind === 'member',
+      unseen: kind !== 'guest',
       shutdown: false,
       standby: false,
       standbyOnFail: false,
@@ -267,6 +281,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       running: [],
       hasState: false,
       isDc: false,
+      legacyFailCounts,
     };
     ws.nodes.push(node);
     ws.nodeByName.set(name, node);
@@ -544,6 +559,9 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     node.hasState = true;
     if (node.kind !== 'member') {
       node.remoteWasFenced = Number(s.attributes.node_fenced ?? '0') > 0;
+      // a remote node with a state entry has been seen (only a never seen one is unclean)
+      node.unseen = false;
+      node.unclean = false;
       continue;
     }
     Object.assign(node.attrs, s.transientAttributes);
@@ -564,7 +582,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     }
   }
   if (!config.stonithEnabled) {
-    for (const n of ws.nodes) if (n.unseen && n.kind === 'member') n.unclean = false;
+    for (const n of ws.nodes) if (n.unseen && n.kind !== 'guest') n.unclean = false;
   }
 
   // ---- resource history: nodes whose connections are known first
@@ -934,8 +952,10 @@ function failCountInfo(rsc: Rsc, node: SNode): { count: number; lastFailure: num
   if (!perRsc) {
     perRsc = new Map();
     for (const [k, v] of Object.entries(node.attrs)) {
-      const m = /^(fail-count|last-failure)-(.+?)(#.*)?$/.exec(k);
+      const m = /^(fail-count|last-failure)-(.+?)(#.+_[0-9]+)?$/.exec(k);
       if (!m) continue;
+      // only the format of the CIB's feature set counts
+      if ((m[3] === undefined) !== node.legacyFailCounts) continue;
       const id = m[2] as string;
       const e = perRsc.get(id) ?? { count: 0, lastFailure: 0 };
       if (m[1] === 'fail-count') e.count = Math.min(INF, e.count + parseScore(v));
@@ -967,8 +987,8 @@ const NO_FAILURES: { count: number; lastFailure: number } = Object.freeze({
 export function resourcesWithFailures(node: SNode): string[] {
   const ids = new Set<string>();
   for (const k of Object.keys(node.attrs)) {
-    const m = /^fail-count-(.+?)(#.*)?$/.exec(k);
-    if (m) ids.add(m[1] as string);
+    const m = /^fail-count-(.+?)(#.+_[0-9]+)?$/.exec(k);
+    if (m && (m[2] === undefined) === node.legacyFailCounts) ids.add(m[1] as string);
   }
   return [...ids];
 }
@@ -1403,7 +1423,6 @@ function newerStateAfterMigrate(
 function addRunning(rsc: Rsc, node: SNode): void {
   if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
   if (!node.running.includes(rsc)) node.running.push(rsc);
-  rsc.knownOn.add(node);
 }
 
 /**

@@ -121,6 +121,12 @@ export const HistoryKinds = [
   'stop-failed',
   'probe-failed',
   'stale-digest',
+  /** start then migrate_to `peer` (the source of a complete or partial migration) */
+  'migrate-source',
+  /** migrate_from `peer` succeeded here (the target) */
+  'migrate-target',
+  /** migrate_from `peer` failed here */
+  'migrate-target-failed',
 ] as const;
 export type HistoryKind = (typeof HistoryKinds)[number];
 
@@ -136,6 +142,8 @@ export interface HistorySpec {
   readonly opStatus?: number;
   /** fail-count transient attribute value, if any. */
   readonly failCount?: string;
+  /** Migrations: the other node (target of migrate_to, source of migrate_from). */
+  readonly peer?: string;
 }
 
 export interface FuzzCib {
@@ -474,6 +482,7 @@ interface OpRecord {
   readonly opStatus: number;
   readonly targetRc: number;
   readonly digest: string;
+  readonly extra?: Readonly<Record<string, string>>;
 }
 
 /** The lrm_rsc_op records a history entry stands for (last_0, recurring, last_failure_0). */
@@ -533,6 +542,20 @@ function opRecords(h: HistorySpec, p: PrimitiveSpec): { records: OpRecord[]; fai
       return { records: [one('start', frc, 0, fst)], failureIdx: 0 };
     case 'stop-failed':
       return { records: [one('stop', frc, 0, fst)], failureIdx: 0 };
+    case 'migrate-source': {
+      const extra = { migrate_source: h.node, migrate_target: h.peer ?? '' };
+      return {
+        records: [one('start', 0, 0), ...recurring(0, 0), { ...one('migrate_to', 0, 0), extra }],
+      };
+    }
+    case 'migrate-target': {
+      const extra = { migrate_source: h.peer ?? '', migrate_target: h.node };
+      return { records: [{ ...one('migrate_from', 0, 0), extra }, ...recurring(0, 0)] };
+    }
+    case 'migrate-target-failed': {
+      const extra = { migrate_source: h.peer ?? '', migrate_target: h.node };
+      return { records: [{ ...one('migrate_from', frc, 0, fst), extra }], failureIdx: 0 };
+    }
     case 'monitor-failed': {
       const rec = recurring(frc === 0 ? 7 : frc, 0, fst);
       if (rec.length === 0) return { records: [one('start', 0, 0)] };
@@ -574,6 +597,9 @@ export function renderCib(cib: FuzzCib): string {
       admin_epoch: '0',
       'validate-with': 'pacemaker-3.7',
       'have-quorum': cib.haveQuorum ? '1' : '0',
+      // fail counts are per operation (fail-count-rsc#op_interval) from 3.0.13; from 3.16,
+      // crm_simulate -S stops executing a transition after its probes
+      crm_feature_set: '3.15.0',
       'dc-uuid': firstCluster ? firstCluster.uname : undefined,
       'execution-date': String(cib.executionDate),
     })}>\n`,
@@ -633,6 +659,7 @@ export function renderCib(cib: FuzzCib): string {
           'exec-time': '10',
           'queue-time': '0',
           'op-digest': r.digest,
+          ...r.extra,
         })}/>`;
       };
       const ops = records.map((r, i) =>

@@ -46,6 +46,8 @@ export const Features = {
   'on-fail': 'on-fail=restart/ignore/block/stop/fence on monitor operations',
   'digest-change': 'running resources recorded with a stale parameter digest (restart/reload)',
   'symmetric-cluster': 'symmetric-cluster=false (opt-in placement)',
+  migration:
+    'allow-migrate on primitives, with complete, partial, dangling and failed migrations (migrate_to/migrate_from) in the status section',
 } as const;
 export type Feature = keyof typeof Features;
 export const AllFeatures = Object.keys(Features) as Feature[];
@@ -436,6 +438,28 @@ export function generateCib(seed: number, options: GenerateOptions = {}): FuzzCi
         };
         history.push(entry);
       }
+      // A migration caught in the middle (or never cleaned up) between two live cluster nodes.
+      if (has('migration') && !clone && p.meta['allow-migrate'] === 'true' && rng.chance(0.5)) {
+        const src = history.find((h) => h.rsc === p.id && h.kind === 'running');
+        const peers = liveHosts.filter((n) => n.kind === 'cluster' && n.uname !== src?.node);
+        if (src && peers.length > 0) {
+          const target = rng.pick(peers).uname;
+          const at = history.indexOf(src);
+          history[at] = { ...src, kind: 'migrate-source', peer: target };
+          for (let i = history.length - 1; i >= 0; i--)
+            if (history[i]!.rsc === p.id && history[i]!.node === target) history.splice(i, 1);
+          const how = rng.weighted({ partial: 3, complete: 2, failed: has('failures') ? 1 : 0 });
+          if (how !== 'partial')
+            history.push({
+              node: target,
+              rsc: p.id,
+              kind: how === 'failed' ? 'migrate-target-failed' : 'migrate-target',
+              age: src.age,
+              peer: src.node,
+              ...(how === 'failed' ? { rc: 1, opStatus: 0, failCount: '1' } : {}),
+            });
+        }
+      }
       // A remote/guest node is up when its connection runs somewhere.
       const hostedNode = isRemoteConnection(p) ? p.id : guestOf(p);
       if (hostedNode) {
@@ -534,6 +558,7 @@ function resourceMeta(rng: Rng, has: (f: Feature) => boolean, meta: Record<strin
   if (meta['maintenance'] === 'false') meta['maintenance'] = 'true';
   if (has('migration-threshold') && rng.chance(0.25))
     meta['migration-threshold'] = String(rng.int(1, 3));
+  if (has('migration') && rng.chance(0.4)) meta['allow-migrate'] = 'true';
   if (has('failure-timeout') && rng.chance(0.25))
     meta['failure-timeout'] = rng.pick(['60s', '600s']);
 }
