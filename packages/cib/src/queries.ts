@@ -12,29 +12,31 @@ export interface ResourceLocation {
   readonly ancestors: readonly Resource[];
 }
 
+/** Every resource's location by id (the first in tree order), per resource list (built once). */
+const locations = new WeakMap<readonly Resource[], Map<string, ResourceLocation>>();
+
 /** Find a resource (top-level, group member, clone or bundle child) by id. */
 export function findResource(cib: Cib, id: string): ResourceLocation | undefined {
-  const visit = (r: Resource, ancestors: Resource[]): ResourceLocation | undefined => {
-    if (r.id === id) return { resource: r, ancestors };
-    const kids: Resource[] =
-      r.kind === 'group'
-        ? [...r.children]
-        : r.kind === 'clone'
-          ? [r.child]
-          : r.kind === 'bundle' && r.child
+  let index = locations.get(cib.resources);
+  if (!index) {
+    const built = new Map<string, ResourceLocation>();
+    const visit = (r: Resource, ancestors: Resource[]): void => {
+      if (!built.has(r.id)) built.set(r.id, { resource: r, ancestors });
+      const kids: Resource[] =
+        r.kind === 'group'
+          ? [...r.children]
+          : r.kind === 'clone'
             ? [r.child]
-            : [];
-    for (const k of kids) {
-      const found = visit(k, [...ancestors, r]);
-      if (found) return found;
-    }
-    return undefined;
-  };
-  for (const r of cib.resources) {
-    const found = visit(r, []);
-    if (found) return found;
+            : r.kind === 'bundle' && r.child
+              ? [r.child]
+              : [];
+      for (const k of kids) visit(k, [...ancestors, r]);
+    };
+    for (const r of cib.resources) visit(r, []);
+    locations.set(cib.resources, built);
+    index = built;
   }
-  return undefined;
+  return index.get(id);
 }
 
 function agentOf(r: Resource): { class?: string; provider?: string; type?: string } {

@@ -189,11 +189,28 @@ function agentOf(p: Primitive): string {
   return p.provider ? `${p.class}:${p.provider}:${p.type}` : `${p.class}:${p.type}`;
 }
 
+/** Entries of a list by name, built once per list (status lists have an entry per node: thousands of guests). */
+const nameIndexes = new WeakMap<readonly object[], Map<string, unknown>>();
+
+function byName<T extends object>(
+  list: readonly T[],
+  name: (x: T) => string,
+  key: string,
+): T | undefined {
+  let index = nameIndexes.get(list) as Map<string, T> | undefined;
+  if (!index) {
+    index = new Map();
+    for (const x of list) if (!index.has(name(x))) index.set(name(x), x);
+    nameIndexes.set(list, index);
+  }
+  return index.get(key);
+}
+
 /** Node attributes with transient ones on top (as rules and crm_mon see them). */
 function attributesOf(cib: Cib, node: string): Record<string, string> {
-  const n = cib.nodes.find((x) => x.name === node);
+  const n = byName(cib.nodes, (x) => x.name, node);
   const permanent = n ? mergeNvSets(n.attributes) : {};
-  const state = cib.status.find((s) => s.uname === node);
+  const state = byName(cib.status, (x) => x.uname, node);
   return { ...permanent, ...(state?.transientAttributes ?? {}) };
 }
 
@@ -211,18 +228,27 @@ function onFailOf(cib: Cib, lrmId: string): OnFail {
     p?.operations.find((o) => o.name === op.operation && o.interval === op.interval)?.onFail;
 }
 
+/** Primitives by id (the first in tree order), per resource list: built once, not searched per history entry. */
+const primitiveIndex = new WeakMap<readonly Resource[], Map<string, Primitive>>();
+
 function findPrimitive(cib: Cib, id: string): Primitive | undefined {
-  const walk = (r: Resource): Primitive | undefined => {
-    if (r.kind === 'primitive') return r.id === id ? r : undefined;
-    if (r.kind === 'group') return r.children.find((c) => c.id === id);
-    if (r.kind === 'clone') return walk(r.child);
-    return r.child?.id === id ? r.child : undefined;
-  };
-  for (const r of cib.resources) {
-    const found = walk(r);
-    if (found) return found;
+  let index = primitiveIndex.get(cib.resources);
+  if (!index) {
+    const built = new Map<string, Primitive>();
+    const add = (p: Primitive | undefined): void => {
+      if (p && !built.has(p.id)) built.set(p.id, p);
+    };
+    const walk = (r: Resource): void => {
+      if (r.kind === 'primitive') add(r);
+      else if (r.kind === 'group') for (const c of r.children) add(c);
+      else if (r.kind === 'clone') walk(r.child);
+      else add(r.child);
+    };
+    for (const r of cib.resources) walk(r);
+    primitiveIndex.set(cib.resources, built);
+    index = built;
   }
-  return undefined;
+  return index.get(id);
 }
 
 function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Activity[]> {
@@ -239,11 +265,27 @@ function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Ac
   return byId;
 }
 
+/** Entries of numbered instances (`id:N`) by `id`, per activity map (built once, in map order). */
+const instanceIndex = new WeakMap<Map<string, Activity[]>, Map<string, Activity[]>>();
+
 function historyFor(acts: Map<string, Activity[]>, id: string, anyInstance: boolean): Activity[] {
   const out = [...(acts.get(id) ?? [])];
-  if (anyInstance)
-    for (const [k, v] of acts)
-      if (k.startsWith(`${id}:`) && /^\d+$/.test(k.slice(id.length + 1))) out.push(...v);
+  if (anyInstance) {
+    let index = instanceIndex.get(acts);
+    if (!index) {
+      index = new Map();
+      for (const [k, v] of acts) {
+        const m = /^(.*):\d+$/.exec(k);
+        if (!m) continue;
+        const base = m[1] as string;
+        const list = index.get(base);
+        if (list) list.push(...v);
+        else index.set(base, [...v]);
+      }
+      instanceIndex.set(acts, index);
+    }
+    out.push(...(index.get(id) ?? []));
+  }
   return out;
 }
 
@@ -416,7 +458,7 @@ function buildNodes(
   const out: StatusNode[] = [];
   for (const n of cib.nodes) {
     const attrs = attributesOf(cib, n.name);
-    const state = cib.status.find((s) => s.uname === n.name);
+    const state = byName(cib.status, (x) => x.uname, n.name);
     // Online, UNCLEAN, pending and standby-on-fail as the scheduler's unpack decides them.
     const decided = states.get(n.name);
     const online = decided?.online ?? false;
@@ -426,7 +468,7 @@ function buildNodes(
     let host: string | undefined;
     if (n.kind === 'remote') resource = n.name;
     else if (n.kind === 'guest') {
-      const guest = cib.guestNodes.find((g) => g.name === n.name);
+      const guest = byName(cib.guestNodes, (g) => g.name, n.name);
       resource = guest?.container;
       host = guest ? active(guest.container).nodes[0] : undefined;
     }

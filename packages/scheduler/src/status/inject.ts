@@ -52,11 +52,14 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
     }
     nodes.set(ns.uname, { state: ns, resources });
   }
+  // configured nodes by name, once (not a scan per node: thousands of guests)
+  const configured = new Map<string, Cib['nodes'][number]>();
+  for (const x of cib.nodes) if (!configured.has(x.name)) configured.set(x.name, x);
   const nodeOf = (name: string): MutableNode => {
     let n = nodes.get(name);
     if (!n) {
-      const kind = cib.nodes.find((x) => x.name === name)?.kind ?? 'member';
-      const id = cib.nodes.find((x) => x.name === name)?.id ?? name;
+      const kind = configured.get(name)?.kind ?? 'member';
+      const id = configured.get(name)?.id ?? name;
       const member = kind === 'member';
       n = {
         state: {
