@@ -1,54 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { formatSimulation, schedule } from '../src';
-
-/**
- * Transition Summary lines and executed resource/fencing/cluster actions
- * (whitespace folded), and the current and revised status lists verbatim.
- */
-function sections(text: string): {
-  summary: string[];
-  actions: string[];
-  current: string[];
-  revised: string[];
-} {
-  const norm = (l: string): string =>
-    l.trim().replace(/\s+/g, ' ').replace(/\(\s*/g, '(').replace(/\s*\)/g, ')');
-  const lines = text.split('\n');
-  const from = (start: string, stops: string[]): string[] => {
-    const i = lines.findIndex((l) => l.startsWith(start));
-    if (i < 0) return [];
-    const out: string[] = [];
-    for (const l of lines.slice(i + 1)) {
-      if (stops.some((s) => l.startsWith(s))) break;
-      out.push(l);
-    }
-    return out;
-  };
-  return {
-    summary: from('Transition Summary:', ['Executing', 'Revised'])
-      .filter((l) => l.trim())
-      .map(norm)
-      .sort(),
-    actions: from('Executing Cluster Transition:', ['Revised'])
-      .filter((l) => /^\s*\* (Resource action|Fencing|Cluster action)/.test(l))
-      .map(norm)
-      .sort(),
-    current: from('Current cluster status:', ['Transition Summary', 'Allocation scores']),
-    revised: from('Revised Cluster Status:', []),
-  };
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'remora-sched-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function crmSimulate(xml: string): string {
-  const file = join(dir, 'cib.xml');
-  writeFileSync(file, xml);
-  return execFileSync('crm_simulate', ['-x', file, '-S'], { encoding: 'utf8', timeout: 60_000 });
-}
+import { crmSimulate, sections } from './simulate-output';
 
 const op = (rsc: string, task: string, rc: number, call: number, interval = 0): string =>
   `<lrm_rsc_op id="${rsc}_${task}_${interval}" operation_key="${rsc}_${task}_${interval}" operation="${task}" ` +

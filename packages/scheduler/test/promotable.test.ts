@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { formatSimulation, parametersDigest, schedule } from '../src';
+import { crmSimulate, sections } from './simulate-output';
 import { nextRoleToward, roleStep } from '../src/actions';
 import { INF, Role } from '../src/model';
 import {
@@ -101,42 +98,6 @@ describe('promotable settings', () => {
 });
 
 // ---------------------------------------------------------------- against crm_simulate
-
-/** Transition Summary lines and executed resource/fencing/cluster actions, whitespace folded. */
-function sections(text: string): { summary: string[]; actions: string[] } {
-  const norm = (l: string): string =>
-    l.trim().replace(/\s+/g, ' ').replace(/\(\s*/g, '(').replace(/\s*\)/g, ')');
-  const lines = text.split('\n');
-  const from = (start: string, stops: string[]): string[] => {
-    const i = lines.findIndex((l) => l.startsWith(start));
-    if (i < 0) return [];
-    const out: string[] = [];
-    for (const l of lines.slice(i + 1)) {
-      if (stops.some((s) => l.startsWith(s))) break;
-      out.push(l);
-    }
-    return out;
-  };
-  return {
-    summary: from('Transition Summary:', ['Executing', 'Revised'])
-      .filter((l) => l.trim())
-      .map(norm)
-      .sort(),
-    actions: from('Executing Cluster Transition:', ['Revised'])
-      .filter((l) => /^\s*\* (Resource action|Fencing|Cluster action)/.test(l))
-      .map(norm)
-      .sort(),
-  };
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'remora-promotable-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function crmSimulate(xml: string): string {
-  const file = join(dir, 'cib.xml');
-  writeFileSync(file, xml);
-  return execFileSync('crm_simulate', ['-x', file, '-S'], { encoding: 'utf8', timeout: 60_000 });
-}
 
 const KEY = '00000000-0000-0000-0000-000000000000';
 /** One history entry of the Stateful agent (rc 8: running promoted). */
@@ -247,9 +208,10 @@ const promotableScenarios: Record<string, string> = {
 describe('promotable clones agree with crm_simulate', () => {
   for (const [name, xml] of Object.entries(promotableScenarios)) {
     it(name, () => {
-      const expected = sections(crmSimulate(xml));
+      // the transition only: status lists of promotable clones are not all crm_simulate's yet
+      const { summary, actions } = sections(crmSimulate(xml));
       const ours = sections(formatSimulation(schedule(xml), { simulate: true }));
-      expect(ours).toEqual(expected);
+      expect({ summary: ours.summary, actions: ours.actions }).toEqual({ summary, actions });
     });
   }
 });
