@@ -23,10 +23,9 @@ import { injectTransition } from './status/inject';
 import type { StatusView } from './status/view';
 import type { FailedOp } from './unpack';
 import { unpack } from './unpack';
-import { scheduleTime, unpackNodeStates } from './nodes';
-import type { NodeStateView } from './nodes';
+import { scheduleTime } from './nodes';
 
-export type { FailedOp, NodeStateView, SummaryLine };
+export type { FailedOp, SummaryLine };
 export type {
   StatusClone,
   StatusFailCount,
@@ -104,10 +103,6 @@ function toCib(input: string | XmlDocument | Cib): Cib {
   if (typeof input === 'string') return readCib(parseXml(input));
   if ('root' in input) return readCib(input);
   return input;
-}
-
-function nowFor(cib: Cib, options: ScheduleOptions): Date {
-  return scheduleTime(cib, options.now);
 }
 
 /**
@@ -190,7 +185,7 @@ export function schedule(
   options: ScheduleOptions = {},
 ): Schedule {
   const cib = toCib(input);
-  const now = nowFor(cib, options);
+  const now = scheduleTime(cib, options.now);
   const ws = unpack(cib, now);
   applyNodeCriteria(ws);
   createInternalConstraints(ws);
@@ -278,17 +273,4 @@ function formatScoreText(score: number): string {
   if (score >= 1_000_000) return 'INFINITY';
   if (score <= -1_000_000) return '-INFINITY';
   return String(score);
-}
-
-/**
- * Every node's state as the scheduler's unpack decides it (online, UNCLEAN
- * and why, pending, standby, maintenance, shutting down): one source of
- * node states for status tools and the scheduler.
- */
-export function nodeStates(
-  input: string | XmlDocument | Cib,
-  options: ScheduleOptions = {},
-): NodeStateView[] {
-  const cib = toCib(input);
-  return unpackNodeStates(cib, nowFor(cib, options));
 }

@@ -1,4 +1,5 @@
 import type { TicketState } from '@remora/cib';
+import { formatCtime } from '@remora/scheduler';
 import type { Command } from 'commander';
 import { clusterOptions, connectCluster } from '../cluster';
 import type { ClusterOptions } from '../cluster';
@@ -21,14 +22,9 @@ interface TicketOptions extends ClusterOptions {
 
 const CHANGES = ['grant', 'revoke', 'standby', 'activate'] as const;
 
-/** The time as crm_ticket prints `last-granted` (ctime layout, local time). */
-function ctime(epochSeconds: string): string {
-  const d = new Date(Number(epochSeconds) * 1000);
-  if (Number.isNaN(d.getTime())) return epochSeconds;
-  const day = d.toLocaleString('en-US', { weekday: 'short' });
-  const month = d.toLocaleString('en-US', { month: 'short' });
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${day} ${month} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${d.getFullYear()}`;
+/** `last-granted` as crm_ticket prints it (ctime layout, local time). */
+function lastGranted(epochSeconds: string): string {
+  return /^\d+$/.test(epochSeconds) ? formatCtime(Number(epochSeconds)) : epochSeconds;
 }
 
 /** One line of `crm_ticket -l` (or, with details, `-L`). */
@@ -37,11 +33,11 @@ function ticketLine(t: TicketState, details: boolean): string {
   if (details) {
     const attrs = Object.entries(t.attributes)
       .filter(([k]) => k !== 'id')
-      .map(([k, v]) => (k === 'last-granted' ? `${k}='${ctime(v)}'` : `${k}=${v}`));
+      .map(([k, v]) => (k === 'last-granted' ? `${k}='${lastGranted(v)}'` : `${k}=${v}`));
     return attrs.length ? `${head} (${attrs.join(', ')})` : head;
   }
   const last = t.attributes['last-granted'];
-  return last === undefined ? head : `${head}           last-granted='${ctime(last)}'`;
+  return last === undefined ? head : `${head}           last-granted='${lastGranted(last)}'`;
 }
 
 /** `remora ticket` (crm_ticket): multi-site tickets, granted or revoked, standby or active. */
