@@ -1,8 +1,9 @@
 // A remote daemon with no cluster: a local client registers and runs
 // resources on it (standalone mode), then a "controller" connects, gets
 // results pushed and acknowledges them, and the daemon shuts down gracefully
-// after asking that controller to drain the node. Everything is real: TLS with
-// the identity derived from the authkey, ocf:heartbeat:Dummy as a child process.
+// after asking that controller to drain the node. Everything is real: TLS 1.3
+// with the pre-shared key derived from the authkey, ocf:heartbeat:Dummy as a
+// child process.
 // Run: npx ts-node examples/standalone-daemon.ts
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import {
   RemoteClient,
   RemoteDaemon,
-  deriveIdentity,
+  derivePresharedKey,
   generateAuthKey,
   readAuthKey,
   writeAuthKey,
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     await writeAuthKey(keyFile, generateAuthKey());
     const authKey = await readAuthKey(keyFile);
     console.log(
-      `TLS certificate derived from the key: ${deriveIdentity(authKey).fingerprint256.slice(0, 23)}…`,
+      `TLS pre-shared key derived from the key: fingerprint ${derivePresharedKey(authKey).fingerprint}`,
     );
 
     const daemon = await RemoteDaemon.start({

@@ -22,7 +22,7 @@ import type {
 } from './gen/remora/remote/v1/remote';
 import { ExecutorClient, SessionRole } from './gen/remora/remote/v1/remote';
 import type { TlsOptions } from './tls';
-import { clientCredentials } from './tls';
+import { PresharedKeyCredentials, clientCredentials } from './tls';
 
 export interface RemoteClientOptions {
   /** `host:port` or `unix:/path` of the daemon. */
@@ -150,11 +150,16 @@ function unary<Req, Res>(
   });
 }
 
-/** Tell certificate refusals and non-TLS peers apart from ordinary connection failures. */
-function classifyTlsFailure(details: string): 'certificate' | 'plain' | undefined {
+/**
+ * Under a site PKI (grpc-js's own TLS), tell refusals and non-TLS peers
+ * apart from ordinary connection failures by grpc-js's error text.
+ */
+function classifyPkiFailure(details: string): 'certificate' | 'psk-daemon' | 'plain' | undefined {
   if (/wrong version number|packet length too long|unknown protocol/i.test(details)) return 'plain';
+  // A daemon with no certificate (authkey mode) fails a certificate handshake this way.
+  if (/alert handshake failure/i.test(details)) return 'psk-daemon';
   if (
-    /self[- ]signed certificate|unable to verify|certificate (verify|unknown|required)|unknown ca|bad certificate|not derived from our authkey|decrypt error|Hostname\/IP does not match/i.test(
+    /self[- ]signed certificate|unable to verify|certificate (verify|unknown|required)|unknown ca|bad certificate|decrypt error|Hostname\/IP does not match/i.test(
       details,
     )
   )
@@ -194,6 +199,8 @@ function isConnectionError(err: unknown): boolean {
 export class RemoteClient implements AsyncDisposable {
   private grpcClient: ExecutorClient;
   private readonly makeChannel: () => ExecutorClient;
+  /** The current channel's credentials (they keep why a handshake was refused). */
+  private credentials: grpc.ChannelCredentials | undefined;
   private readonly events = new EventEmitter();
   private stateValue: ConnectionState = 'down';
   private bootId = '';
@@ -214,18 +221,15 @@ export class RemoteClient implements AsyncDisposable {
   private info: HandshakeReply | undefined;
 
   private constructor(private readonly options: RemoteClientOptions) {
-    const { credentials, options: channelOptions } = clientCredentials(
-      options.authKey,
-      options.tls,
-    );
     const maxBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
     if (options.resume) {
       this.bootId = options.resume.bootId;
       this.lastSequence = options.resume.sequence;
       this.acked = options.resume.sequence;
     }
+    const { options: channelOptions } = clientCredentials(options.authKey, options.tls);
     this.makeChannel = () =>
-      new ExecutorClient(options.address, credentials, {
+      new ExecutorClient(options.address, this.freshCredentials(), {
         ...channelOptions,
         'grpc.max_receive_message_length': maxBytes,
         'grpc.max_send_message_length': maxBytes,
@@ -243,6 +247,16 @@ export class RemoteClient implements AsyncDisposable {
       });
     this.grpcClient = this.makeChannel();
     this.events.setMaxListeners(0);
+  }
+
+  /**
+   * Credentials of their own for each channel: grpc-js shares a subchannel
+   * between channels whose credentials are equal, and the authkey's refuse to
+   * connect again once the channel that used them has closed.
+   */
+  private freshCredentials(): grpc.ChannelCredentials {
+    this.credentials = clientCredentials(this.options.authKey, this.options.tls).credentials;
+    return this.credentials;
   }
 
   /**
@@ -372,23 +386,7 @@ export class RemoteClient implements AsyncDisposable {
             { cause: err },
           );
         }
-        const tlsFailure = classifyTlsFailure(String((err as grpc.ServiceError).details ?? err));
-        if (tlsFailure === 'certificate') {
-          throw new AuthenticationError(
-            `${this.options.address}: TLS handshake refused: ${
-              this.options.tls
-                ? 'the daemon certificate is not signed by our CA, or it refused ours'
-                : 'wrong authkey (the daemon certificate is not the one derived from our key)'
-            } (${(err as grpc.ServiceError).details})`,
-            { cause: err },
-          );
-        }
-        if (tlsFailure === 'plain') {
-          throw new ProtocolError(
-            `${this.options.address} does not speak TLS (an older remora remoted, or another service on that port)`,
-            { cause: err },
-          );
-        }
+        this.throwIfRefused(err);
         lastError = err;
         if ((err as grpc.ServiceError).code === grpc.status.DEADLINE_EXCEEDED) {
           // grpc-js has no TCP connect timeout: a connection attempt made while
@@ -409,6 +407,41 @@ export class RemoteClient implements AsyncDisposable {
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 2000);
     }
+  }
+
+  /**
+   * Throw the error a failed attempt deserves when retrying cannot help: the
+   * TLS handshake was refused (wrong key, another PKI) or the peer is not a
+   * TLS daemon. Plain connection failures return, to be retried.
+   */
+  private throwIfRefused(err: unknown): void {
+    const address = this.options.address;
+    const details = String((err as grpc.ServiceError).details ?? err);
+    if (this.credentials instanceof PresharedKeyCredentials) {
+      const refusal = this.credentials.takeRefusal();
+      if (refusal?.kind === 'authentication')
+        throw new AuthenticationError(`${address}: TLS handshake refused: ${refusal.message}`, {
+          cause: err,
+        });
+      if (refusal) throw new ProtocolError(`${address}: ${refusal.message}`, { cause: err });
+      return;
+    }
+    const failure = classifyPkiFailure(details);
+    if (failure === 'certificate')
+      throw new AuthenticationError(
+        `${address}: TLS handshake refused: the daemon certificate is not signed by our CA or does not name it, or it refused ours (${details})`,
+        { cause: err },
+      );
+    if (failure === 'psk-daemon')
+      throw new AuthenticationError(
+        `${address}: TLS handshake refused: the daemon accepts no certificate handshake (it authenticates with the authkey's pre-shared key: leave out the tls options) (${details})`,
+        { cause: err },
+      );
+    if (failure === 'plain')
+      throw new ProtocolError(
+        `${address} does not speak TLS (an older remora remoted, or another service on that port)`,
+        { cause: err },
+      );
   }
 
   /** Open the session stream; resolves at the daemon's first event (it has registered us). */

@@ -26,7 +26,7 @@ import { ExecutorService, LocalRelayService, SessionRole } from './gen/remora/re
 import { SecureListener, parseListenAddress } from './listener';
 import { ResultLog } from './result-log';
 import type { TlsOptions } from './tls';
-import { serverTlsOptions } from './tls';
+import { serverTls } from './tls';
 import { checkAgentName, checkRequest } from './validate';
 
 /** The protocol major version this package speaks (a daemon refuses other majors). */
@@ -49,6 +49,8 @@ export interface DaemonLimits {
   readonly maxQueuedOperations?: number;
   /** Connections at once per listen address (default 4,096). */
   readonly maxConnections?: number;
+  /** A TLS handshake taking longer is dropped, not counted as a failed authentication (default 5 s). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface RemoteDaemonOptions {
@@ -58,7 +60,7 @@ export interface RemoteDaemonOptions {
    * (every IPv6 and IPv4 address; IPv4 only where IPv6 is off).
    */
   readonly listen?: string | readonly string[];
-  /** The shared key (see readAuthKey): derives the TLS identity and signs every call. */
+  /** The shared key (see readAuthKey): derives the TLS pre-shared key and signs every call. */
   readonly authKey: Buffer;
   /** The node name this daemon serves as (default: the host name). */
   readonly nodeName?: string;
@@ -196,6 +198,7 @@ export class RemoteDaemon implements AsyncDisposable {
       maxResources: l.maxResources ?? 10_000,
       maxQueuedOperations: l.maxQueuedOperations ?? 1000,
       maxConnections: l.maxConnections ?? 4096,
+      handshakeTimeoutMs: l.handshakeTimeoutMs ?? 5000,
     };
     for (const [k, v] of Object.entries(this.limits))
       if (!Number.isInteger(v) || v < 1)
@@ -277,11 +280,18 @@ export class RemoteDaemon implements AsyncDisposable {
     this.server.addService(ExecutorService, this.executor());
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.listener = new SecureListener({
-      tls: serverTlsOptions(this.options.authKey, this.options.tls),
+      tls: serverTls(this.options.authKey, this.options.tls),
       onSecure: (socket) => injector.injectConnection(socket),
       blocked: (peer) => this.guard.blocked(peer),
       onFailure: (peer, reason) => this.guard.failure(peer, reason),
+      onIncomplete: (peer, reason) =>
+        this.logger({
+          level: 'info',
+          peer,
+          message: `connection from ${peer} closed before TLS was established: ${reason} (not counted as a failed authentication)`,
+        }),
       maxConnections: this.limits.maxConnections,
+      handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
     });
     const bound: string[] = [];
     for (const a of addresses) bound.push(await this.listener.listen(a));
@@ -311,7 +321,7 @@ export class RemoteDaemon implements AsyncDisposable {
     }
     this.logger({
       level: 'info',
-      message: `serving ${this.nodeName} on ${bound.join(', ')} (TLS ${this.options.tls ? 'with the site PKI' : 'with the authkey identity'})`,
+      message: `serving ${this.nodeName} on ${bound.join(', ')} (TLS ${this.options.tls ? 'with the site PKI' : '1.3 with the pre-shared key of the authkey'})`,
     });
   }
 

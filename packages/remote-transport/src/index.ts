@@ -36,6 +36,6 @@ export { formatAddress, parseListenAddress } from './listener';
 export type { ListenAddress } from './listener';
 export { DEFAULT_LOCAL_SOCKET, relayCommand } from './local-relay';
 export type { TlsOptions } from './tls';
-export { deriveIdentity } from './tls-identity';
-export type { DerivedIdentity } from './tls-identity';
+export { PSK_IDENTITY, derivePresharedKey } from './psk';
+export type { PresharedKey } from './psk';
 export { checkAgentName, checkResourceId } from './validate';

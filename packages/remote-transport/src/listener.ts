@@ -3,6 +3,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import tls from 'node:tls';
 import { ConfigurationError, TransportError } from './errors';
+import type { ServerTls } from './tls';
 
 /** Where to listen: a TCP host and port, or a Unix socket path. */
 export type ListenAddress =
@@ -60,13 +61,23 @@ export function peerHost(socket: net.Socket): string {
 }
 
 export interface SecureListenerOptions {
-  readonly tls: tls.TlsOptions;
-  /** Called for each connection that completed the TLS handshake. */
+  readonly tls: ServerTls;
+  /** Called for each connection that completed the TLS handshake and authenticated. */
   readonly onSecure: (socket: tls.TLSSocket) => void;
   /** Connections from these peers are closed before any byte is read. */
   readonly blocked: (peer: string) => boolean;
-  /** A peer failed the TLS handshake (plain text, garbage, wrong or no certificate). */
+  /**
+   * A peer failed to authenticate: the TLS exchange itself ended in a refusal
+   * (wrong or no pre-shared key, a refused or missing client certificate, a
+   * TLS alert, not TLS at all).
+   */
   readonly onFailure: (peer: string, reason: string) => void;
+  /**
+   * A handshake did not finish for a reason that says nothing about the
+   * peer's credentials (reset, closed, timed out): a slow or interrupted
+   * legitimate client looks like this.
+   */
+  readonly onIncomplete?: (peer: string, reason: string) => void;
   /** TLS handshakes taking longer are aborted (default 5 s). */
   readonly handshakeTimeoutMs?: number;
   /** Connections at once per listener (default 4096). */
@@ -86,18 +97,47 @@ export class SecureListener {
   readonly addresses: string[] = [];
 
   constructor(private readonly options: SecureListenerOptions) {
+    const { psk, verifyClientCertificate } = options.tls;
+    /** PSK identities offered that are not ours, per TLS socket (for the log). */
+    const strangers = new WeakMap<tls.TLSSocket, string>();
     this.tlsServer = tls.createServer({
-      ...options.tls,
+      ...options.tls.options,
+      ...(psk && {
+        pskCallback: (socket: tls.TLSSocket, identity: string) => {
+          if (identity === psk.identity) return psk.key;
+          strangers.set(socket, identity);
+          return null;
+        },
+      }),
       ALPNProtocols: ['h2'],
-      minVersion: 'TLSv1.2',
       handshakeTimeout: options.handshakeTimeoutMs ?? 5000,
     });
-    this.tlsServer.on('secureConnection', (socket) => options.onSecure(socket));
+    this.tlsServer.on('secureConnection', (socket) => {
+      if (verifyClientCertificate && !socket.authorized) {
+        const none = Object.keys(socket.getPeerCertificate()).length === 0;
+        options.onFailure(
+          this.peerOf(socket),
+          none
+            ? 'no client certificate'
+            : `client certificate refused (${String(socket.authorizationError)})`,
+        );
+        socket.destroy();
+        return;
+      }
+      options.onSecure(socket);
+    });
     this.tlsServer.on('tlsClientError', (err, socket) => {
-      const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
-      options.onFailure((raw && this.peers.get(raw)) ?? peerHost(socket), tlsReason(err));
+      const peer = this.peerOf(socket);
+      const outcome = handshakeFailure(err, psk !== undefined, strangers.get(socket));
+      if (outcome.authentication) options.onFailure(peer, outcome.reason);
+      else options.onIncomplete?.(peer, outcome.reason);
       socket.destroy();
     });
+  }
+
+  private peerOf(socket: tls.TLSSocket): string {
+    const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
+    return (raw && this.peers.get(raw)) ?? peerHost(socket);
   }
 
   /** Listen on an address; `[::]`/empty host listens on IPv6 and IPv4 (IPv4 only without IPv6). */
@@ -169,17 +209,50 @@ function listenOn(server: net.Server, opts: net.ListenOptions, text: string): Pr
   });
 }
 
-function tlsReason(err: Error & { code?: string }): string {
+/**
+ * What a failed server-side handshake says about the peer. Only a refusal
+ * inside the TLS exchange is an authentication failure; a reset, an early
+ * close or a timeout is what a slow or interrupted legitimate client looks
+ * like, and is not held against its address.
+ */
+export function handshakeFailure(
+  err: Error & { code?: string },
+  psk: boolean,
+  strangerIdentity?: string,
+): { authentication: boolean; reason: string } {
+  const code = err.code ?? '';
   const m = err.message;
+  const refused = (reason: string): { authentication: boolean; reason: string } => ({
+    authentication: true,
+    reason,
+  });
+  if (code === 'ERR_SSL_BINDER_DOES_NOT_VERIFY')
+    return refused('wrong authkey (its TLS pre-shared key does not match ours)');
+  if (strangerIdentity !== undefined)
+    return refused(
+      `unknown TLS pre-shared key identity '${strangerIdentity.slice(0, 64)}' (another remora version?)`,
+    );
   if (
     /wrong version number|http request|unknown protocol|packet length too long|record layer failure/i.test(
       m,
     )
   )
-    return `not a TLS client (${err.code ?? m})`;
+    return refused(`not a TLS client (${code || m})`);
+  if (psk && /NO_SUITABLE_SIGNATURE_ALGORITHM|NO_SHARED_CIPHER/.test(code))
+    return refused('no TLS pre-shared key offered (a TLS client without the authkey)');
+  if (code === 'ERR_SSL_UNSUPPORTED_PROTOCOL')
+    return refused(
+      `TLS version refused (${psk ? 'TLS 1.3 is required' : 'TLS 1.2 or later is required'})`,
+    );
   if (/peer did not return a certificate|certificate required/i.test(m))
-    return 'no client certificate';
-  if (/certificate|verify|unknown ca|bad signature/i.test(m)) return `certificate refused (${m})`;
-  if (/timed? ?out/i.test(m)) return 'TLS handshake timed out';
-  return `TLS handshake failed (${err.code ?? m})`;
+    return refused('no client certificate');
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1)_ALERT_(\w+)$/.exec(code)?.[1];
+  if (alert)
+    return refused(
+      `the client aborted the handshake (TLS alert '${alert.toLowerCase().replace(/_/g, ' ')}')`,
+    );
+  if (code.startsWith('ERR_SSL_')) return refused(`TLS handshake failed (${code})`);
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || /timed? ?out/i.test(m))
+    return { authentication: false, reason: 'TLS handshake timed out' };
+  return { authentication: false, reason: `TLS handshake not completed (${code || m})` };
 }

@@ -61,6 +61,69 @@ export class CuttableProxy {
   }
 }
 
+/**
+ * What a proxy does to one connection's TLS handshake: `stall` forwards the
+ * client's first flight and holds the rest (the daemon's handshake timeout
+ * ends it), `drop` resets the connection to the daemon once the daemon
+ * answered the first flight (a client giving up mid-handshake).
+ */
+export type HandshakeSpoiler = 'stall' | 'drop';
+
+/**
+ * A TCP proxy in front of a daemon that spoils the handshakes of its first
+ * connections, one spoiler each, then forwards faithfully.
+ */
+export class StallingProxy implements AsyncDisposable {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  /** Connections accepted so far. */
+  handled = 0;
+  port = 0;
+
+  constructor(
+    private readonly target: { host: string; port: number },
+    private readonly spoilers: readonly HandshakeSpoiler[],
+  ) {
+    this.server = net.createServer((client) => {
+      const spoiler = this.spoilers[this.handled++];
+      const upstream = net.connect(this.target.port, this.target.host);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      if (!spoiler) {
+        client.pipe(upstream).pipe(client);
+        return;
+      }
+      client.once('data', (first: Buffer) => {
+        upstream.write(first);
+        if (spoiler === 'drop') upstream.once('data', () => upstream.resetAndDestroy());
+        // 'stall': nothing more reaches the daemon.
+      });
+      upstream.on('data', (b: Buffer) => {
+        if (spoiler === 'stall') client.write(b);
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
 /** Wait until `probe` returns true, or fail after `ms`. */
 export async function until(what: string, ms: number, probe: () => boolean): Promise<void> {
   const end = Date.now() + ms;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -10,12 +10,13 @@ import {
   RemoteClient,
   RemoteDaemon,
   TransportError,
-  deriveIdentity,
+  derivePresharedKey,
   makeToken,
 } from '../src';
 import type { DaemonLogEntry, RemoteDaemonOptions, TlsOptions } from '../src';
 import { ExecutorClient } from '../src/gen/remora/remote/v1/remote';
-import { KEY, tempDir, until } from './helpers';
+import { PresharedKeyCredentials } from '../src/tls';
+import { KEY, StallingProxy, tempDir, until } from './helpers';
 
 let tmp: { dir: string; remove: () => Promise<void> };
 beforeAll(async () => {
@@ -55,14 +56,9 @@ function handshake(client: ExecutorClient, md: grpc.Metadata, version = 2): Prom
   );
 }
 
-function derivedCredentials(key: Buffer, withClientCert = true): grpc.ChannelCredentials {
-  const id = deriveIdentity(key);
-  return grpc.credentials.createSsl(
-    id.cert,
-    withClientCert ? id.key : null,
-    withClientCert ? id.cert : null,
-    { checkServerIdentity: () => undefined },
-  );
+/** Raw gRPC credentials proving the authkey's pre-shared key (what RemoteClient uses). */
+function pskCredentials(key: Buffer): grpc.ChannelCredentials {
+  return new PresharedKeyCredentials(derivePresharedKey(key));
 }
 
 const dummyStart = {
@@ -77,16 +73,18 @@ const dummyStart = {
   requestId: '',
 };
 
-describe('TLS identity derived from the authkey', () => {
-  it('is the same certificate for the same key and another one for another key', () => {
-    const a = deriveIdentity(Buffer.from(KEY));
-    const b = deriveIdentity(Buffer.from(KEY));
-    expect(a.cert.equals(b.cert)).toBe(true);
-    expect(deriveIdentity(randomBytes(64)).fingerprint256).not.toBe(a.fingerprint256);
-    const x = new X509Certificate(a.cert);
-    expect(x.verify(x.publicKey)).toBe(true); // self-signed
-    expect(x.publicKey.asymmetricKeyType).toBe('ed25519');
-    expect(a.cert.toString()).not.toContain(KEY.toString('base64').slice(0, 16));
+describe('TLS pre-shared key derived from the authkey', () => {
+  it('is the same key for the same authkey and another one for another authkey', () => {
+    const a = derivePresharedKey(Buffer.from(KEY));
+    const b = derivePresharedKey(Buffer.from(KEY));
+    expect(a.key.equals(b.key)).toBe(true);
+    expect(a.key).toHaveLength(32);
+    expect(a.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const other = derivePresharedKey(randomBytes(64));
+    expect(other.key.equals(a.key)).toBe(false);
+    expect(other.fingerprint).not.toBe(a.fingerprint);
+    expect(other.identity).toBe(a.identity); // one identity: the key, not the name, authenticates
+    expect(KEY.includes(a.key.subarray(0, 8))).toBe(false);
   });
 });
 
@@ -126,41 +124,52 @@ describe('nothing runs for a peer that has not authenticated', () => {
     expect(daemon.operationsAccepted).toBe(0);
   });
 
-  it('refuses a client with another authkey (TLS) with a clear AuthenticationError', async () => {
-    const { daemon, port } = await daemonWithLog();
+  it('refuses a client with another authkey inside the TLS handshake, naming the cause on both sides', async () => {
+    const { daemon, log, port } = await daemonWithLog();
     await using _d = daemon;
     const t = Date.now();
     await expect(
       RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: randomBytes(64) }),
-    ).rejects.toThrow(AuthenticationError);
+    ).rejects.toThrow(
+      /TLS handshake refused: wrong authkey: the daemon could not verify our pre-shared key \(TLS alert/,
+    );
     expect(Date.now() - t).toBeLessThan(3000); // not retried until the connect timeout
     await until('failure counted', 2000, () => daemon.authenticationFailures > 0);
+    // A refusal inside TLS (the PSK binder check), not a connection the client dropped.
+    expect(log.map((e) => e.message)).toContain(
+      'authentication failed from 127.0.0.1: wrong authkey (its TLS pre-shared key does not match ours)',
+    );
+    // One connection attempt, one failure: nothing retried behind the caller's back.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(daemon.authenticationFailures).toBe(1);
     expect(daemon.operationsAccepted).toBe(0);
   });
 
-  it('refuses a TLS client that trusts the daemon but shows no certificate', async () => {
+  it('refuses a TLS client that offers no pre-shared key (a certificate-only client)', async () => {
     const { daemon, log, port } = await daemonWithLog();
     await using _d = daemon;
-    const c = new ExecutorClient(`127.0.0.1:${port}`, derivedCredentials(KEY, false), {
-      'grpc.ssl_target_name_override': 'remora-remote',
-    });
+    const c = new ExecutorClient(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createSsl(null, null, null, { checkServerIdentity: () => undefined }),
+    );
     try {
       await expect(handshake(c, tokenMetadata())).rejects.toMatchObject({
         code: grpc.status.UNAVAILABLE,
+        details: expect.stringMatching(/alert handshake failure/),
       });
     } finally {
       c.close();
     }
-    await until('failure logged', 2000, () => log.some((e) => /certificate/.test(e.message)));
+    await until('failure logged', 2000, () =>
+      log.some((e) => /no TLS pre-shared key offered/.test(e.message)),
+    );
     expect(daemon.operationsAccepted).toBe(0);
   });
 
   it('refuses a call without a valid token even over TLS with the right key', async () => {
     const { daemon, log, port } = await daemonWithLog();
     await using _d = daemon;
-    const c = new ExecutorClient(`127.0.0.1:${port}`, derivedCredentials(KEY), {
-      'grpc.ssl_target_name_override': 'remora-remote',
-    });
+    const c = new ExecutorClient(`127.0.0.1:${port}`, pskCredentials(KEY));
     try {
       await expect(handshake(c, new grpc.Metadata())).rejects.toMatchObject({
         code: grpc.status.UNAUTHENTICATED,
@@ -188,9 +197,10 @@ describe('nothing runs for a peer that has not authenticated', () => {
     for (let i = 0; i < 3; i++) {
       await expect(
         RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: randomBytes(64) }),
-      ).rejects.toThrow(AuthenticationError);
+      ).rejects.toThrow(/wrong authkey/);
     }
     await until('blocked', 2000, () => log.some((e) => /refusing its connections/.test(e.message)));
+    expect(daemon.authenticationFailures).toBe(3);
     // Even the right key is refused from that address now (closed before TLS).
     await expect(
       RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY, connectTimeoutMs: 800 }),
@@ -199,12 +209,45 @@ describe('nothing runs for a peer that has not authenticated', () => {
     expect(daemon.operationsAccepted).toBe(0);
   });
 
+  it('does not hold stalled or interrupted handshakes of a legitimate client against its address', async () => {
+    // A loaded host: the client's handshake stalls past the daemon's
+    // handshake timeout, or the client gives up and drops the connection
+    // mid-handshake. Neither says anything about its key.
+    const { daemon, log, port } = await daemonWithLog({
+      authLimits: { maxFailures: 2, blockMs: 60_000 },
+      limits: { handshakeTimeoutMs: 300 },
+    });
+    await using _d = daemon;
+    await using proxy = new StallingProxy({ host: '127.0.0.1', port }, [
+      'stall',
+      'stall',
+      'drop',
+      'drop',
+    ]);
+    await proxy.start();
+    await using client = await RemoteClient.connect({
+      address: `127.0.0.1:${proxy.port}`,
+      authKey: KEY,
+      reconnectDelayMs: 50,
+      connectTimeoutMs: 20_000,
+    });
+    expect(client.state).toBe('connected');
+    expect(proxy.handled).toBeGreaterThanOrEqual(5); // 4 spoiled attempts, then through
+    const notCounted = log.filter((e) => /not counted as a failed authentication/.test(e.message));
+    expect(notCounted.map((e) => e.message).join('\n')).toMatch(/TLS handshake timed out/);
+    expect(notCounted.map((e) => e.message).join('\n')).toMatch(/ECONNRESET/);
+    expect(notCounted.length).toBeGreaterThanOrEqual(4);
+    expect(daemon.authenticationFailures).toBe(0);
+    expect(log.some((e) => /refusing its connections/.test(e.message))).toBe(false);
+    // The address was never blocked: a direct client is served too.
+    await using direct = await RemoteClient.connect({ address: daemon.address, authKey: KEY });
+    expect(direct.nodeName).toBe('sec');
+  });
+
   it('rejects an incompatible protocol major version with a clear error', async () => {
     const { daemon, port } = await daemonWithLog();
     await using _d = daemon;
-    const c = new ExecutorClient(`127.0.0.1:${port}`, derivedCredentials(KEY), {
-      'grpc.ssl_target_name_override': 'remora-remote',
-    });
+    const c = new ExecutorClient(`127.0.0.1:${port}`, pskCredentials(KEY));
     try {
       await expect(handshake(c, tokenMetadata(), 1)).rejects.toMatchObject({
         code: grpc.status.FAILED_PRECONDITION,
@@ -243,9 +286,7 @@ describe('nothing runs for a peer that has not authenticated', () => {
       },
       'Executor',
     );
-    const raw = new Generic(`127.0.0.1:${port}`, derivedCredentials(KEY), {
-      'grpc.ssl_target_name_override': 'remora-remote',
-    });
+    const raw = new Generic(`127.0.0.1:${port}`, pskCredentials(KEY));
     try {
       const err = await new Promise<grpc.ServiceError>((resolve) =>
         (
@@ -322,6 +363,8 @@ describe('mutual TLS with a site PKI', () => {
     serverKey: Buffer;
     clientCert: Buffer;
     clientKey: Buffer;
+    strangerCert: Buffer;
+    strangerKey: Buffer;
   };
   beforeAll(async () => {
     const d = join(tmp.dir, 'pki');
@@ -340,7 +383,8 @@ printf 'subjectAltName=DNS:guest1,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n'
 printf 'extendedKeyUsage=clientAuth\\n' >client.ext
 for n in server client; do
   openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 -extfile $n.ext 2>/dev/null
-done`,
+done
+openssl req -x509 $ec -keyout stranger.key -out stranger.pem -subj /CN=stranger -days 2 2>/dev/null`,
       ],
       { stdio: 'inherit' },
     );
@@ -351,11 +395,13 @@ done`,
       serverKey: await r('server.key'),
       clientCert: await r('client.pem'),
       clientKey: await r('client.key'),
+      strangerCert: await r('stranger.pem'),
+      strangerKey: await r('stranger.key'),
     };
   });
 
   it('serves clients with a certificate of the site CA and refuses the others', async () => {
-    const { daemon, port } = await daemonWithLog({
+    const { daemon, log, port } = await daemonWithLog({
       tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey },
       // This test fails on purpose many times from one address: no blocking here.
       authLimits: { maxFailures: 1000 },
@@ -375,8 +421,20 @@ done`,
     await expect(
       RemoteClient.connect({ address, authKey: KEY, tls: { ca: pki.ca }, connectTimeoutMs: 1500 }),
     ).rejects.toThrow(TransportError);
+    // Node checks certificates only after the handshake: the daemon does it
+    // itself, and counts the refusal.
+    expect(log.map((e) => e.message)).toContain(
+      'authentication failed from 127.0.0.1: no client certificate',
+    );
+    const stranger = { ca: pki.ca, cert: pki.strangerCert, key: pki.strangerKey };
+    await expect(
+      RemoteClient.connect({ address, authKey: KEY, tls: stranger, connectTimeoutMs: 1500 }),
+    ).rejects.toThrow(TransportError);
+    expect(log.map((e) => e.message)).toContain(
+      'authentication failed from 127.0.0.1: client certificate refused (DEPTH_ZERO_SELF_SIGNED_CERT)',
+    );
     await expect(RemoteClient.connect({ address, authKey: KEY })).rejects.toThrow(
-      AuthenticationError,
+      /TLS handshake refused: the daemon presented a certificate instead of proving the authkey/,
     );
     await expect(
       RemoteClient.connect({ address, authKey: KEY, tls: { ...clientTls, serverName: 'evil' } }),
