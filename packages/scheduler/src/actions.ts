@@ -123,10 +123,11 @@ export class ActionSet {
       a.runnable = rsc.managed || a.task !== 'stop';
       return;
     }
-    if (!cfg.haveQuorum && cfg.noQuorumPolicy === 'stop') {
+    const policy = effectiveQuorumPolicy(cfg, rsc);
+    if (policy === 'stop') {
       a.runnable = false;
       a.reason = 'no quorum';
-    } else if (!cfg.haveQuorum && cfg.noQuorumPolicy === 'freeze') {
+    } else if (policy === 'freeze') {
       if (!isActiveRole(rsc.role) || rsc.nextRole > rsc.role) {
         a.runnable = false;
         a.reason = 'quorum freeze';
@@ -197,6 +198,18 @@ export class ActionSet {
 }
 
 // ---------------------------------------------------------------- primitives
+
+/**
+ * The no-quorum-policy that applies to a resource's actions: none while the
+ * cluster has quorum; with `demote`, promotable instances (promoted or
+ * unpromoted now) carry on as with `ignore` and everything else stops.
+ */
+function effectiveQuorumPolicy(cfg: WorkingSet['config'], rsc: Rsc): string {
+  if (cfg.haveQuorum) return 'ignore';
+  if (cfg.noQuorumPolicy === 'demote')
+    return rsc.role === Role.Promoted || rsc.role === Role.Unpromoted ? 'ignore' : 'stop';
+  return cfg.noQuorumPolicy;
+}
 
 function currentNode(rsc: Rsc): SNode | undefined {
   if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
