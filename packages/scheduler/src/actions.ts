@@ -1079,9 +1079,17 @@ function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {
       const down = as.custom(undefined, 'do_shutdown', 0, node, false, {
         key: `do_shutdown-${node.name}`,
       });
-      for (const rsc of node.running)
-        for (const stop of as.ofRsc(rsc, 'stop', node))
-          as.order(stop, down, O.optional | O.runnableLeft);
+      // every stop there comes first and is required, except of resources left alone
+      // (maintenance, or unmanaged and not blocked) so they do not hold the shutdown up
+      for (const stop of as.actions) {
+        if (stop.task !== 'stop' || stop.node !== node || !stop.rsc || stop.interval !== 0)
+          continue;
+        const rsc = stop.rsc;
+        if (rsc.maintenance || ws.config.maintenanceMode || node.maintenance) continue;
+        if (!rsc.managed && !rsc.blocked) continue;
+        stop.optional = false;
+        as.order(stop, down, O.optional | O.runnableLeft);
+      }
     }
   }
 }

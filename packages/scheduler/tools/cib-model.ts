@@ -203,7 +203,9 @@ export type Unit = string;
 /** Every removable unit of a CIB, most structural first. */
 export function units(cib: FuzzCib): Unit[] {
   const out: Unit[] = [];
-  for (const k of Object.keys(cib.properties)) out.push(`prop:${k}`);
+  // stonith-enabled stays: without it (default true, and rarely a fence device left) every
+  // resource becomes unmanaged, which hides the difference being shrunk behind another one
+  for (const k of Object.keys(cib.properties)) if (k !== 'stonith-enabled') out.push(`prop:${k}`);
   for (const k of Object.keys(cib.rscDefaults)) out.push(`rscdef:${k}`);
   if (!cib.haveQuorum) out.push('quorum-loss');
   for (const n of cib.nodes) {
@@ -317,13 +319,23 @@ export function withoutUnits(cib: FuzzCib, removed: ReadonlySet<Unit>): FuzzCib 
       (h) =>
         !gone(`hist:${h.node}:${h.rsc}`) &&
         (ids.has(h.rsc) || nodes.some((n) => n.kind === 'guest' && n.uname === h.rsc)) &&
-        nodeNames.has(h.node),
+        nodeNames.has(h.node) &&
+        // a migration target's record names its source node
+        (h.kind === 'migrate-source' || h.peer === undefined || nodeNames.has(h.peer)),
     )
-    .map((h) => {
-      if (h.failCount === undefined || !gone(`fc:${h.node}:${h.rsc}`)) return h;
-      const { failCount: _drop, ...rest } = h;
-      return rest;
+    .map((h): HistorySpec => {
+      // without its target node a migration's source is just running
+      if (h.kind === 'migrate-source' && h.peer !== undefined && !nodeNames.has(h.peer)) {
+        const { peer: _gone, ...rest } = h;
+        return withoutFailCount({ ...rest, kind: 'running' });
+      }
+      return withoutFailCount(h);
     });
+  function withoutFailCount(h: HistorySpec): HistorySpec {
+    if (h.failCount === undefined || !gone(`fc:${h.node}:${h.rsc}`)) return h;
+    const { failCount: _drop, ...rest } = h;
+    return rest;
+  }
   return {
     ...cib,
     haveQuorum: cib.haveQuorum || gone('quorum-loss'),
