@@ -421,9 +421,13 @@ export function createCloneActions(
   if (clone.clone?.notify) {
     const startNotify = notifyPseudoActions(as, clone, start, running);
     const stopNotify = notifyPseudoActions(as, clone, stop, stopped);
-    as.order(stopNotify.postDone, startNotify.pre, O.optional);
+    if (stopNotify.postDone && startNotify.pre)
+      as.order(stopNotify.postDone, startNotify.pre, O.optional);
   }
-  if (clone.promotable) createPromotablePseudoActions(as, clone);
+  if (clone.promotable) {
+    createPromotablePseudoActions(as, clone);
+    if (clone.clone?.notify) createPromotableNotifyPseudoActions(as, clone);
+  }
   clone.nextRole = clone.children.reduce(
     (m, c) => Math.max(m, c.nextRole === Role.Unknown ? Role.Stopped : c.nextRole),
     Role.Stopped,
@@ -574,87 +578,202 @@ export function cloneFirstFlags(
 
 // ------------------------------------------------------------- notifications
 
-/** A clone's notification pseudo actions around one of its actions (pe__clone_notif_pseudo_ops). */
+/**
+ * A clone's notification pseudo actions around one of its actions
+ * (pe__clone_notif_pseudo_ops): `pre` and `confirmed-pre` before the
+ * action, `post` and `confirmed-post` after the action's completion.
+ */
 interface NotifyPseudo {
-  readonly pre: Action;
-  readonly preDone: Action;
-  readonly post: Action;
-  readonly postDone: Action;
+  readonly pre?: Action;
+  readonly preDone?: Action;
+  readonly post?: Action;
+  readonly postDone?: Action;
 }
 
 function notifyKey(rscId: string, type: string, task: string): string {
   return `${rscId}_${type}_notify_${task}_0`;
 }
 
+/**
+ * The pseudo actions notifying about `action` (before it) and `complete`
+ * (after it); either may be absent (notifications after fencing have no
+ * `pre` side).
+ */
 function notifyPseudoActions(
   as: ActionSet,
   clone: Rsc,
-  action: Action,
-  complete: Action,
+  action: Action | undefined,
+  complete: Action | undefined,
 ): NotifyPseudo {
   const make = (of: Action, type: string, task: string): Action =>
     as.custom(clone, task, 0, undefined, of.optional, {
       pseudo: true,
       key: notifyKey(clone.id, type, of.task),
     });
-  const pre = make(action, 'pre', 'notify');
-  const preDone = make(action, 'confirmed-pre', 'notified');
-  const post = make(complete, 'post', 'notify');
-  const postDone = make(complete, 'confirmed-post', 'notified');
-  as.order(pre, preDone, O.optional);
-  as.order(preDone, action, O.optional);
-  as.order(complete, post, O.impliesThen);
-  as.order(post, postDone, O.impliesThen);
-  as.order(preDone, post, O.optional);
+  let pre: Action | undefined;
+  let preDone: Action | undefined;
+  let post: Action | undefined;
+  let postDone: Action | undefined;
+  if (action) {
+    pre = make(action, 'pre', 'notify');
+    preDone = make(action, 'confirmed-pre', 'notified');
+    as.order(pre, preDone, O.optional);
+    as.order(preDone, action, O.optional);
+  }
+  if (complete) {
+    post = make(complete, 'post', 'notify');
+    postDone = make(complete, 'confirmed-post', 'notified');
+    post.runnable = complete.runnable;
+    postDone.runnable = complete.runnable;
+    as.order(complete, post, O.impliesThen);
+    as.order(post, postDone, O.impliesThen);
+  }
+  if (preDone && post) as.order(preDone, post, O.optional);
   return { pre, preDone, post, postDone };
 }
 
+/** The notification pseudo actions of a clone's action (created with the clone's actions). */
+function findNotifyPseudo(as: ActionSet, clone: Rsc, task: string, done: string): NotifyPseudo {
+  const find = (type: string, of: string): Action | undefined =>
+    as.find(notifyKey(clone.id, type, of));
+  return {
+    pre: find('pre', task),
+    preDone: find('confirmed-pre', task),
+    post: find('post', done),
+    postDone: find('confirmed-post', done),
+  };
+}
+
 /**
- * The instances' notify operations (pe__create_notifications), created once
- * the transition's flags are final: before and after the clone's starts or
- * stops, on every node where an instance is (or will be) active.
+ * Promote and demote notifications of a promotable clone with notify=true,
+ * and their order against the start and stop notifications: every
+ * demotion is notified before anything is stopped, started or promoted,
+ * and promotions are notified last.
+ */
+function createPromotableNotifyPseudoActions(as: ActionSet, clone: Rsc): void {
+  const pseudo = (task: string): Action | undefined => as.find(`${clone.id}_${task}_0`);
+  const promote = notifyPseudoActions(as, clone, pseudo('promote'), pseudo('promoted'));
+  const demote = notifyPseudoActions(as, clone, pseudo('demote'), pseudo('demoted'));
+  const start = findNotifyPseudo(as, clone, 'start', 'running');
+  const stop = findNotifyPseudo(as, clone, 'stop', 'stopped');
+  const order = (first: Action | undefined, then: Action | undefined): void => {
+    if (first && then) as.order(first, then, O.optional);
+  };
+  order(stop.postDone, promote.pre);
+  order(start.postDone, promote.pre);
+  order(demote.postDone, promote.pre);
+  order(demote.postDone, start.pre);
+  order(demote.postDone, stop.pre);
+}
+
+/** An instance's actions the notifications report (collect_resource_data), by task. */
+type Activity = Record<'start' | 'stop' | 'promote' | 'demote', number>;
+
+function collectActivity(prims: readonly Rsc[]): Activity {
+  const n: Activity = { start: 0, stop: 0, promote: 0, demote: 0 };
+  for (const p of prims) {
+    for (const a of p.actions) {
+      if (a.optional || !a.node) continue;
+      if (!a.runnable && !(a.task === 'stop' && a.node.unclean)) continue;
+      if (a.task === 'start' || a.task === 'stop' || a.task === 'promote' || a.task === 'demote')
+        n[a.task]++;
+    }
+  }
+  return n;
+}
+
+/**
+ * One instance's notify operation on a node (new_notify_action): none on
+ * an offline node or when the clone's notification is not runnable.
+ */
+function notifyInstance(
+  as: ActionSet,
+  p: Rsc,
+  node: SNode,
+  task: string,
+  type: 'pre' | 'post',
+  op: Action | undefined,
+  done: Action | undefined,
+): void {
+  if (!op || !done || !node.online || !op.runnable) return;
+  const n = as.custom(p, 'notify', 0, node, op.optional, { key: notifyKey(p.id, type, task) });
+  as.order(op, n, O.optional);
+  as.order(n, done, O.optional);
+  if (type !== 'post') return;
+  // recurring monitors wait for every post-notification
+  for (const mon of p.actions) {
+    if (mon.interval > 0 && !mon.cancel && mon.task !== 'cancel') as.order(done, mon, O.optional);
+  }
+}
+
+/**
+ * Notifications about one of the clone's actions on its instances
+ * (create_notify_actions): instances that are active now are told before
+ * (and, unless they stop, after) a stop or demote; instances that will be
+ * active are told before a promote (and before a start, unless they start
+ * themselves) and after either, where they will run.
+ */
+function notifyInstances(
+  as: ActionSet,
+  prims: readonly Rsc[],
+  task: 'start' | 'stop' | 'promote' | 'demote',
+  n: NotifyPseudo,
+): void {
+  for (const p of prims) {
+    if ((task === 'stop' || task === 'demote') && p.role !== Role.Stopped) {
+      if (p.role === Role.Unknown) continue;
+      const stop = p.actions.find((a) => a.task === 'stop' && a.interval === 0);
+      for (const node of p.runningOn) {
+        // a stop implied by fencing: the fenced node is not told
+        if (stop?.pseudo && (node.unclean || node.remoteRequiresReset)) continue;
+        notifyInstance(as, p, node, task, 'pre', n.pre, n.preDone);
+        if (task === 'demote' || !stop || stop.optional)
+          notifyInstance(as, p, node, task, 'post', n.post, n.postDone);
+      }
+    }
+    if ((task === 'start' || task === 'promote') && p.nextRole !== Role.Stopped) {
+      if (p.nextRole === Role.Unknown) continue;
+      const start = p.actions.find((a) => a.task === 'start' && a.interval === 0);
+      // behind a remote connection that cannot start: nothing to tell
+      const connection = start?.node?.connection;
+      if (connection) {
+        const cstart = connection.actions.find((a) => a.task === 'start' && a.interval === 0);
+        if (cstart && !cstart.runnable) continue;
+      }
+      const node = p.assignedTo;
+      if (!node) continue;
+      if (task !== 'start' || !start || start.optional)
+        notifyInstance(as, p, node, task, 'pre', n.pre, n.preDone);
+      notifyInstance(as, p, node, task, 'post', n.post, n.postDone);
+    }
+  }
+}
+
+/**
+ * The instances' notify operations (pe__create_clone_notifications), created
+ * once the transition's flags are final: for the clone's starts, stops,
+ * promotions and demotions in that order. A clone action some instance
+ * performs makes its notifications required; start, promote and demote
+ * are only notified when some instance performs them.
  */
 export function createNotifications(as: ActionSet, clone: Rsc): void {
   if (!clone.clone?.notify) return;
-  for (const [task, done] of [
-    ['stop', 'stopped'],
+  const prims = primitivesOf(clone);
+  const activity = collectActivity(prims);
+  const tasks = [
     ['start', 'running'],
-  ] as const) {
-    const find = (type: string, of: string): Action | undefined =>
-      as.find(notifyKey(clone.id, type, of));
-    const pre = find('pre', task);
-    const preDone = find('confirmed-pre', task);
-    const post = find('post', done);
-    const postDone = find('confirmed-post', done);
-    if (!pre || !preDone || !post || !postDone) continue;
-    const prims = primitivesOf(clone);
-    const required = (p: Rsc, t: string): boolean =>
-      p.actions.some((a) => a.task === t && !a.optional && a.runnable && a.node !== undefined);
-    // start notifications only when something starts
-    if (task === 'start' && !prims.some((p) => required(p, 'start'))) continue;
-    const notify = (p: Rsc, node: SNode, op: Action, confirm: Action): Action | undefined => {
-      if (!node.online || !op.runnable) return undefined;
-      const key = notifyKey(p.id, op.key.includes('_pre_') ? 'pre' : 'post', task);
-      const n = as.custom(p, 'notify', 0, node, op.optional, { key });
-      as.order(op, n, O.optional);
-      as.order(n, confirm, O.optional);
-      return n;
-    };
-    for (const p of prims) {
-      if (task === 'stop') {
-        if (p.role === Role.Stopped || p.role === Role.Unknown) continue;
-        const stopAction = p.actions.find((a) => a.task === 'stop' && a.interval === 0);
-        for (const node of p.runningOn) {
-          if (stopAction?.pseudo && (node.unclean || node.remoteRequiresReset)) continue;
-          notify(p, node, pre, preDone);
-          if (!stopAction || stopAction.optional) notify(p, node, post, postDone);
-        }
-      } else {
-        if (p.nextRole === Role.Stopped || !p.assignedTo) continue;
-        const startAction = p.actions.find((a) => a.task === 'start' && a.interval === 0);
-        if (!startAction || startAction.optional) notify(p, p.assignedTo, pre, preDone);
-        notify(p, p.assignedTo, post, postDone);
-      }
+    ['stop', 'stopped'],
+    ['promote', 'promoted'],
+    ['demote', 'demoted'],
+  ] as const;
+  for (const [task, done] of tasks) {
+    const n = findNotifyPseudo(as, clone, task, done);
+    if (!n.pre && !n.post) continue;
+    if (activity[task] > 0) {
+      for (const a of [n.pre, n.preDone, n.post, n.postDone]) if (a) a.optional = false;
+    } else if (task !== 'stop') {
+      continue;
     }
+    notifyInstances(as, prims, task, n);
   }
 }

@@ -215,3 +215,73 @@ describe('promotable clones agree with crm_simulate', () => {
     });
   }
 });
+
+describe('promote and demote notifications (notify=true)', () => {
+  const notifyMeta = '<nvpair id="ms-n" name="notify" value="true"/>';
+  // the promoted node goes standby: n1 demotes and stops, n2 or n3 is promoted
+  const moveXml = promotableCib({
+    meta: notifyMeta,
+    scores: { n1: 10, n2: 5, n3: 10 },
+    nodeAttrs: { n1: '<nvpair id="n1-sb" name="standby" value="on"/>' },
+    status: allRunning,
+  });
+
+  it('tell every active instance before and after a demotion and a promotion', () => {
+    const result = schedule(moveXml);
+    const notifies = result.actions
+      .filter((a) => a.type === 'rsc_op' && a.task === 'notify')
+      .map((a) => `${a.key}@${a.node}`)
+      .sort();
+    expect(notifies).toEqual([
+      // demote: all three are active; n1 demotes (and is told after, it is still active)
+      'state:0_post_notify_demote_0@n1',
+      'state:0_pre_notify_demote_0@n1',
+      // stop: n1 stops, so it is only told before
+      'state:0_pre_notify_stop_0@n1',
+      // promote: told where the instances will run, before and after
+      'state:1_post_notify_demote_0@n2',
+      'state:1_post_notify_promote_0@n2',
+      'state:1_post_notify_stop_0@n2',
+      'state:1_pre_notify_demote_0@n2',
+      'state:1_pre_notify_promote_0@n2',
+      'state:1_pre_notify_stop_0@n2',
+      'state:2_post_notify_demote_0@n3',
+      'state:2_post_notify_promote_0@n3',
+      'state:2_post_notify_stop_0@n3',
+      'state:2_pre_notify_demote_0@n3',
+      'state:2_pre_notify_promote_0@n3',
+      'state:2_pre_notify_stop_0@n3',
+    ]);
+  });
+
+  it('confirm every demotion before stops, starts and promotions are notified', () => {
+    const result = schedule(moveXml);
+    const byKey = new Map(result.actions.map((a) => [a.key, a]));
+    const inputsOf = (key: string): string[] =>
+      (byKey.get(key)?.inputs ?? []).map((i) => result.actions.find((a) => a.id === i)?.key ?? '');
+    expect(inputsOf('ms_pre_notify_promote_0')).toEqual(
+      expect.arrayContaining([
+        'ms_confirmed-post_notify_demoted_0',
+        'ms_confirmed-post_notify_stopped_0',
+      ]),
+    );
+    expect(inputsOf('ms_pre_notify_stop_0')).toContain('ms_confirmed-post_notify_demoted_0');
+    // the promotion waits for its pre-notifications to be confirmed
+    expect(inputsOf('ms_promote_0')).toContain('ms_confirmed-pre_notify_promote_0');
+  });
+
+  it('agree with crm_simulate', () => {
+    const { summary, actions } = sections(crmSimulate(moveXml));
+    const ours = sections(formatSimulation(schedule(moveXml), { simulate: true }));
+    expect({ summary: ours.summary, actions: ours.actions }).toEqual({ summary, actions });
+  });
+
+  it('are not sent when nothing is promoted or demoted', () => {
+    const xml = promotableCib({
+      meta: notifyMeta,
+      scores: { n1: 10, n2: 5, n3: 5 },
+      status: allRunning,
+    });
+    expect(schedule(xml).actions.filter((a) => a.task === 'notify')).toEqual([]);
+  });
+});
