@@ -16,7 +16,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +24,12 @@ import {
   launchGuest,
   lxcContainer,
   privateLibvirtdSupport,
-  remotedInit,
   startPrivateLibvirtd,
   stopGuest,
   waitForRemoted,
 } from '../src';
 import type { Domain, PrivateLibvirtd } from '../src';
+import { initPid, remotedContainer, running } from '../test/guest-testbed';
 
 const counts = process.argv
   .slice(2)
@@ -51,22 +50,8 @@ const pct = (xs: number[], p: number): number => {
 };
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 async function untilGone(pid: number): Promise<void> {
   while (running(pid)) await new Promise((r) => setTimeout(r, 10));
-}
-
-function initPid(domainId: number): number {
-  return Number(
-    readFileSync(`/proc/${domainId}/task/${domainId}/children`, 'utf8').trim().split(' ')[0],
-  );
 }
 
 async function lxcGuests(
@@ -81,15 +66,11 @@ async function lxcGuests(
     Array.from({ length: n }, async (_, i) => {
       const name = `g${i + 1}`;
       const ip = `10.213.${1 + Math.floor(i / 200)}.${10 + (i % 200)}`;
-      const xml = lxcContainer({
+      const xml = remotedContainer({
         name,
-        memoryMiB: 256,
-        ...remotedInit({
-          nodeName: name,
-          authKeyFile: keyFile,
-          localSocket: join(dir, name, 'remoted.sock'),
-        }),
-        interfaces: [{ bridge: 'br0', ip: `${ip}/16` }],
+        dir,
+        keyFile,
+        ip: `${ip}/16`,
         limits: { memoryHardLimitMiB: 256, cpuShares: 1024 },
       });
       return { name, xml, address: await lv.forward(ip, 3121) };

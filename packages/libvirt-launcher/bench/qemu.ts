@@ -25,13 +25,13 @@ import {
   startPrivateLibvirtd,
   stopGuest,
 } from '../src';
+import { waitConsole } from '../test/guest-testbed';
 import type { GuestKernel } from '../test/qemu-guest';
 import { GUEST_MODULES, guestScript, qemuPrerequisites, writeInitramfs } from '../test/qemu-guest';
 
 const RUNS = Math.max(1, Number(process.argv[2] ?? 1) || 1);
 const BOOTED = /REMORA-GUEST-BOOTED/;
 const CMDLINE = 'console=ttyS0 quiet panic=-1';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
@@ -76,15 +76,6 @@ async function bareBoot(kernel: GuestKernel, initrd: string): Promise<number> {
   } finally {
     qemu.kill('SIGKILL');
   }
-}
-
-async function waitFile(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pattern.test(await readFile(file, 'utf8').catch(() => ''))) return;
-    await sleep(50);
-  }
-  throw new Error(`${file} did not show ${pattern} within ${timeoutMs} ms`);
 }
 
 /** QEMU's own transfer time, from the source QEMU's log timestamps. */
@@ -143,9 +134,9 @@ async function main(): Promise<void> {
         t = Date.now();
         const { domain, startedMs } = await launchGuest({ connection: a.connection('qemu'), xml });
         rows.start.push(startedMs);
-        await waitFile(consoleLog, BOOTED, 180_000);
+        await waitConsole(consoleLog, BOOTED, 180_000);
         rows.boot.push(Date.now() - t);
-        await waitFile(consoleLog, /REMORA-GUEST-TICK 2\b/, 30_000);
+        await waitConsole(consoleLog, /REMORA-GUEST-TICK 2\b/, 30_000);
         t = Date.now();
         const moved = await domain.migrate(b.connection('qemu'), {
           migrateUri: `unix://${join(dir, `${name}.migrate.sock`)}`,

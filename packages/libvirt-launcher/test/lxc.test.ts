@@ -6,12 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { OperationResult } from '@remora/agent-runner';
 import { AgentRunner, OcfRc } from '@remora/agent-runner';
-import type { Domain, PrivateLibvirtd } from '@remora/libvirt-launcher';
+import type { Domain } from '@remora/libvirt-launcher';
 import {
   DomainState,
   GuestStoppedError,
@@ -21,17 +20,24 @@ import {
   launchGuest,
   lxcContainer,
   privateLibvirtdSupport,
-  remotedInit,
-  startPrivateLibvirtd,
   stopGuest,
   waitForRemoted,
 } from '@remora/libvirt-launcher';
-import { AuthenticationError, RemoteClient } from '@remora/remote-transport';
+import { AuthenticationError } from '@remora/remote-transport';
+import {
+  describeUnless,
+  executeOnGuest,
+  initPid,
+  remotedContainer,
+  running,
+  useTestbed,
+} from './guest-testbed';
 
 const support = privateLibvirtdSupport();
-const reason = !support.ok ? support.reason : !support.lxc ? support.reason : '';
-if (reason) console.warn(`real LXC tests skipped: ${reason}`);
-const describeIf = reason ? describe.skip : describe;
+const describeIf = describeUnless(
+  support.ok && support.lxc ? '' : support.reason,
+  'real LXC tests',
+);
 
 /** The container's cgroup folder in a v1 hierarchy (libvirt names it lxc-<pid>-<name>.libvirt-lxc). */
 function cgroupDir(controller: string, name: string): string | undefined {
@@ -42,28 +48,11 @@ function cgroupDir(controller: string, name: string): string | undefined {
 }
 
 const read = (file: string): string => readFileSync(file, 'utf8').trim();
-
-/** Whether a process still runs (a zombie waiting for PID 1 to reap it does not). */
-function running(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** The container's init: the child of libvirt_lxc (whose PID libvirt reports as the domain id). */
-function initPid(controllerPid: number): number {
-  return Number(read(`/proc/${controllerPid}/task/${controllerPid}/children`).split(' ')[0]);
-}
 const MiB = 1024 * 1024;
 
 describeIf('real libvirt-LXC guests running remora remoted', () => {
-  let lv: PrivateLibvirtd;
-  let conn: LibvirtConnection;
-  let dir: string;
-  let keyFile: string;
-  const key = randomBytes(64);
+  const tb = useTestbed('lxc');
+  const lxc = (): LibvirtConnection => tb.lv.connection('lxc');
   let n = 10;
 
   /** A guest container spec running remoted on 10.213.0.<n>. */
@@ -72,40 +61,23 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
     extra: Partial<Parameters<typeof lxcContainer>[0]> = {},
   ): { xml: string; ip: string } => {
     const ip = `10.213.0.${++n}`;
-    const xml = lxcContainer({
+    const xml = remotedContainer({
+      dir: tb.dir,
+      keyFile: tb.keyFile,
       name,
-      memoryMiB: 256,
-      ...remotedInit({
-        nodeName: name,
-        authKeyFile: keyFile,
-        localSocket: join(dir, name, 'remoted.sock'),
-      }),
-      interfaces: [{ bridge: 'br0', ip: `${ip}/24` }],
+      ip: `${ip}/24`,
       ...extra,
     });
     return { xml, ip };
   };
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'remora-lxc-'));
-    keyFile = join(dir, 'authkey');
-    await writeFile(keyFile, key, { mode: 0o400 });
-    lv = await startPrivateLibvirtd();
-    conn = lv.connection('lxc');
-  });
-
-  afterAll(async () => {
-    await lv?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   it('starts a container whose remora remoted answers an authenticated handshake from the bridge side', async () => {
     const { xml, ip } = guest('g1');
-    const address = await lv.forward(ip, 3121);
+    const address = await tb.lv.forward(ip, 3121);
     const launched = await launchGuest({
-      connection: conn,
+      connection: lxc(),
       xml,
-      remote: { address, authKey: key, connectTimeoutMs: 20_000 },
+      remote: { address, authKey: tb.key, connectTimeoutMs: 20_000 },
     });
     expect(launched.nodeName).toBe('g1');
     expect(launched.readyMs).toBeLessThan(20_000);
@@ -117,19 +89,10 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
       'remoted --listen 0.0.0.0:3121',
     );
     expect(readlinkSync(`/proc/${init}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
-    expect(readlinkSync(`/proc/${init}/ns/net`)).not.toBe(readlinkSync(lv.netnsPath));
+    expect(readlinkSync(`/proc/${init}/ns/net`)).not.toBe(readlinkSync(tb.lv.netnsPath));
     // it runs agents: a real OCF agent inside the guest
-    const client = await RemoteClient.connect({ address, authKey: key, reconnect: false });
-    try {
-      const r = await client.execute({
-        resourceId: 'probe',
-        agent: 'ocf:heartbeat:Dummy',
-        action: 'monitor',
-      });
-      expect(r.rc).toBe(OcfRc.NOT_RUNNING);
-    } finally {
-      await client.close();
-    }
+    const probe = { resourceId: 'probe', agent: 'ocf:heartbeat:Dummy', action: 'monitor' };
+    expect((await executeOnGuest(address, tb.key, probe)).rc).toBe(OcfRc.NOT_RUNNING);
     // a wrong key is refused, and named
     await expect(
       waitForRemoted({ address, authKey: randomBytes(64), timeoutMs: 3000 }),
@@ -154,7 +117,7 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
         cpuQuotaUs: 50_000,
       },
     });
-    const { domain } = await launchGuest({ connection: conn, xml, persistent: false });
+    const { domain } = await launchGuest({ connection: lxc(), xml, persistent: false });
     try {
       const mem = cgroupDir('memory', 'g2');
       const cpu = cgroupDir('cpu', 'g2');
@@ -191,7 +154,7 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
       init: '/bin/sleep',
       initArgs: ['600'],
     });
-    const domain = await conn.create(xml);
+    const domain = await lxc().create(xml);
     const init = initPid((await domain.info()).id as number);
     const stop = await domain.shutdown({ timeoutMs: 800 });
     expect(stop.how).toBe('destroyed');
@@ -207,21 +170,21 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
       init: '/bin/sh',
       initArgs: ['-c', 'sleep 0.3'],
     });
-    const address = await lv.forward('10.213.0.250', 3121);
+    const address = await tb.lv.forward('10.213.0.250', 3121);
     const t0 = Date.now();
     const err = await launchGuest({
-      connection: conn,
+      connection: lxc(),
       xml,
-      remote: { address, authKey: key, connectTimeoutMs: 20_000 },
+      remote: { address, authKey: tb.key, connectTimeoutMs: 20_000 },
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GuestStoppedError);
     expect((err as Error).message).toMatch(/quitter: the guest is shut off/);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect((await conn.domain('quitter').state()).state).toBe(DomainState.ABSENT); // cleaned up
+    expect((await lxc().domain('quitter').state()).state).toBe(DomainState.ABSENT); // cleaned up
 
     const timeout = await waitForRemoted({
       address,
-      authKey: key,
+      authKey: tb.key,
       timeoutMs: 600,
       guest: 'nobody',
     }).catch((e: unknown) => e);
@@ -238,10 +201,10 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
       init: '/bin/sleep',
       initArgs: ['600'],
     });
-    const domain: Domain = await conn.define(xml);
+    const domain: Domain = await lxc().define(xml);
     await domain.start();
     const err = await domain
-      .migrate(new LibvirtConnection({ uri: lv.uri('lxc') }))
+      .migrate(new LibvirtConnection({ uri: tb.lv.uri('lxc') }))
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MigrationUnsupportedError);
     expect((err as Error).message).toMatch(/cannot migrate 'mover'/);
@@ -251,19 +214,19 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
 
   it("runs as ocf:remora:libvirt-guest: start waits for the guest's remoted, stop shuts it down", async () => {
     const { xml, ip } = guest('agent-guest');
-    const config = join(dir, 'agent-guest.xml');
+    const config = join(tb.dir, 'agent-guest.xml');
     await writeFile(config, xml);
-    await mkdir(join(dir, 'ocf', 'resource.d'), { recursive: true });
+    await mkdir(join(tb.dir, 'ocf', 'resource.d'), { recursive: true });
     await symlink(
       resolve(__dirname, '..', 'agents', 'remora'),
-      join(dir, 'ocf', 'resource.d', 'remora'),
+      join(tb.dir, 'ocf', 'resource.d', 'remora'),
     );
-    await using runner = new AgentRunner({ ocfRoot: join(dir, 'ocf') });
+    await using runner = new AgentRunner({ ocfRoot: join(tb.dir, 'ocf') });
     const params = {
       config,
-      hypervisor: lv.uri('lxc'),
-      remoted_address: await lv.forward(ip, 3121),
-      authkey: keyFile,
+      hypervisor: tb.lv.uri('lxc'),
+      remoted_address: await tb.lv.forward(ip, 3121),
+      authkey: tb.keyFile,
       remote_connect_timeout: '20s',
     };
     const run = (action: string): Promise<OperationResult> =>
@@ -279,7 +242,7 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
     expect(start.rc).toBe(OcfRc.SUCCESS);
     // ready means the daemon answers now
     expect(
-      (await waitForRemoted({ address: params.remoted_address, authKey: key, timeoutMs: 1000 }))
+      (await waitForRemoted({ address: params.remoted_address, authKey: tb.key, timeoutMs: 1000 }))
         .nodeName,
     ).toBe('agent-guest');
     expect((await run('monitor')).rc).toBe(OcfRc.SUCCESS);
@@ -290,21 +253,21 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
 
   it('leaves nothing behind when the private libvirtd stops: no guest, process, cgroup or namespace', async () => {
     const { xml, ip } = guest('last');
-    const address = await lv.forward(ip, 3121);
+    const address = await tb.lv.forward(ip, 3121);
     const { domain } = await launchGuest({
-      connection: conn,
+      connection: lxc(),
       xml,
-      remote: { address, authKey: key },
+      remote: { address, authKey: tb.key },
     });
     const { id } = await domain.info();
-    const netns = readlinkSync(lv.netnsPath);
-    const pids = lv.processes();
-    expect(lv.trackingCgroups.length).toBeGreaterThan(0);
-    expect(pids).toEqual(expect.arrayContaining([lv.pid, id as number, initPid(id as number)]));
-    await lv.stop(); // destroys the running guest too
+    const netns = readlinkSync(tb.lv.netnsPath);
+    const pids = tb.lv.processes();
+    expect(tb.lv.trackingCgroups.length).toBeGreaterThan(0);
+    expect(pids).toEqual(expect.arrayContaining([tb.lv.pid, id as number, initPid(id as number)]));
+    await tb.lv.stop(); // destroys the running guest too
     expect(pids.filter(running)).toEqual([]);
     expect(cgroupDir('memory', 'last')).toBeUndefined();
-    expect(lv.trackingCgroups.filter((c) => existsSync(c))).toEqual([]);
+    expect(tb.lv.trackingCgroups.filter((c) => existsSync(c))).toEqual([]);
     const stillInNetns = readdirSync('/proc')
       .filter((p) => /^\d+$/.test(p))
       .filter((p) => {
@@ -315,45 +278,28 @@ describeIf('real libvirt-LXC guests running remora remoted', () => {
         }
       });
     expect(stillInNetns).toEqual([]);
-    expect(existsSync(lv.dir)).toBe(false);
+    expect(existsSync(tb.lv.dir)).toBe(false);
   });
 });
 
 describeIf(
   'real libvirt-LXC guests sharing the host network (private libvirtd without a network namespace)',
   () => {
-    let lv: PrivateLibvirtd;
-    let dir: string;
-    const key = randomBytes(64);
-
-    beforeAll(async () => {
-      dir = await mkdtemp(join(tmpdir(), 'remora-lxh-'));
-      await writeFile(join(dir, 'authkey'), key, { mode: 0o400 });
-      lv = await startPrivateLibvirtd({ network: false });
-    });
-
-    afterAll(async () => {
-      await lv?.stop();
-      if (dir) await rm(dir, { recursive: true, force: true });
-    });
+    const tb = useTestbed('lxh', [{ network: false }]);
 
     it('reaches a guest without an interface on 127.0.0.1 directly', async () => {
       const port = 20_000 + Math.floor(Math.random() * 20_000);
-      const xml = lxcContainer({
+      const xml = remotedContainer({
+        dir: tb.dir,
+        keyFile: tb.keyFile,
         name: 'hostnet',
-        memoryMiB: 256,
-        ...remotedInit({
-          nodeName: 'hostnet',
-          authKeyFile: join(dir, 'authkey'),
-          listen: `127.0.0.1:${port}`,
-          localSocket: join(dir, 'hostnet', 'remoted.sock'),
-        }),
+        listen: `127.0.0.1:${port}`,
       });
       const { domain, nodeName } = await launchGuest({
-        connection: lv.connection('lxc'),
+        connection: tb.lv.connection('lxc'),
         xml,
         persistent: false,
-        remote: { address: `127.0.0.1:${port}`, authKey: key, connectTimeoutMs: 20_000 },
+        remote: { address: `127.0.0.1:${port}`, authKey: tb.key, connectTimeoutMs: 20_000 },
       });
       expect(nodeName).toBe('hostnet');
       const init = initPid((await domain.info()).id as number);
@@ -366,40 +312,30 @@ describeIf(
 
 describeIf('a private libvirtd inside an existing network namespace (a simulated host)', () => {
   const netns = `remora-lvt-${randomBytes(3).toString('hex')}`;
-  let lv: PrivateLibvirtd | undefined;
-  let dir: string;
-  const key = randomBytes(64);
+  const tb = useTestbed('lxn', []);
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'remora-lxn-'));
-    await writeFile(join(dir, 'authkey'), key, { mode: 0o400 });
+  beforeAll(() => {
     execFileSync('ip', ['netns', 'add', netns]);
     execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   });
 
-  afterAll(async () => {
-    await lv?.stop();
+  afterAll(() => {
     try {
       execFileSync('ip', ['netns', 'delete', netns]);
     } catch {
       // already gone
     }
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('runs guests in that namespace, reached through forward()', async () => {
-    lv = await startPrivateLibvirtd({ joinNetns: `/run/netns/${netns}` });
+    const lv = await tb.start({ joinNetns: `/run/netns/${netns}` });
     const nsIno = (path: string): number => statSync(path).ino;
     expect(nsIno(lv.netnsPath)).toBe(nsIno(`/run/netns/${netns}`));
-    const xml = lxcContainer({
+    const xml = remotedContainer({
+      dir: tb.dir,
+      keyFile: tb.keyFile,
       name: 'inns',
-      memoryMiB: 256,
-      ...remotedInit({
-        nodeName: 'inns',
-        authKeyFile: join(dir, 'authkey'),
-        listen: '127.0.0.1:3121',
-        localSocket: join(dir, 'inns', 'remoted.sock'),
-      }),
+      listen: '127.0.0.1:3121',
     });
     const address = await lv.forward('127.0.0.1', 3121);
     expect(address).toMatch(/^unix:/);
@@ -407,7 +343,7 @@ describeIf('a private libvirtd inside an existing network namespace (a simulated
       connection: lv.connection('lxc'),
       xml,
       persistent: false,
-      remote: { address, authKey: key, connectTimeoutMs: 20_000 },
+      remote: { address, authKey: tb.key, connectTimeoutMs: 20_000 },
     });
     expect(nodeName).toBe('inns');
     const init = initPid((await domain.info()).id as number);

@@ -14,9 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { OperationResult } from '@remora/agent-runner';
 import { AgentRunner, OcfRc } from '@remora/agent-runner';
@@ -26,10 +25,9 @@ import {
   launchGuest,
   privateLibvirtdSupport,
   qemuVm,
-  startPrivateLibvirtd,
   stopGuest,
 } from '@remora/libvirt-launcher';
-import { RemoteClient } from '@remora/remote-transport';
+import { describeUnless, executeOnGuest, useTestbed, waitConsole } from './guest-testbed';
 import type { GuestKernel } from './qemu-guest';
 import {
   GUEST_MODULES,
@@ -48,8 +46,7 @@ const reason =
     ? 'not part of npm test (a software-emulated boot takes 10-60 s here): run ' +
       `npm run test:qemu --workspace @remora/libvirt-launcher${missing ? `; it also needs: ${missing}` : ''}`
     : missing;
-if (reason) console.warn(`QEMU guest tests skipped: ${reason}`);
-const describeIf = reason ? describe.skip : describe;
+const describeIf = describeUnless(reason, 'QEMU guest tests');
 
 /** The package's agents (they run dist/, built by `npm run build`). */
 const AGENTS = resolve(__dirname, '..', 'agents', 'remora');
@@ -76,26 +73,6 @@ function httpGet(address: string, path: string): Promise<string> {
   });
 }
 
-/** Wait until the console log matches; the error carries the log's and QEMU's tails. */
-async function waitConsole(
-  file: string,
-  pattern: RegExp,
-  timeoutMs: number,
-  qemuLog: () => string,
-): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  let text = '';
-  while (Date.now() < deadline) {
-    text = await readFile(file, 'utf8').catch(() => '');
-    const m = text.match(pattern);
-    if (m) return m;
-    await sleep(100);
-  }
-  throw new Error(
-    `console did not show ${pattern} within ${timeoutMs} ms\n--- console ---\n${text.slice(-2000)}\n--- qemu log ---\n${qemuLog()}`,
-  );
-}
-
 /** `promise`, whose failure also shows the guest's console (what it printed before). */
 async function showingConsole<T>(consoleLog: string, promise: Promise<T>): Promise<T> {
   try {
@@ -114,12 +91,13 @@ async function showingConsole<T>(consoleLog: string, promise: Promise<T>): Promi
 
 /** QEMU's own messages for a guest (its log without the command line). */
 const qemuLogTail = (lv: PrivateLibvirtd, name: string): string =>
-  lv
+  '--- qemu log ---\n' +
+  (lv
     .guestLogTail(name, 200)
     .split('\n')
     .filter((l) => !/^(-| {2}|[A-Z_]+=)/.test(l))
     .slice(-15)
-    .join('\n') || '(no qemu log)';
+    .join('\n') || '(no qemu log)');
 
 /** The QEMU processes a private libvirtd runs. */
 const qemuProcesses = (lv: PrivateLibvirtd): number[] =>
@@ -153,6 +131,7 @@ function recordEvents(conn: LibvirtConnection): {
 }
 
 describeIf('a QEMU (TCG) guest through libvirt: boot, limits, live migration, shutdown', () => {
+  const tb = useTestbed('qemu', [{}, {}]);
   let a: PrivateLibvirtd;
   let b: PrivateLibvirtd;
   let dir: string;
@@ -162,19 +141,11 @@ describeIf('a QEMU (TCG) guest through libvirt: boot, limits, live migration, sh
   const ip = '10.213.0.50';
 
   beforeAll(async () => {
+    [a, b] = tb.daemons as [PrivateLibvirtd, PrivateLibvirtd];
+    dir = tb.dir;
     kernel = pre.kernel!;
-    dir = await mkdtemp(join(tmpdir(), 'remora-qemu-'));
     initrd = join(dir, 'initrd.gz');
-    [a, b] = await Promise.all([
-      startPrivateLibvirtd(),
-      startPrivateLibvirtd(),
-      writeInitramfs(initrd, { kernel, modules: GUEST_MODULES, script: guestScript() }),
-    ]).then(([x, y]) => [x, y] as const);
-  });
-
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await writeInitramfs(initrd, { kernel, modules: GUEST_MODULES, script: guestScript() });
   });
 
   const consoleLog = (): string => join(dir, 'vm1.console.log');
@@ -343,33 +314,19 @@ describeIf('a QEMU (TCG) guest through libvirt: boot, limits, live migration, sh
 });
 
 describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
-  let lv: PrivateLibvirtd;
-  let dir: string;
-  const key = randomBytes(64);
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'remora-qemu-rd-'));
-    lv = await startPrivateLibvirtd();
-  });
-
-  afterAll(async () => {
-    await lv?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const tb = useTestbed('qemu-rd');
 
   it('boots a guest whose remora remoted answers an authenticated handshake and runs an OCF agent', async () => {
     const kernel = pre.kernel!;
-    const keyFile = join(dir, 'authkey');
-    await writeFile(keyFile, key, { mode: 0o400 });
-    const initrd = join(dir, 'initrd.gz');
+    const initrd = join(tb.dir, 'initrd.gz');
     const remora = resolve(__dirname, '..', '..', 'cli', 'bin', 'remora.js');
     await writeInitramfs(initrd, {
       kernel,
       modules: GUEST_MODULES,
-      script: guestScript({ remora, authKeyFile: keyFile, nodeName: 'vm2', root: '9p' }),
+      script: guestScript({ remora, authKeyFile: tb.keyFile, nodeName: 'vm2', root: '9p' }),
     });
     const ip = '10.213.0.60';
-    const consoleLog = join(dir, 'vm2.console.log');
+    const consoleLog = join(tb.dir, 'vm2.console.log');
     const xml = qemuVm({
       name: 'vm2',
       type: 'qemu',
@@ -383,38 +340,29 @@ describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
       shares: [{ source: '/', tag: 'hostroot' }],
       consoleLog,
     });
-    const address = await lv.forward(ip, 3121);
+    const address = await tb.lv.forward(ip, 3121);
     const t0 = Date.now();
     const launched = await showingConsole(
       consoleLog,
       launchGuest({
-        connection: lv.connection('qemu'),
+        connection: tb.lv.connection('qemu'),
         xml,
-        remote: { address, authKey: key, connectTimeoutMs: 240_000 },
+        remote: { address, authKey: tb.key, connectTimeoutMs: 240_000 },
       }),
     );
     console.log(
       `QEMU guest with remoted: libvirt start ${launched.startedMs} ms, remoted ready ${launched.readyMs} ms (${Date.now() - t0} ms)`,
     );
     expect(launched.nodeName).toBe('vm2');
-    const client = await RemoteClient.connect({ address, authKey: key, reconnect: false });
-    try {
-      const r = await client.execute({
-        resourceId: 'probe',
-        agent: 'ocf:heartbeat:Dummy',
-        action: 'monitor',
-      });
-      expect(r.rc).toBe(OcfRc.NOT_RUNNING);
-    } finally {
-      await client.close();
-    }
+    const probe = { resourceId: 'probe', agent: 'ocf:heartbeat:Dummy', action: 'monitor' };
+    expect((await executeOnGuest(address, tb.key, probe)).rc).toBe(OcfRc.NOT_RUNNING);
 
     // QEMU cannot migrate a guest with a mounted 9p share: said clearly, guest untouched
-    const other = await startPrivateLibvirtd({ network: false });
+    const other = await tb.start({ network: false });
     try {
       const err = await launched.domain
         .migrate(other.connection('qemu'), {
-          migrateUri: `unix://${join(dir, 'migrate.sock')}`,
+          migrateUri: `unix://${join(tb.dir, 'migrate.sock')}`,
           timeoutMs: 60_000,
         })
         .catch((e: unknown) => e);
@@ -432,38 +380,30 @@ describeIf('remora remoted in a QEMU guest (host root over 9p)', () => {
 });
 
 describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
-  let a: PrivateLibvirtd;
-  let b: PrivateLibvirtd;
-  let dir: string;
-  const key = randomBytes(64);
+  const tb = useTestbed('qemu-mig', [{}, {}]);
   const ip = '10.213.0.70';
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'remora-qemu-mig-'));
-    [a, b] = await Promise.all([startPrivateLibvirtd(), startPrivateLibvirtd()]);
-  });
-
-  afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
 
   it('starts an agent in the guest, migrates the guest live, and the agent still runs there', async () => {
     const kernel = pre.kernel!;
+    const [a, b] = tb.daemons as [PrivateLibvirtd, PrivateLibvirtd];
     const repoRoot = resolve(__dirname, '..', '..', '..');
     const remora = join(IMAGE_REPO, 'packages', 'cli', 'bin', 'remora.js');
     const authKeyFile = '/etc/remora/authkey';
-    const image = join(dir, 'remora.img');
+    const image = join(tb.dir, 'remora.img');
     let t = Date.now();
-    const imageBytes = await writeRemoraDiskImage(image, { repoRoot, authKey: key, authKeyFile });
+    const imageBytes = await writeRemoraDiskImage(image, {
+      repoRoot,
+      authKey: tb.key,
+      authKeyFile,
+    });
     const imageMs = Date.now() - t;
-    const initrd = join(dir, 'initrd.gz');
+    const initrd = join(tb.dir, 'initrd.gz');
     await writeInitramfs(initrd, {
       kernel,
       modules: GUEST_MODULES,
       script: guestScript({ remora, authKeyFile, nodeName: 'vm3', root: 'disk' }),
     });
-    const consoleLog = join(dir, 'vm3.console.log');
+    const consoleLog = join(tb.dir, 'vm3.console.log');
     const xml = qemuVm({
       name: 'vm3',
       type: 'qemu',
@@ -482,7 +422,7 @@ describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
       launchGuest({
         connection: a.connection('qemu'),
         xml,
-        remote: { address: await a.forward(ip, 3121), authKey: key, connectTimeoutMs: 240_000 },
+        remote: { address: await a.forward(ip, 3121), authKey: tb.key, connectTimeoutMs: 240_000 },
       }),
     );
     console.log(
@@ -490,25 +430,16 @@ describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
         `libvirt start ${launched.startedMs} ms, remoted ready ${launched.readyMs} ms`,
     );
 
-    const before = await RemoteClient.connect({
-      address: await a.forward(ip, 3121),
-      authKey: key,
-      reconnect: false,
+    const start = await executeOnGuest(await a.forward(ip, 3121), tb.key, {
+      resourceId: 'd1',
+      agent: 'ocf:heartbeat:Dummy',
+      action: 'start',
     });
-    try {
-      const start = await before.execute({
-        resourceId: 'd1',
-        agent: 'ocf:heartbeat:Dummy',
-        action: 'start',
-      });
-      expect(start.rc).toBe(OcfRc.SUCCESS);
-    } finally {
-      await before.close();
-    }
+    expect(start.rc).toBe(OcfRc.SUCCESS);
 
     t = Date.now();
     const moved = await launched.domain.migrate(b.connection('qemu'), {
-      migrateUri: `unix://${join(dir, 'migrate.sock')}`,
+      migrateUri: `unix://${join(tb.dir, 'migrate.sock')}`,
       timeoutMs: 180_000,
     });
     const migrateMs = Date.now() - t;
@@ -516,21 +447,12 @@ describeIf('remoted in a QEMU guest with its own disk: live migration', () => {
 
     // the same remoted, now behind the destination's bridge: the agent's state moved with the guest
     t = Date.now();
-    const after = await RemoteClient.connect({
-      address: await b.forward(ip, 3121),
-      authKey: key,
-      reconnect: false,
+    const monitor = await executeOnGuest(await b.forward(ip, 3121), tb.key, {
+      resourceId: 'd1',
+      agent: 'ocf:heartbeat:Dummy',
+      action: 'monitor',
     });
-    try {
-      const monitor = await after.execute({
-        resourceId: 'd1',
-        agent: 'ocf:heartbeat:Dummy',
-        action: 'monitor',
-      });
-      expect(monitor.rc).toBe(OcfRc.SUCCESS);
-    } finally {
-      await after.close();
-    }
+    expect(monitor.rc).toBe(OcfRc.SUCCESS);
     console.log(
       `QEMU guest with remoted: live migration ${migrateMs} ms, handshake + monitor on the destination ${Date.now() - t} ms`,
     );
