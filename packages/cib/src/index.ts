@@ -71,13 +71,23 @@ export {
   uniqueId,
 } from './edit';
 export type { LocationSpec, ResourceAttributeSet, TicketChange } from './edit';
-export { CibDigestError, CibStore, EMPTY_CIB, FileBackend, MemoryBackend } from './store';
+export {
+  CibDigestError,
+  CibJournalError,
+  CibStore,
+  EMPTY_CIB,
+  FileBackend,
+  MemoryBackend,
+} from './store';
+export { CibPatchError } from './patch';
 export type {
   CibBackend,
   CibChange,
   CibHistoryEntry,
+  CibSnapshot,
   CibStoreOptions,
   ModifyOptions,
+  StoredCib,
 } from './store';
 export { diffCib } from './diff';
 export type { CibDiffEntry } from './diff';

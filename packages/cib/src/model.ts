@@ -541,57 +541,89 @@ function allPrimitives(resources: readonly Resource[]): Primitive[] {
 /** Every primitive, depth first (inside groups, clones and bundles too). */
 export { allPrimitives };
 
-function readStatus(status: XmlElement | undefined): NodeState[] {
+/** What {@link readCib} remembers between versions that share subtrees (the store's; elements must not change). */
+export interface ReadCache {
+  readonly configurations: WeakMap<XmlElement, Omit<Cib, RootFields | 'status' | 'tickets'>>;
+  readonly nodeStates: WeakMap<XmlElement, NodeState>;
+  readonly resources: WeakMap<XmlElement, ResourceHistoryRecord>;
+}
+
+type RootFields = 'version' | 'validateWith' | 'haveQuorum' | 'dcUuid' | 'rootAttributes';
+
+/** A cache for {@link readCibCached}. */
+export function newReadCache(): ReadCache {
+  return { configurations: new WeakMap(), nodeStates: new WeakMap(), resources: new WeakMap() };
+}
+
+function readStatus(status: XmlElement | undefined, cache?: ReadCache): NodeState[] {
   if (!status) return [];
   return childElements(status, 'node_state').map((ns) => {
-    const a = ns.attributes;
-    const lrm = firstChild(ns, 'lrm');
-    const lrmResources = lrm ? firstChild(lrm, 'lrm_resources') : undefined;
-    const transient = firstChild(ns, 'transient_attributes');
-    return {
-      id: a.get('id') ?? '',
-      uname: a.get('uname') ?? a.get('id') ?? '',
-      inCcm: a.get('in_ccm') === 'true' || /^\d+$/.test(a.get('in_ccm') ?? ''),
-      crmd: a.get('crmd') ?? 'offline',
-      join: a.get('join'),
-      expected: a.get('expected'),
-      remoteNode: parseBoolean(a.get('remote_node'), false),
-      attributes: attrs(ns),
-      transientAttributes: transient
-        ? mergeNvSets(readNvSets(transient, ['instance_attributes'], 'status'))
-        : {},
-      resources: lrmResources
-        ? childElements(lrmResources, 'lrm_resource').map((r) => ({
-            id: r.attributes.get('id') ?? '',
-            class: r.attributes.get('class'),
-            provider: r.attributes.get('provider'),
-            type: r.attributes.get('type'),
-            container: r.attributes.get('container'),
-            operations: childElements(r, 'lrm_rsc_op').map((op) => {
-              const o = op.attributes;
-              return {
-                id: o.get('id') ?? '',
-                operationKey: o.get('operation_key') ?? o.get('id') ?? '',
-                operation: o.get('operation') ?? '',
-                callId: num(o.get('call-id')) ?? -1,
-                rc: num(o.get('rc-code')) ?? -1,
-                opStatus: num(o.get('op-status')) ?? 0,
-                interval: num(o.get('interval')) ?? 0,
-                transitionKey: o.get('transition-key'),
-                transitionMagic: o.get('transition-magic'),
-                opDigest: o.get('op-digest'),
-                lastRcChange: num(o.get('last-rc-change')),
-                execTime: num(o.get('exec-time')),
-                queueTime: num(o.get('queue-time')),
-                onNode: o.get('on_node'),
-                exitReason: o.get('exit-reason'),
-                attributes: attrs(op),
-              };
-            }),
-          }))
-        : [],
-    };
+    const known = cache?.nodeStates.get(ns);
+    if (known) return known;
+    const state = readNodeState(ns, cache);
+    cache?.nodeStates.set(ns, state);
+    return state;
   });
+}
+
+function readNodeState(ns: XmlElement, cache: ReadCache | undefined): NodeState {
+  const a = ns.attributes;
+  const lrm = firstChild(ns, 'lrm');
+  const lrmResources = lrm ? firstChild(lrm, 'lrm_resources') : undefined;
+  const transient = firstChild(ns, 'transient_attributes');
+  return {
+    id: a.get('id') ?? '',
+    uname: a.get('uname') ?? a.get('id') ?? '',
+    inCcm: a.get('in_ccm') === 'true' || /^\d+$/.test(a.get('in_ccm') ?? ''),
+    crmd: a.get('crmd') ?? 'offline',
+    join: a.get('join'),
+    expected: a.get('expected'),
+    remoteNode: parseBoolean(a.get('remote_node'), false),
+    attributes: attrs(ns),
+    transientAttributes: transient
+      ? mergeNvSets(readNvSets(transient, ['instance_attributes'], 'status'))
+      : {},
+    resources: lrmResources
+      ? childElements(lrmResources, 'lrm_resource').map((r) => {
+          const known = cache?.resources.get(r);
+          if (known) return known;
+          const record = readResourceHistory(r);
+          cache?.resources.set(r, record);
+          return record;
+        })
+      : [],
+  };
+}
+
+function readResourceHistory(r: XmlElement): ResourceHistoryRecord {
+  return {
+    id: r.attributes.get('id') ?? '',
+    class: r.attributes.get('class'),
+    provider: r.attributes.get('provider'),
+    type: r.attributes.get('type'),
+    container: r.attributes.get('container'),
+    operations: childElements(r, 'lrm_rsc_op').map((op) => {
+      const o = op.attributes;
+      return {
+        id: o.get('id') ?? '',
+        operationKey: o.get('operation_key') ?? o.get('id') ?? '',
+        operation: o.get('operation') ?? '',
+        callId: num(o.get('call-id')) ?? -1,
+        rc: num(o.get('rc-code')) ?? -1,
+        opStatus: num(o.get('op-status')) ?? 0,
+        interval: num(o.get('interval')) ?? 0,
+        transitionKey: o.get('transition-key'),
+        transitionMagic: o.get('transition-magic'),
+        opDigest: o.get('op-digest'),
+        lastRcChange: num(o.get('last-rc-change')),
+        execTime: num(o.get('exec-time')),
+        queueTime: num(o.get('queue-time')),
+        onNode: o.get('on_node'),
+        exitReason: o.get('exit-reason'),
+        attributes: attrs(op),
+      };
+    }),
+  };
 }
 
 function readTickets(status: XmlElement | undefined): TicketState[] {
@@ -614,11 +646,48 @@ function readTickets(status: XmlElement | undefined): TicketState[] {
  * bad durations, unknown templates). Use `verifyCib` for a full report.
  */
 export function readCib(doc: XmlDocument): Cib {
+  return readCibCached(doc, undefined);
+}
+
+/**
+ * {@link readCib}, reusing what `cache` remembers of elements read before
+ * (the store's committed versions share unchanged subtrees: a status
+ * update re-reads only the node states it changed).
+ */
+export function readCibCached(doc: XmlDocument, cache: ReadCache | undefined): Cib {
   const root = doc.root;
   if (root.name !== 'cib')
     throw new CibStructureError('/', `the root element is <${root.name}>, expected <cib>`);
   const configuration = firstChild(root, 'configuration');
   if (!configuration) throw new CibStructureError('/cib', 'missing <configuration>');
+  let config = cache?.configurations.get(configuration);
+  if (!config) {
+    config = readConfiguration(configuration);
+    cache?.configurations.set(configuration, config);
+  }
+  const n = (k: string): number => {
+    const v = root.attributes.get(k);
+    const parsed = v === undefined ? 0 : Number.parseInt(v, 10);
+    if (Number.isNaN(parsed))
+      throw new CibStructureError(`/cib/@${k}`, `'${v}' is not a whole number`);
+    return parsed;
+  };
+  const status = firstChild(root, 'status');
+  return {
+    version: { adminEpoch: n('admin_epoch'), epoch: n('epoch'), numUpdates: n('num_updates') },
+    validateWith: root.attributes.get('validate-with'),
+    haveQuorum: parseBoolean(root.attributes.get('have-quorum'), false),
+    dcUuid: root.attributes.get('dc-uuid'),
+    rootAttributes: attrs(root),
+    ...config,
+    status: readStatus(status, cache),
+    tickets: readTickets(status),
+  };
+}
+
+function readConfiguration(
+  configuration: XmlElement,
+): Omit<Cib, RootFields | 'status' | 'tickets'> {
   const section = (name: string): XmlElement | undefined => firstChild(configuration, name);
   const cfgPath = '/cib/configuration';
 
@@ -756,19 +825,7 @@ export function readCib(doc: XmlDocument): Cib {
     }
   }
 
-  const n = (k: string): number => {
-    const v = root.attributes.get(k);
-    const parsed = v === undefined ? 0 : Number.parseInt(v, 10);
-    if (Number.isNaN(parsed))
-      throw new CibStructureError(`/cib/@${k}`, `'${v}' is not a whole number`);
-    return parsed;
-  };
   return {
-    version: { adminEpoch: n('admin_epoch'), epoch: n('epoch'), numUpdates: n('num_updates') },
-    validateWith: root.attributes.get('validate-with'),
-    haveQuorum: parseBoolean(root.attributes.get('have-quorum'), false),
-    dcUuid: root.attributes.get('dc-uuid'),
-    rootAttributes: attrs(root),
     propertySets,
     properties: mergeNvSets(propertySets),
     nodes,
@@ -784,8 +841,6 @@ export function readCib(doc: XmlDocument): Cib {
     opDefaults: opDefaultsEl
       ? readNvSets(opDefaultsEl, ['meta_attributes'], `${cfgPath}/op_defaults`)
       : [],
-    status: readStatus(firstChild(root, 'status')),
-    tickets: readTickets(firstChild(root, 'status')),
   };
 }
 

@@ -207,6 +207,40 @@ function write(node: XmlNode, out: string[]): void {
   }
 }
 
+/**
+ * {@link serializeXml} for documents whose nodes never change once written
+ * (the store's committed versions): each element's text is remembered in
+ * `cache`, so a new version sharing most of its elements with the previous
+ * one is mostly concatenation of remembered pieces.
+ */
+export function serializeXmlCached(doc: XmlDocument, cache: WeakMap<XmlNode, string>): string {
+  const one = (node: XmlNode): string => {
+    if (node.type !== 'element') {
+      const out: string[] = [];
+      write(node, out);
+      return out.join('');
+    }
+    const known = cache.get(node);
+    if (known !== undefined) return known;
+    let open = `<${node.name}`;
+    for (const [k, v] of node.attributes) open += ` ${k}="${escapeAttr(v)}"`;
+    let text: string;
+    if (node.children.length === 0 && node.selfClosing) text = `${open}/>`;
+    else {
+      text = `${open}>`;
+      for (const child of node.children) text += one(child);
+      text += `</${node.name}>`;
+    }
+    cache.set(node, text);
+    return text;
+  };
+  let text = '';
+  for (const n of doc.prolog) text += one(n);
+  text += one(doc.root);
+  for (const n of doc.epilog) text += one(n);
+  return text;
+}
+
 /** Serialize a node or document back to text (documents: byte-identical for canonical input). */
 export function serializeXml(value: XmlDocument | XmlNode): string {
   const out: string[] = [];
