@@ -223,9 +223,15 @@ async function main(): Promise<void> {
     if (pid === undefined) throw new Error(`${victim} is not running: the cluster did not come up`);
     console.log(`kill -9 ${victim} (pid ${pid}, running ${services.join(', ') || 'no service'})`);
     // Detection: the guest's connection recorded as failed (a new failure record).
-    const failure = (): string =>
-      new RegExp(`<lrm_rsc_op id="${victim}_last_failure_0"[^>]*>`).exec(cluster.store.xml)?.[0] ??
-      '';
+    // (Searched again only when the CIB changed: at 16/64/64 it is megabytes.)
+    const pattern = new RegExp(`<lrm_rsc_op id="${victim}_last_failure_0"[^>]*>`);
+    let seen: { snapshot: unknown; found: string } | undefined;
+    const failure = (): string => {
+      const snapshot = cluster.store.snapshot();
+      if (seen?.snapshot !== snapshot)
+        seen = { snapshot, found: pattern.exec(snapshot.xml)?.[0] ?? '' };
+      return seen.found;
+    };
     const before = failure();
     t = Date.now();
     process.kill(pid, 'SIGKILL');

@@ -432,9 +432,10 @@ export class Controller implements AsyncDisposable {
    * read whatever arrived in the same turn, and under load it waits twice as
    * long as the previous write took (at most 2 s), so everything that
    * arrives meanwhile joins it and writing takes at most a third of this
-   * thread (each write rewrites the whole CIB: at 16 nodes / 64 guests a
-   * write per result kept this process busy writing and starved its event
-   * loop).
+   * thread (when each write rewrote the whole CIB, at 16 nodes / 64 guests
+   * a write per result kept this process busy writing and starved its event
+   * loop; a status write now costs what it changes — @remora/cib's
+   * copy-on-write versions — so writes follow each other at once).
    * Edits are applied in the order they were asked for.
    */
   private writeStatus(edit: (doc: XmlDocument) => void, reason: string): Promise<void> {

@@ -132,8 +132,6 @@ export class RemoraScheduler implements Scheduler {
         scheduler: join(dirname(require.resolve('@remora/scheduler/package.json')), 'dist'),
       },
     });
-    // The thread never keeps the process alive; it is idle between transitions.
-    worker.unref();
     worker.on('message', (m: { id: number; xml?: string; error?: string }) => {
       const w = this.waiting.get(m.id);
       this.waiting.delete(m.id);
@@ -149,6 +147,9 @@ export class RemoraScheduler implements Scheduler {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
+    // The thread never keeps the process alive; it is idle between transitions.
+    // (After the listeners: adding a 'message' listener refs the thread's port again.)
+    worker.unref();
     this.worker = worker;
     return worker;
   }
