@@ -65,6 +65,16 @@ async function main(): Promise<void> {
     console.log(
       `after standby: version ${store.version.adminEpoch}.${store.version.epoch}.${store.version.numUpdates}`,
     );
+    // A status update: journaled as a patch (cib.xml.journal), the file is not rewritten.
+    const before = store.snapshot();
+    await store.modify(
+      (doc) => setNodeAttribute(doc, 'node1', 'pingd', '1', { lifetime: 'reboot' }),
+      { scope: 'status', reason: 'attribute update' },
+    );
+    const read = await CibStore.read(join(dir, 'cib.xml')); // as another process would
+    console.log(
+      `after a status update: version ${read.version.epoch}.${read.version.numUpdates} (file + journal); the snapshot taken before still reads ${before.version.epoch}.${before.version.numUpdates}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
