@@ -6,7 +6,16 @@
  */
 import type { OrderConstraint, ResourceSet } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
-import { O, Role, inPromotable, isActiveRole, nodeAvailable, primitivesOf } from './model';
+import {
+  INF,
+  O,
+  Role,
+  inPromotable,
+  isActiveRole,
+  nodeAvailable,
+  primitivesOf,
+  topOf,
+} from './model';
 import type { WorkingSet } from './unpack';
 import { failCountInfo, fenceNode, historyRecord } from './unpack';
 import { configChanges } from './digest';
@@ -16,6 +25,7 @@ import {
   cloneInternal,
   createCloneActions,
   createNotifications,
+  inhibitUnpaired,
   instancesToProbe,
   orderInterleaved,
 } from './clone';
@@ -32,6 +42,8 @@ const NO_ORDERINGS: Ordering[] = [];
 export class ActionSet {
   readonly actions: Action[] = [];
   readonly orderings: Ordering[] = [];
+  /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
+  readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
   /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
   private readonly index = new Map<string, Map<SNode | undefined, Action>>();
   /** Actions per resource and task, for resolving resource-level orderings. */
@@ -1194,7 +1206,13 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   // a remote connection that migrates is not really stopping for what runs through it
   const migratingConnection =
     then.task === 'stop' && then.migrateRunnable && then.rsc?.remoteNode !== undefined;
-  if (flags & O.impliesFirst && !then.optional && first.optional && !migratingConnection) {
+  if (
+    flags & O.impliesFirst &&
+    !then.optional &&
+    first.optional &&
+    !ff.optional &&
+    !migratingConnection
+  ) {
     first.optional = false;
     if (then.rsc && first.rsc !== then.rsc)
       setReason(first, `required ${then.rsc.id} ${then.task}`);
@@ -1244,16 +1262,18 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
     }
     if (!skip) implies(then, first, 'runnable');
   }
-  // a mandatory ordering after a required action that cannot run: 'then' would wait forever
+  // a mandatory ordering after the stop of a blocked resource (unmanaged after a
+  // failure it cannot recover from): 'then' would wait forever
   if (
-    flags & O.impliesFirst &&
-    !ff.optional &&
-    !ff.runnable &&
-    then.runnable &&
-    then.task === 'stop' &&
-    !then.pseudo
+    flags & (O.impliesThen | O.impliesFirst | O.restart) &&
+    first.rsc &&
+    !first.rsc.managed &&
+    first.rsc.blocked &&
+    !first.runnable &&
+    first.task === 'stop' &&
+    then.runnable
   ) {
-    implies(then, first, 'runnable');
+    then.runnable = false;
   }
   if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
     implies(then, first, 'optional');
@@ -1294,9 +1314,39 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
   }
 }
 
+/**
+ * A start that became unrunnable through an ordering blocks the starts of
+ * what is colocated with its resource with INFINITY (Pacemaker's
+ * pcmk__block_colocated_starts): once every instance or member of the
+ * top-level resource cannot start, each mandatory dependent's start becomes
+ * unrunnable ("colocation with X"), and so on down the colocation chain.
+ */
+function blockColocatedStarts(a: Action, blocked: (x: Action) => void): void {
+  if (a.task !== 'start' || a.runnable || !a.rsc) return;
+  const top = topOf(a.rsc);
+  if (top.withThis.length === 0) return;
+  for (const child of top.children) {
+    const start = child.actions.find((x) => x.task === 'start');
+    if (!start || start.runnable) return;
+  }
+  for (const c of top.withThis) {
+    if (c.score < INF) continue;
+    for (const x of c.dependent.actions) {
+      if (x.task !== 'start' || !x.runnable) continue;
+      x.runnable = false;
+      setReason(x, `colocation with ${a.rsc.id}`);
+      blocked(x);
+    }
+  }
+}
+
 export function propagate(as: ActionSet): void {
   const queue: Action[] = [...as.actions];
   const queued = new Set<Action>(queue);
+  // starts that could run before orderings were applied: one that no longer can blocks its dependents
+  const runnableStarts = new Set<Action>(
+    as.actions.filter((a) => a.task === 'start' && a.runnable && a.rsc),
+  );
   const enqueue = (a: Action): void => {
     if (queued.has(a)) return;
     queue.push(a);
@@ -1305,6 +1355,12 @@ export function propagate(as: ActionSet): void {
     for (let g = a.rsc?.parent; g; g = g.parent) for (const ga of g.actions) enqueue(ga);
   };
   const changed = new Set<Action>();
+  const block = (x: Action): void => {
+    runnableStarts.delete(x);
+    blockColocatedStarts(x, block);
+    enqueue(x);
+    for (const next of x.after) enqueue(next.then);
+  };
   // a moving head instead of shift(): the queue holds every action (large clusters)
   for (let head = 0; head < queue.length; head++) {
     const a = queue[head] as Action;
@@ -1314,6 +1370,7 @@ export function propagate(as: ActionSet): void {
       const o = a.before[i] as Ordering;
       applyOrdering(o.first, o.then, o.flags, changed);
       for (const c of changed) {
+        if (!c.runnable && runnableStarts.delete(c)) blockColocatedStarts(c, block);
         enqueue(c);
         for (const next of c.after) enqueue(next.then);
       }
@@ -1482,6 +1539,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);
   userOrderings(ws, as);
+  inhibitUnpaired(ws, as);
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);
   propagate(as);

@@ -164,17 +164,45 @@ function locationRole(role: string | undefined): 'any' | 'promoted' | 'other' {
   return r === Role.Promoted ? 'promoted' : 'other';
 }
 
+const DISCOVERY_RANK: Record<string, number> = { always: 0, never: 1, exclusive: 2 };
+
+/**
+ * resource-discovery=exclusive (Pacemaker's rsc_discover_filter): a resource
+ * with it (or inside a top-level resource with it) may only run on the nodes
+ * an exclusive location names; every other node it may consider gets
+ * -INFINITY. Applies to whole collectives (a clone's instances, a group's members).
+ */
+function exclusiveDiscoveryFilter(rsc: Rsc, top: Rsc): void {
+  if (!rsc.exclusiveDiscover && !top.exclusiveDiscover) return;
+  for (const c of rsc.children) exclusiveDiscoveryFilter(c, top);
+  if (!hasTable(rsc)) return;
+  const t = rsc.allowed;
+  const exclusive = (i: number): boolean => rsc.discovery.get(i) === 'exclusive';
+  for (const [i, v] of [...t.exceptions]) if (v !== ABSENT && !exclusive(i)) t.set(i, -INF);
+  if (t.base !== ABSENT && t.base !== -INF) {
+    const keep: number[] = [];
+    for (const [i, mode] of rsc.discovery) if (mode === 'exclusive' && t.isBase(i)) keep.push(i);
+    t.rebase(-INF, keep);
+  }
+}
+
 function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
   const targets = resourcesMatching(ws, c);
   if (targets.length === 0) return;
   const discovery = c.resourceDiscovery as 'always' | 'never' | 'exclusive' | undefined;
   const mark = (rsc: Rsc, node: SNode): void => {
     if (!discovery) return;
-    for (const p of primitivesOf(rsc)) {
-      p.discovery.set(node.index, discovery);
-      if (discovery === 'exclusive') p.exclusiveDiscover = true;
-    }
-    if (discovery === 'exclusive') rsc.exclusiveDiscover = true;
+    // a location on a collective applies to it and everything in it; the
+    // strictest mode wins (exclusive over never over always)
+    const rank = DISCOVERY_RANK[discovery] ?? 0;
+    const visit = (r: Rsc): void => {
+      const cur = r.discovery.get(node.index);
+      if (cur === undefined || (DISCOVERY_RANK[cur] ?? 0) < rank)
+        r.discovery.set(node.index, discovery);
+      if (discovery === 'exclusive') r.exclusiveDiscover = true;
+      for (const c of r.children) visit(c);
+    };
+    visit(rsc);
   };
   const apply = (role: string | undefined, node: SNode, score: number): void => {
     const kind = locationRole(role);
@@ -354,6 +382,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     if (!ws.config.symmetric && r.allowed.get(node.index) === ABSENT) continue;
     locate(ws, r, node, r.stickiness);
   }
+  for (const r of ws.resources) exclusiveDiscoveryFilter(r, r);
 
   // failures found while unpacking
   for (const b of ws.bans) locate(ws, b.rsc, b.node, b.score);

@@ -526,6 +526,8 @@ export function orderInterleaved(
 ): void {
   const fTask = completed(firstTask);
   const current = fTask === 'stopped' || fTask === 'demoted';
+  if (!current && flags & (O.runnableLeft | O.impliesThen))
+    as.interleavedStarts.push({ first, then });
   for (const thenInst of then.children) {
     const firstInst = compatibleInstance(ws, thenInst, first, current);
     if (!firstInst) {
@@ -536,6 +538,26 @@ export function orderInterleaved(
     const ta = instanceAction(as, thenInst, thenTask);
     if (!fa || !ta) continue;
     as.order(fa, ta, flags);
+  }
+}
+
+/**
+ * Mandatory interleaved orderings are re-evaluated whenever an instance
+ * loses its place (Pacemaker looks for the compatible instance each time it
+ * updates the ordering): an instance whose partner was just inhibited has
+ * nothing to pair with either, along whole chains of interleaved clones.
+ */
+export function inhibitUnpaired(ws: WorkingSet, as: ActionSet): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const { first, then } of as.interleavedStarts) {
+      for (const thenInst of then.children) {
+        if (!primitivesOf(thenInst).some((p) => p.assignedTo)) continue;
+        if (compatibleInstance(ws, thenInst, first, false)) continue;
+        inhibit(thenInst);
+        changed = true;
+      }
+    }
   }
 }
 

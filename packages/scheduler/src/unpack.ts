@@ -666,12 +666,9 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
 }
 
 function applyTargetRole(r: Rsc): void {
-  let target = r.targetRole;
-  // a clone instance's meta attributes already hold what it inherits (its own win)
-  for (let p = cloneOf(r) ? undefined : r.parent; p; p = p.parent) {
-    if (p.targetRole !== Role.Unknown && (target === Role.Unknown || p.targetRole < target))
-      target = p.targetRole;
-  }
+  // a resource's meta attributes already hold what it inherits from its parents
+  // (its own target-role wins over a group's, as in Pacemaker's meta inheritance)
+  const target = r.targetRole;
   if (target === Role.Unknown) return;
   // Promoted is what a promotable clone does anyway; other resources have no roles to choose
   if (target === Role.Promoted) return;
