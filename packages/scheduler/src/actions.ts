@@ -17,7 +17,7 @@ import {
   topOf,
 } from './model';
 import type { WorkingSet } from './unpack';
-import { failCountInfo, fenceNode, historyRecord } from './unpack';
+import { failCountInfo, fenceNode, historyRecord, needsFencing, nodeUnfenced } from './unpack';
 import { configChanges } from './digest';
 import { ABSENT } from './scores';
 import {
@@ -338,7 +338,7 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     rsc.assignedTo !== undefined &&
     current === rsc.partialSource &&
     rsc.assignedTo === rsc.partialTarget;
-  const multiply = !continuing && (rsc.requires === 'fencing' ? allActive > 1 : cleanActive > 1);
+  const multiply = !continuing && (needsFencing(rsc) ? allActive > 1 : cleanActive > 1);
   if (multiply) {
     if (rsc.multipleActive === 'stop_start' || rsc.multipleActive === 'stop_unexpected')
       needStop = true;
@@ -593,6 +593,7 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   const flags =
     !probe.runnable && rsc.runningOn.length === 0 ? O.optional | O.runnableLeft : O.optional;
   probe.probeFlags = flags;
+  orderAfterUnfencing(ws, as, rsc, node, probe);
 }
 
 function containsGuest(rsc: Rsc): boolean {
@@ -1059,7 +1060,7 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
     for (const stop of as.ofRsc(rsc, 'stop', node)) {
       stop.pseudo = true;
       stop.runnable = true;
-      if (rsc.requires === 'fencing' || node.kind === 'guest') as.order(fence, stop, O.optional);
+      if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, stop, O.optional);
       // the stop is implied by the fencing: the node's connection need not wait for it
       // (it would wait for the fencing, which waits for the guest's container to stop)
       if (node.connection) as.unorder(stop, (t) => t.rsc === node.connection && t.task === 'stop');
@@ -1068,10 +1069,10 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
     for (const demote of as.ofRsc(rsc, 'demote', node)) {
       demote.pseudo = true;
       demote.runnable = true;
-      if (rsc.requires === 'fencing' || node.kind === 'guest') as.order(fence, demote, O.optional);
+      if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, demote, O.optional);
     }
     for (const a of rsc.actions) {
-      if (a.task === 'start' && rsc.requires === 'fencing' && a.node !== node)
+      if (a.task === 'start' && needsFencing(rsc) && a.node !== node)
         as.order(fence, a, O.optional);
     }
   }
@@ -1121,6 +1122,89 @@ function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {
   orderStopsVsFence(ws, as, fence, node);
 }
 
+// ---------------------------------------------------------------- unfencing
+
+/**
+ * A node's unfencing (the "on" fencing action, Pacemaker's pe_fence_op),
+ * optional until something requires it; a required one needs a node that
+ * can be fenced. The first reason given stays.
+ */
+function unfenceAction(
+  ws: WorkingSet,
+  as: ActionSet,
+  node: SNode,
+  required: boolean,
+  reason?: string,
+): Action {
+  const a = as.custom(undefined, 'stonith', 0, node, true, { key: `stonith-${node.name}-on` });
+  a.fenceAction = 'on';
+  if (required && canFence(ws, node)) a.optional = false;
+  if (reason !== undefined) setReason(a, reason);
+  return a;
+}
+
+/**
+ * Unfence a node because of a fence device (trigger_unfencing): the node
+ * given, when it is up and staying, else every such node the device may
+ * run on. Nothing when no device unfences, or `rsc` is not a fence device.
+ */
+function triggerUnfencing(
+  ws: WorkingSet,
+  as: ActionSet,
+  rsc: Rsc | undefined,
+  node: SNode | undefined,
+  reason: string,
+): void {
+  if (!ws.config.enableUnfencing) return;
+  if (rsc && rsc.cls !== 'stonith') return;
+  const up = (n: SNode): boolean => n.online && !n.unclean && !n.shutdown;
+  if (node && up(node)) {
+    unfenceAction(ws, as, node, true, reason);
+  } else if (rsc) {
+    for (const n of ws.nodes)
+      if (rsc.allowed.get(n.index) !== ABSENT && up(n)) unfenceAction(ws, as, n, true, reason);
+  }
+}
+
+/**
+ * A probe (or start) of a resource that requires unfencing, or of a fence
+ * device while unfencing is in use, comes after the node's unfencing
+ * (pcmk__order_vs_unfence); a node never unfenced must be unfenced first
+ * ("required by RSC monitor").
+ */
+function orderAfterUnfencing(
+  ws: WorkingSet,
+  as: ActionSet,
+  rsc: Rsc,
+  node: SNode,
+  action: Action,
+): void {
+  const device = rsc.cls === 'stonith' && ws.config.enableUnfencing;
+  if (!device && rsc.requires !== 'unfencing') return;
+  as.order(unfenceAction(ws, as, node, false), action, O.optional);
+  if (!nodeUnfenced(node))
+    triggerUnfencing(ws, as, undefined, node, `required by ${rsc.id} ${action.task}`);
+}
+
+/**
+ * Resources that require unfencing stop before a node is unfenced and
+ * start after it; a required unfencing restarts them on that node
+ * (pcmk__order_restart_vs_unfence: "due to required stonith").
+ */
+function unfencingOrderings(ws: WorkingSet, as: ActionSet): void {
+  if (!ws.config.enableUnfencing) return;
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || r.cls === 'stonith' || r.requires !== 'unfencing') continue;
+    for (const a of [...r.actions]) {
+      if ((a.task !== 'stop' && a.task !== 'start') || a.interval !== 0 || !a.node) continue;
+      if (r.allowed.get(a.node.index) === ABSENT) continue;
+      const unfence = unfenceAction(ws, as, a.node, false);
+      if (a.task === 'stop') as.order(a, unfence, O.optional);
+      else as.order(unfence, a, O.impliesThen);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- propagation
 
 function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): boolean {
@@ -1129,6 +1213,7 @@ function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): bo
     then.optional = false;
     if (first.rsc && then.rsc !== first.rsc)
       setReason(then, `required ${first.rsc.id} ${first.task}`);
+    else if (!first.rsc && then.rsc) setReason(then, `required ${first.task}`);
     return true;
   }
   if (!then.runnable) return false;
@@ -1411,6 +1496,7 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
         continue;
       // the agent changed: restart where active, and forget the old history
       agentChanged.add(node);
+      triggerUnfencing(ws, as, r, node, 'Device definition changed');
       const active = r.runningOn.includes(node);
       if (active) {
         const stop = as.custom(r, 'stop', 0, node, false);
@@ -1430,6 +1516,9 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       const changes = configChanges(r, node, h.ops, Math.max(0, h.startIndex), timeoutOf);
       if (changes.length === 0) continue;
       for (const c of changes) {
+        const unfenceWhy =
+          c.kind === 'restart' ? '' : c.kind === 'reload' ? ' (reload)' : ' (reschedule)';
+        triggerUnfencing(ws, as, r, node, `Device parameters changed${unfenceWhy}`);
         if (c.kind === 'reload') {
           // an agent that reloads: unless the resource restarts anyway (see cancelReloads)
           if (r.failed || r.nextRole === Role.Stopped) continue;
@@ -1540,6 +1629,9 @@ export function createActions(ws: WorkingSet): ActionSet {
   applyConfigChanges(ws, as);
   userOrderings(ws, as);
   inhibitUnpaired(ws, as);
+  // after the configured orderings: a required unfencing is what a start is required by
+  // (Pacemaker orders clone instances against each other only while updating flags)
+  unfencingOrderings(ws, as);
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);
   propagate(as);

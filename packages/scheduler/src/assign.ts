@@ -15,7 +15,7 @@ import { ownWithThis, thisWithList, withThisList } from './colocations';
 import { addPromotedLocation } from './promotable';
 import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
-import { addColocation, failCountInfo, resourcesWithFailures } from './unpack';
+import { addColocation, failCountInfo, needsFencing, resourcesWithFailures } from './unpack';
 import { applyColocationWithClone, assignClone } from './clone';
 import {
   colocatedResources,
@@ -645,7 +645,7 @@ function mergeGroupWeights(
 /** Where the resource is active, as Pacemaker picks it among several nodes. */
 function currentNode(rsc: Rsc): SNode | undefined {
   if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
-  if (rsc.requires !== 'fencing')
+  if (!needsFencing(rsc))
     return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
   return rsc.runningOn[0];
 }

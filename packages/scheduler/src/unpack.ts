@@ -9,6 +9,7 @@ import type {
   ColocationConstraint,
   Constraint,
   Group,
+  NvSet,
   OperationRecord,
   Primitive,
   Resource,
@@ -47,6 +48,12 @@ export interface Config {
   stopAllResources: boolean;
   startupFencing: boolean;
   defaultStickiness: number;
+  /**
+   * Some fence device provides unfencing or some resource requires it (any
+   * `provides=unfencing` or `requires=unfencing` name/value pair in the
+   * CIB): resources then require unfencing by default.
+   */
+  enableUnfencing: boolean;
 }
 
 /** A failed operation, as "Failed Resource Actions" lists it. */
@@ -142,7 +149,64 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
       p['default-resource-stickiness'] !== undefined
         ? parseScore(p['default-resource-stickiness'])
         : 0,
+    enableUnfencing: enablesUnfencing(cib),
   };
+}
+
+/**
+ * Whether any name/value pair of the CIB's configuration says
+ * `provides=unfencing` (a fence device that unfences) or
+ * `requires=unfencing`, as Pacemaker looks for them.
+ */
+function enablesUnfencing(cib: Cib): boolean {
+  const sets: NvSet[] = [...cib.propertySets, ...cib.rscDefaults, ...cib.opDefaults];
+  const walk = (r: Resource): void => {
+    sets.push(...r.meta);
+    if (r.kind === 'primitive') sets.push(...r.params, ...r.utilization);
+    else if (r.kind === 'group') r.children.forEach(walk);
+    else if (r.kind === 'clone') walk(r.child);
+    else if (r.child) walk(r.child);
+  };
+  cib.resources.forEach(walk);
+  return sets.some((s) => s.values.provides === 'unfencing' || s.values.requires === 'unfencing');
+}
+
+/**
+ * What a resource needs before it may start (Pacemaker's unpack_requires):
+ * the configured `requires`, where fence devices never require unfencing
+ * and nothing does while fencing is disabled; by default fence devices need
+ * quorum, other resources unfencing when it is enabled, else fencing when
+ * fencing is enabled.
+ */
+function requiresOf(
+  value: string | undefined,
+  config: Config,
+  isStonith: boolean,
+  isRemote: boolean,
+): Rsc['requires'] {
+  switch (value) {
+    case 'nothing':
+    case 'quorum':
+    case 'fencing':
+      return value;
+    case 'unfencing':
+      return isStonith || !config.stonithEnabled ? 'quorum' : 'unfencing';
+    default:
+      if (isStonith) return 'quorum';
+      if (config.enableUnfencing && !isRemote) return 'unfencing';
+      return config.stonithEnabled ? 'fencing' : 'quorum';
+  }
+}
+
+/** A resource that must not start on a node that has not been fenced (requires fencing or unfencing). */
+export function needsFencing(rsc: Rsc): boolean {
+  return rsc.requires === 'fencing' || rsc.requires === 'unfencing';
+}
+
+/** Whether a node has been unfenced since it joined (a `#node-unfenced` attribute other than 0). */
+export function nodeUnfenced(node: SNode): boolean {
+  const v = node.attrs['#node-unfenced'];
+  return v !== undefined && v !== '0';
 }
 
 /** Whether a feature set version (missing: oldest) is older than `ref`. */
@@ -337,15 +401,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       parseBoolean(meta['is-managed'], true) &&
       !config.maintenanceMode &&
       !parseBoolean(meta.maintenance, false);
-    const req = meta.requires;
-    const requires: Rsc['requires'] =
-      req === 'nothing' || req === 'quorum' || req === 'fencing' || req === 'unfencing'
-        ? req
-        : isStonith
-          ? 'quorum'
-          : config.stonithEnabled
-            ? 'fencing'
-            : 'quorum';
+    const requires = requiresOf(meta.requires, config, isStonith, isRemote);
     const r: Rsc = {
       id,
       kind,
@@ -1090,8 +1146,7 @@ function findAnonymousInstance(
   // an instance on a node that will not be fenced must not use up an instance number
   if (
     found &&
-    found.requires !== 'fencing' &&
-    found.requires !== 'unfencing' &&
+    !needsFencing(found) &&
     (!node.online || node.unclean) &&
     node.kind !== 'guest' &&
     info?.max !== ws.nodes.length

@@ -10,6 +10,8 @@ export interface ExecutedAction {
   readonly node?: string;
   readonly interval: number;
   readonly expectedRc: number;
+  /** Fencing: reboot, off or on (unfencing leaves the node as it is). */
+  readonly fenceAction?: string;
 }
 
 interface MutableNode {
@@ -92,6 +94,8 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
   let actionId = 0;
   for (const a of actions) {
     actionId++;
+    // unfencing ("on") leaves the node as it is
+    if (a.type === 'cluster' && a.task === 'stonith' && a.node && a.fenceAction === 'on') continue;
     if (a.type === 'cluster' && a.task === 'stonith' && a.node) {
       const n = nodeOf(a.node);
       n.state = {
