@@ -207,7 +207,7 @@ export class FileBackend implements CibBackend {
     }
     this.journalHandle ??= await openFile(this.journalFile, 'a');
     try {
-      await this.journalHandle.write(`${md5(record)} ${record}\n`);
+      await this.journalHandle.writeFile(`${md5(record)} ${record}\n`); // (all of it: write() may stop short)
       await this.journalHandle.datasync();
     } catch (err) {
       // Part of the line may be written: never append after it.
