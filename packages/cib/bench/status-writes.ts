@@ -102,7 +102,7 @@ function recordResult(doc: XmlDocument, node: string, rsc: string, call: number)
 
 async function main(): Promise<void> {
   const [c, g, s] = arg('--size', '16,64,64').split(',').map(Number) as [number, number, number];
-  const writes = Number(arg('--writes', '200'));
+  const writes = Number(arg('--writes', '100'));
   const text = deploymentCib(c, g, s);
   const ops = (text.match(/<lrm_rsc_op /g) ?? []).length;
   console.log(
