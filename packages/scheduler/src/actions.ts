@@ -1248,9 +1248,17 @@ function blockingFirst(then: Action, fallback: Action): Action {
   return fallback;
 }
 
-function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
+/**
+ * The flags of an ordering's "first" action: a collective's pseudo action
+ * summarises its members' (required if any is; a group's runnable if all are,
+ * a clone's if any is). Before an action on a node (`node`), a clone's
+ * action is required only if an instance's action there is (Pacemaker's
+ * action_flags_for_ordering), runnable if any instance's is anywhere.
+ */
+function firstFlags(a: Action, node?: SNode): { optional: boolean; runnable: boolean } {
   const rsc = a.rsc;
-  if (rsc && rsc.kind === 'clone' && a.pseudo) return cloneFirstFlags(a, firstFlags);
+  if (rsc && rsc.kind === 'clone' && a.pseudo)
+    return cloneFirstFlags(a, (x) => firstFlags(x), node);
   if (rsc && rsc.kind === 'group' && a.pseudo) {
     const task = a.task === 'running' ? 'start' : a.task === 'stopped' ? 'stop' : a.task;
     let optional = true;
@@ -1265,6 +1273,17 @@ function firstFlags(a: Action): { optional: boolean; runnable: boolean } {
     return { optional, runnable };
   }
   return { optional: a.optional, runnable: a.runnable };
+}
+
+/** The node an ordering's "then" is scoped to (a group's start: where the group is). */
+function orderingNode(then: Action): SNode | undefined {
+  if (then.node) return then.node;
+  const rsc = then.rsc;
+  if (rsc?.kind !== 'group' || then.task !== 'start') return undefined;
+  // where all its members are placed (none when they are apart or not placed)
+  const nodes = new Set(primitivesOf(rsc).map((m) => m.assignedTo));
+  const [only] = nodes;
+  return nodes.size === 1 ? only : undefined;
 }
 
 function applyOrdering(first: Action, then: Action, flags: number, changed: Set<Action>): void {
@@ -1285,9 +1304,14 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
       a.optional = false;
       changed.add(a);
     }
-  const ff = firstFlags(first);
+  const ff = firstFlags(first, orderingNode(then));
   const f0 = [first.optional, first.runnable, first.migrateRunnable, first.pseudo];
   const t0 = [then.optional, then.runnable, then.migrateRunnable, then.pseudo];
+  // implies-then before the other flags, as Pacemaker applies them: a 'then' made
+  // required and unrunnable by one ordering keeps "required X" as its reason
+  if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
+    implies(then, first, 'optional');
+  }
   // a remote connection that migrates is not really stopping for what runs through it
   const migratingConnection =
     then.task === 'stop' && then.migrateRunnable && then.rsc?.remoteNode !== undefined;
@@ -1359,9 +1383,6 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
     then.runnable
   ) {
     then.runnable = false;
-  }
-  if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
-    implies(then, first, 'optional');
   }
   if (flags & O.restart && then.rsc && first.rsc) {
     let restart = false;

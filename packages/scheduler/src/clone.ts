@@ -579,6 +579,7 @@ function inhibit(inst: Rsc): void {
 export function cloneFirstFlags(
   a: Action,
   flagsOf: (x: Action) => { optional: boolean; runnable: boolean },
+  node?: SNode,
 ): { optional: boolean; runnable: boolean } {
   const clone = a.rsc as Rsc;
   // a notification stands for the action it notifies about
@@ -592,10 +593,20 @@ export function cloneFirstFlags(
     const ia = inst.actions.find((x) => x.task === task && x.interval === 0);
     if (!ia) continue;
     const f = flagsOf(ia);
-    if (!f.optional) optional = false;
     if (f.runnable) runnable = true;
+    // ordered before an action on a node: only the instances' actions there make it required
+    if (node && !requiredOn(inst, task, node, ia, f.optional)) continue;
+    if (!f.optional) optional = false;
   }
   return { optional, runnable };
+}
+
+/** Whether an instance's action (a cloned group's: a member's) is required on `node`. */
+function requiredOn(inst: Rsc, task: string, node: SNode, ia: Action, optional: boolean): boolean {
+  if (inst.kind === 'primitive') return ia.node === node && !optional;
+  return primitivesOf(inst).some((m) =>
+    m.actions.some((x) => x.task === task && x.interval === 0 && x.node === node && !x.optional),
+  );
 }
 
 // ------------------------------------------------------------- notifications

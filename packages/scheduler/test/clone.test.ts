@@ -114,6 +114,23 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
     expect: (summary) =>
       expect(summary).toContain('* Stop engine (n1) due to colocation with central'),
   },
+  // Before an action on a node, a clone's "running" is required only if an
+  // instance starts there: a new instance elsewhere restarts nothing.
+  'a new instance elsewhere does not restart a group ordered after the clone': {
+    xml: cib({
+      resources:
+        clone('z-clone', 'z', '<nvpair id="z-max" name="clone-max" value="2"/>') +
+        `<group id="g">${dummy('g1')}${dummy('g2')}</group>`,
+      constraints:
+        '<rsc_order id="o-zg" first="z-clone" then="g"/>' +
+        '<rsc_colocation id="c-gz" rsc="g" with-rsc="z-clone" score="INFINITY"/>',
+      status: { n1: running('z') + running('g1', 20) + running('g2', 30) },
+    }),
+    expect: (summary) => {
+      expect(summary).toHaveLength(1);
+      expect(summary[0]).toMatch(/^\* Start z:1 \(n[23]\)$/);
+    },
+  },
 };
 
 describe('clones agree with crm_simulate', () => {
