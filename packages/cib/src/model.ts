@@ -52,10 +52,14 @@ export interface Primitive extends ResourceBase {
 export interface Group extends ResourceBase {
   readonly kind: 'group';
   readonly children: readonly Primitive[];
+  /** instance_attributes: parameters its members inherit (theirs win). */
+  readonly params: readonly NvSet[];
 }
 
 export interface Clone extends ResourceBase {
   readonly kind: 'clone';
+  /** instance_attributes: parameters its child inherits (the child's win). */
+  readonly params: readonly NvSet[];
   /** `<master>` or `promotable=true`. */
   readonly promotable: boolean;
   readonly child: Primitive | Group;
@@ -398,6 +402,7 @@ function readResource(el: XmlElement, parent: string, defs: ResourceDefs): Resou
         id,
         path,
         meta: readNvSets(el, ['meta_attributes'], path),
+        params: readNvSets(el, ['instance_attributes'], path),
         children: childElements(el, 'primitive').map((p) => readPrimitive(p, path, defs)),
       };
     }
@@ -415,6 +420,7 @@ function readResource(el: XmlElement, parent: string, defs: ResourceDefs): Resou
         id,
         path,
         meta,
+        params: readNvSets(el, ['instance_attributes'], path),
         promotable: el.name === 'master' || parseBoolean(mergeNvSets(meta).promotable, false),
         child,
       };

@@ -1555,7 +1555,9 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
           for (const start of as.ofRsc(r, 'start')) {
             if (!start.runnable) continue;
             start.optional = false;
-            setReason(start, 'resource definition change', true);
+            // Pacemaker records the reason before the start is placed on its node, and
+            // placing the start of a resource that requires nothing clears it again
+            if (r.requires !== 'nothing') setReason(start, 'resource definition change', true);
             // a promoted instance restarts back up to promoted
             if (r.role === Role.Promoted && r.nextRole === Role.Promoted)
               for (const p of as.ofRsc(r, 'promote', start.node)) p.optional = false;

@@ -460,6 +460,10 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     const meta = inst ? instanceMeta(p, inst.parentMeta, p) : metaOf(p, ancestors, p);
     const r = makeRsc(inst ? `${p.id}:${inst.n}` : p.id, 'primitive', meta, p);
     if (inst) r.baseId = p.id;
+    // parameters a group or clone sets are its members' too (their own win)
+    const passes = (rule: Parameters<typeof evaluateRule>[0]) => evaluateRule(rule, rscCtx(p));
+    for (const a of [...ancestors].reverse())
+      if (a.kind === 'group' || a.kind === 'clone') mergeNvSets(a.params, passes, r.params);
     const remoteNodeName = meta['remote-node'];
     if (remoteNodeName) {
       // A guest node: an implicit ocf:pacemaker:remote connection inside this resource.

@@ -42,13 +42,13 @@ function clone(id: string, child: string, meta = ''): string {
 
 const KEY = '00000000-0000-0000-0000-000000000000';
 // the agent has no parameters; recurring operations' digests include their timeout
-const digest = (interval: number): string =>
-  parametersDigest(interval > 0 ? { CRM_meta_timeout: '20000' } : {});
+const digest = (interval: number, params: Record<string, string> = {}): string =>
+  parametersDigest(interval > 0 ? { ...params, CRM_meta_timeout: '20000' } : params);
 
 /** A started resource's history on a node (probe, start, monitor). */
-function running(id: string, call = 10): string {
+function running(id: string, call = 10, params: Record<string, string> = {}): string {
   const op = (task: string, interval: number, rc: number, c: number): string =>
-    `<lrm_rsc_op id="${id}_${task}_${interval}" operation_key="${id}_${task}_${interval}" operation="${task}" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:0:${KEY}" transition-magic="0:${rc};1:1:0:${KEY}" exit-reason="" call-id="${c}" rc-code="${rc}" op-status="0" interval="${interval}" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(interval)}"/>`;
+    `<lrm_rsc_op id="${id}_${task}_${interval}" operation_key="${id}_${task}_${interval}" operation="${task}" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:0:${KEY}" transition-magic="0:${rc};1:1:0:${KEY}" exit-reason="" call-id="${c}" rc-code="${rc}" op-status="0" interval="${interval}" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(interval, params)}"/>`;
   return `<lrm_resource id="${id}" class="ocf" provider="heartbeat" type="Dummy">${op('monitor', 0, 7, call)}${op('start', 0, 0, call + 1)}${op('monitor', 10000, 0, call + 2)}</lrm_resource>`;
 }
 
@@ -130,6 +130,31 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
       expect(summary).toHaveLength(1);
       expect(summary[0]).toMatch(/^\* Start z:1 \(n[23]\)$/);
     },
+  },
+  // A clone's (or group's) instance attributes are parameters of what it
+  // holds: the digests recorded with them still match, nothing restarts.
+  "parameters inherited from the clone are part of the instance's digest": {
+    xml: cib({
+      resources:
+        '<clone id="p-clone"><instance_attributes id="p-clone-i"><nvpair id="p-clone-lvl" name="level" value="3"/></instance_attributes>' +
+        '<meta_attributes id="p-clone-m"><nvpair id="p-max" name="clone-max" value="1"/></meta_attributes>' +
+        `${dummy('p')}</clone>`,
+      status: { n1: running('p', 10, { level: '3' }) },
+    }),
+    expect: (summary) => expect(summary).toEqual([]),
+  },
+  // A changed definition restarts the resource; when it requires nothing,
+  // placing its start clears the reason (as Pacemaker does).
+  'a restart for a changed definition of a resource that requires nothing gives no reason': {
+    xml: cib({
+      resources:
+        '<primitive id="q" class="ocf" provider="heartbeat" type="Dummy">' +
+        '<instance_attributes id="q-i"><nvpair id="q-s" name="state" value="/run/q"/></instance_attributes>' +
+        '<meta_attributes id="q-m"><nvpair id="q-req" name="requires" value="nothing"/></meta_attributes>' +
+        '<operations><op id="q-mon" name="monitor" interval="10s"/></operations></primitive>',
+      status: { n1: running('q') },
+    }),
+    expect: (summary) => expect(summary).toEqual(['* Restart q (n1)']),
   },
 };
 
