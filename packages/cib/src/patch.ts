@@ -156,8 +156,15 @@ function applyElement(el: XmlElement, p: ElementPatch, where: string, path: stri
       }
     }
   }
-  if (p.a !== undefined && !Array.isArray(p.a))
-    throw new CibPatchError(`${where}: the attributes of ${path} are not a list`);
+  if (
+    p.a !== undefined &&
+    !(Array.isArray(p.a) && p.a.every((e) => Array.isArray(e) && e.length === 2))
+  )
+    throw new CibPatchError(`${where}: the attributes of ${path} are not a list of [name, value]`);
+  if (p.n !== undefined && (typeof p.n !== 'string' || !/^[A-Za-z_][\w.:-]*$/.test(p.n)))
+    throw new CibPatchError(`${where}: the new name of ${path} is not an element name`);
+  if (p.s !== undefined && typeof p.s !== 'boolean')
+    throw new CibPatchError(`${where}: 's' of ${path} is not true or false`);
   return {
     type: 'element',
     name: p.n ?? el.name,

@@ -440,6 +440,8 @@ export class CibStore implements AsyncDisposable {
       } catch (err) {
         throw new CibPatchError(`${where(i)}: not JSON (${(err as Error).message})`);
       }
+      if (typeof record !== 'object' || record === null || Array.isArray(record))
+        throw new CibPatchError(`${where(i)}: not a journal record ({ from, to, patch })`);
       const at = formatVersion(this.version);
       if (record.from !== at)
         throw new CibPatchError(

@@ -260,6 +260,10 @@ describe('status writes: copy-on-write versions and the journal', () => {
     await expect(CibStore.read(file)).rejects.toThrow(
       /record 1: \/cib has no child #9 \(it has \d+\): the patch does not belong to this CIB/,
     );
+    await writeFile(`${file}.journal`, `remora-cib-journal 1 ${digest}\n${record(null)}`);
+    await expect(CibStore.read(file)).rejects.toThrow(
+      /record 1: not a journal record \(\{ from, to, patch \}\)/,
+    );
     await writeFile(`${file}.journal`, 'something else\n');
     await expect(CibStore.read(file)).rejects.toThrow(
       /cib\.xml\.journal:1: not a remora CIB journal/,
