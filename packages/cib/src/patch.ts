@@ -23,10 +23,12 @@ export interface ElementPatch {
 
 /**
  * One entry of a new child list: the old child at that index, unchanged
- * (a number); the old child at index `i`, changed (`{ i, p }`); or new
- * nodes, serialized (a string).
+ * (a number); the old children from index `first` to `last`, unchanged
+ * (`[first, last]`); the old child at index `i`, changed (`{ i, p }`); or
+ * new nodes, serialized (a string).
  */
-export type ChildPatch = number | { readonly i: number; readonly p: ElementPatch } | string;
+export type ChildPatch =
+  number | readonly [number, number] | { readonly i: number; readonly p: ElementPatch } | string;
 
 /** A patch of a whole document: the root's changes, or (root replaced, prolog changed) the whole text. */
 export type DocumentPatch = { readonly root: ElementPatch } | { readonly full: string };
@@ -68,15 +70,22 @@ function elementPatch(
     const list: ChildPatch[] = [];
     let unchanged = after.children.length === before.children.length;
     let fresh = '';
+    // A run of unchanged children, [first, last] old indices.
+    let run: [number, number] | undefined;
     const flush = (): void => {
       if (fresh) list.push(fresh);
       fresh = '';
+      if (run) list.push(run[0] === run[1] ? run[0] : run);
+      run = undefined;
     };
     after.children.forEach((c, k) => {
       const kept = index.get(c);
       if (kept !== undefined) {
-        flush();
-        list.push(kept);
+        if (run && kept === run[1] + 1) run[1] = kept;
+        else {
+          flush();
+          run = [kept, kept];
+        }
         if (kept !== k) unchanged = false;
         return;
       }
@@ -88,6 +97,7 @@ function elementPatch(
         unchanged = false;
         return;
       }
+      if (run) flush();
       fresh += serializeXml(c);
       unchanged = false;
     });
@@ -140,6 +150,21 @@ function applyElement(el: XmlElement, p: ElementPatch, where: string, path: stri
     for (const entry of p.c) {
       if (typeof entry === 'string') {
         children.push(...parseFragment(entry, where, path));
+        continue;
+      }
+      if (Array.isArray(entry)) {
+        const [first, last] = entry as unknown[];
+        if (
+          !Number.isInteger(first) ||
+          !Number.isInteger(last) ||
+          (first as number) < 0 ||
+          (last as number) < (first as number) ||
+          (last as number) >= el.children.length
+        )
+          throw new CibPatchError(
+            `${where}: ${path} has no children #${String(first)} to #${String(last)} (it has ${el.children.length}): the patch does not belong to this CIB`,
+          );
+        children.push(...el.children.slice(first as number, (last as number) + 1));
         continue;
       }
       const i = typeof entry === 'number' ? entry : (entry as { i?: unknown })?.i;
