@@ -72,7 +72,10 @@ export class ActionSet {
     const key = opts.key ?? `${rsc ? rsc.id : ''}_${task}_${interval}`;
     const existing = this.find(key, node);
     if (existing) {
-      if (!optional) existing.optional = false;
+      // as on creation, an unmanaged resource's one-shot actions stay optional
+      if (rsc && node && !existing.pseudo && !rsc.managed && interval === 0 && task !== 'monitor')
+        existing.optional = true;
+      else if (!optional) existing.optional = false;
       return existing;
     }
     const a: Action = {
@@ -151,7 +154,9 @@ export class ActionSet {
     if (!first || !then || first === then) return;
     for (const o of first.after) {
       if (o.then === then) {
-        o.flags |= flags;
+        // Pacemaker drops an ordering between the same actions that shares a flag with
+        // one already there (two user orderings, Optional then Mandatory: the first wins)
+        if (!(o.flags & flags)) o.flags |= flags;
         return;
       }
     }

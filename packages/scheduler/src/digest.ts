@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { OperationRecord } from '@remora/cib';
 import { escapeAttr } from '@remora/cib';
 import type { Rsc, SNode } from './model';
+import { expiredRecurringFailures } from './unpack';
 
 /** The digest Pacemaker (feature set 3.x) records for an operation with these parameters. */
 export function parametersDigest(params: Readonly<Record<string, string>>): string {
@@ -52,6 +53,10 @@ export function configChanges(
       const timeout = timeoutOf(task, interval);
       if (timeout === undefined) return; // orphaned recurring operation: cancelled elsewhere
       params.CRM_meta_timeout = String(timeout);
+    }
+    if (interval > 0 && expiredRecurringFailures.has(op)) {
+      out.push({ rsc, node, kind: 'reschedule', task, interval });
+      return;
     }
     // parameters the agent cannot reload (listed when it can reload the others)
     const restartList = op.attributes['op-force-restart'];

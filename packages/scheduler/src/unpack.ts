@@ -1327,7 +1327,11 @@ function unpackOp(
 
   if (expired && rc !== expected) {
     if (op.interval === 0) return;
-    if (node.online && !node.unclean) return;
+    if (node.online && !node.unclean) {
+      // the recurring operation is rescheduled (Pacemaker forces a digest mismatch)
+      expiredRecurringFailures.add(op);
+      return;
+    }
   }
 
   switch (status) {
@@ -1373,6 +1377,9 @@ function unpackOp(
   if (status === STATUS_ERROR_HARD) ws.bans.push({ rsc, node, score: -INF });
   else if (status === STATUS_ERROR_FATAL) ws.bans.push({ rsc, score: -INF });
 }
+
+/** Failed recurring operations whose failure expired on a live node: to reschedule. */
+export const expiredRecurringFailures = new WeakSet<OperationRecord>();
 
 // ---------------------------------------------------------------- migrations
 
@@ -1510,6 +1517,9 @@ function migrateToSucceeded(ws: WorkingSet, rsc: Rsc, node: SNode, op: Operation
     rsc.failed = true;
     rsc.stopFlag = true;
     rsc.allowMigrate = false;
+  } else if (targetNode?.online && opsOn(ws, rsc.id, target).length === 0) {
+    // the target has no history of the resource yet (it is probed there first):
+    // Pacemaker 2.1.5 neither counts it active there nor the migration as failed
   } else if (!targetNewer && targetNode?.online) {
     addRunning(rsc, targetNode);
     if (sourceNode?.online) {

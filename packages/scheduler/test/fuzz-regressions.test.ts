@@ -23,9 +23,11 @@ describe('fuzzer regressions agree with crm_simulate', () => {
   for (const f of fixtures) {
     it(f.replace(/\.xml$/, ''), () => {
       const xml = readFileSync(join(dir, f), 'utf8');
-      const expected = sections(crmSimulate(xml));
+      const reference = crmSimulate(xml);
+      // an empty transition is a valid answer (nothing to do), a missing one is not
+      expect(reference).toContain('Transition Summary:');
+      const expected = sections(reference);
       const ours = sections(formatSimulation(schedule(xml), { simulate: true }));
-      expect(expected.summary.length + expected.actions.length).toBeGreaterThan(0);
       expect({ summary: ours.summary, actions: ours.actions }).toEqual({
         summary: expected.summary,
         actions: expected.actions,
