@@ -194,6 +194,11 @@ export function isRemoteConnection(p: PrimitiveSpec): boolean {
   return p.agent.class === 'ocf' && p.agent.provider === 'pacemaker' && p.agent.type === 'remote';
 }
 
+/** The resource a history entry belongs to: a unique clone's instance `id:N` is `id`'s. */
+export function baseId(historyRsc: string): string {
+  return historyRsc.replace(/:\d+$/, '');
+}
+
 // ---------------------------------------------------------------------------
 // Removable units (for the shrinker)
 
@@ -318,7 +323,7 @@ export function withoutUnits(cib: FuzzCib, removed: ReadonlySet<Unit>): FuzzCib 
     .filter(
       (h) =>
         !gone(`hist:${h.node}:${h.rsc}`) &&
-        (ids.has(h.rsc) || nodes.some((n) => n.kind === 'guest' && n.uname === h.rsc)) &&
+        (ids.has(baseId(h.rsc)) || nodes.some((n) => n.kind === 'guest' && n.uname === h.rsc)) &&
         nodeNames.has(h.node) &&
         // a migration target's record names its source node
         (h.kind === 'migrate-source' || h.peer === undefined || nodeNames.has(h.peer)),
@@ -645,13 +650,13 @@ export function renderCib(cib: FuzzCib): string {
   let callId = 10;
   let actionId = 1;
   for (const n of cib.nodes) {
-    const entries = cib.history.filter((h) => h.node === n.uname && prims.has(h.rsc));
+    const entries = cib.history.filter((h) => h.node === n.uname && prims.has(baseId(h.rsc)));
     const transient: Record<string, string> = {};
     if (n.kind === 'cluster' && n.state === 'shutdown')
       transient['shutdown'] = String(cib.executionDate - 30);
     const lrm: string[] = [];
     for (const h of entries) {
-      const p = prims.get(h.rsc)!;
+      const p = prims.get(baseId(h.rsc))!;
       const { records, failureIdx } = opRecords(h, p);
       const t = cib.executionDate - h.age;
       const rec = (r: OpRecord, id: string): string => {

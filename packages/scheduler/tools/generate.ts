@@ -23,7 +23,8 @@ import { Rng } from './rng';
 export const Features = {
   primitive: 'primitives (ocf:heartbeat:Dummy, ocf:pacemaker:Dummy) on cluster nodes',
   group: 'groups of 2-3 primitives',
-  clone: 'anonymous clones of a primitive or group (clone-max, clone-node-max)',
+  clone:
+    'clones of a primitive or group: anonymous and globally-unique (instances id:N in the status section), clone-max, clone-node-max, interleave',
   promotable: 'promotable clones of ocf:pacemaker:Stateful',
   remote: 'remote nodes (ocf:pacemaker:remote connection resources)',
   guest: 'guest nodes (remote-node meta-attribute on a VM resource)',
@@ -247,6 +248,7 @@ export function generateCib(seed: number, options: GenerateOptions = {}): FuzzCi
     if (has('target-role') && rng.chance(0.1))
       meta['target-role'] = promotable ? rng.pick(['Stopped', 'Unpromoted', 'Started']) : 'Stopped';
     if (rng.chance(0.15)) meta['interleave'] = 'true';
+    if (!promotable && rng.chance(0.25)) meta['globally-unique'] = 'true';
     return meta;
   }
 
@@ -369,6 +371,10 @@ export function generateCib(seed: number, options: GenerateOptions = {}): FuzzCi
     for (const p of ordered) {
       const clone = cloneOf.get(p.id);
       const stateful = p.agent.type === 'Stateful';
+      // a globally-unique clone's history names its instances (id:0, id:1, ...)
+      const unique = clone?.meta['globally-unique'] === 'true';
+      let instance = 0;
+      const instanceMax = Number(clone?.meta['clone-max'] ?? nodes.length);
       const canHost = (n: NodeSpec): boolean =>
         n.kind === 'cluster' ||
         (!isRemoteConnection(p) && !guestOf(p) && p.agent.class !== 'stonith');
@@ -415,7 +421,7 @@ export function generateCib(seed: number, options: GenerateOptions = {}): FuzzCi
           kind === 'probe-failed';
         const entry: HistorySpec = {
           node: n.uname,
-          rsc: p.id,
+          rsc: unique ? `${p.id}:${instance++ % Math.max(1, instanceMax)}` : p.id,
           kind,
           age: has('failure-timeout') ? rng.pick([30, 300, 3600]) : 300,
           ...(failure
