@@ -25,6 +25,7 @@ import {
   cloneInternal,
   createCloneActions,
   createNotifications,
+  notifyAfterFencing,
   inhibitUnpaired,
   instancesToProbe,
   orderInterleaved,
@@ -1066,6 +1067,7 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
       stop.pseudo = true;
       stop.runnable = true;
       if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, stop, O.optional);
+      notifyAfterFencing(as, rsc, fence);
       // the stop is implied by the fencing: the node's connection need not wait for it
       // (it would wait for the fencing, which waits for the guest's container to stop)
       if (node.connection) as.unorder(stop, (t) => t.rsc === node.connection && t.task === 'stop');

@@ -5,7 +5,8 @@
  * parent is the clone; see model.ts for their ids.
  */
 import type { Action, Coloc, Rsc, SNode } from './model';
-import { INF, O, Role, nodeAvailable, primitivesOf } from './model';
+import { INF, O, Role, cloneOf, nodeAvailable, primitivesOf } from './model';
+import { parseBoolean } from '@remora/cib';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
 import { W, applyColocToWeights, assign, hasTable, locate, mergeWeights } from './assign';
@@ -809,4 +810,18 @@ export function createNotifications(as: ActionSet, clone: Rsc): void {
     }
     notifyInstances(as, prims, task, n);
   }
+}
+
+/**
+ * A stop implied by fencing (pe__order_notifs_after_fencing): the stop
+ * notifications cannot wait for it, so the instances that stay active are
+ * told after the fencing instead (`post` and `confirmed-post` notification
+ * pseudo actions of the fenced instance after the fencing).
+ */
+export function notifyAfterFencing(as: ActionSet, inst: Rsc, fence: Action): void {
+  const clone = cloneOf(inst);
+  // the instance's own notify (its meta attributes, or its clone's)
+  if (!clone || !parseBoolean(inst.meta.notify, false)) return;
+  const n = notifyPseudoActions(as, inst, undefined, fence);
+  notifyInstances(as, primitivesOf(clone), 'stop', n);
 }

@@ -163,9 +163,21 @@ export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] 
 
 // ---------------------------------------------------------------- executed
 
+/**
+ * A resource action for a node that is to be fenced stays out of the graph
+ * (a probe scheduled before the node turned out to need fencing); pseudo
+ * actions (stops implied by the fencing) and guests that need no reset are
+ * kept, as Pacemaker's graph does.
+ */
+function onUncleanNode(a: Action): boolean {
+  const node = a.node;
+  if (!a.rsc || a.pseudo || !node || !node.unclean || a.clearFailcount) return false;
+  return !(node.kind === 'guest' && !node.remoteRequiresReset);
+}
+
 /** Actions the transition runs (required, runnable), in a topological order of the orderings. */
 export function executedActions(as: ActionSet): Action[] {
-  const live = as.actions.filter((a) => !a.optional && a.runnable);
+  const live = as.actions.filter((a) => !a.optional && a.runnable && !onUncleanNode(a));
   const inGraph = new Set(live);
   const indegree = new Map<Action, number>();
   for (const a of live) indegree.set(a, 0);
