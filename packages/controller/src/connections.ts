@@ -17,6 +17,12 @@ export interface Connection {
   /** The cluster node hosting the connection (changes on migration). */
   host: string;
   readonly executor: RemoteNodeExecutor;
+  /**
+   * Why the connection was lost, once it was: a lost connection stays lost
+   * (its monitor fails) until the scheduler recovers it with a new one, as
+   * Pacemaker's controller treats a dropped remote connection.
+   */
+  lost?: string;
 }
 
 /**
@@ -43,8 +49,7 @@ export class ConnectionManager {
     const started = Date.now();
     const existing = this.connections.get(node);
     if (a.operation === 'monitor') {
-      const up =
-        existing && existing.host === host && existing.executor.client.state === 'connected';
+      const up = existing !== undefined && existing.host === host && this.alive(existing);
       return controllerResult(up ? 0 : 7, started);
     }
     if (a.operation === 'cancel') return controllerResult(0, started);
@@ -57,11 +62,7 @@ export class ConnectionManager {
       return existing && existing.host === host
         ? controllerResult(0, started)
         : controllerResult(1, started, `${node} is not connected from ${host}`, OpStatus.error);
-    if (
-      a.operation === 'migrate_from' &&
-      existing &&
-      existing.executor.client.state === 'connected'
-    ) {
+    if (a.operation === 'migrate_from' && existing && this.alive(existing)) {
       existing.host = host;
       return controllerResult(0, started);
     }
@@ -91,6 +92,9 @@ export class ConnectionManager {
           clientName: host,
           connectTimeoutMs: a.timeout ?? def.connectTimeout,
           deadAfterMs: this.deadAfterMs,
+          // A lost connection is the scheduler's to recover (stop, start or fence), never
+          // re-established behind its back: reconnecting by itself would hide the loss.
+          reconnect: false,
         },
         signal,
       );
@@ -100,18 +104,53 @@ export class ConnectionManager {
         return controllerResult(1, started, 'the controller is closing', OpStatus.error);
       }
       const c: Connection = { node, host, executor: new RemoteNodeExecutor(client) };
+      // Another start of the same connection may have finished meanwhile (one from an
+      // aborted transition): the newest wins, the other is closed rather than left behind.
+      const other = this.connections.get(node);
       this.connections.set(node, c);
-      void (async () => {
-        for await (const s of client.states())
-          if (s.state === 'down' && this.connections.get(node) === c) {
-            this.onLost(c, s.reason ?? 'connection lost');
-            return;
-          }
-      })().catch(() => undefined);
+      if (other) await other.executor.client.close();
+      this.watch(c);
       return controllerResult(0, started);
     } catch (err) {
       return controllerResult(1, started, (err as Error).message, OpStatus.error);
     }
+  }
+
+  /** Remote and guest nodes whose connection is up (made and never lost since): node -> hosting cluster node. */
+  connected(): Map<string, string> {
+    return new Map(
+      [...this.connections.values()].filter((c) => this.alive(c)).map((c) => [c.node, c.host]),
+    );
+  }
+
+  /** Connected and never lost since it was made. */
+  private alive(c: Connection): boolean {
+    return c.lost === undefined && c.executor.client.state === 'connected';
+  }
+
+  /**
+   * Report the connection's loss (once: it stays lost) for as long as it is
+   * the node's connection, whenever it happens — also a loss that happened
+   * before this watch began (between the handshake and now).
+   */
+  private watch(c: Connection): void {
+    const client = c.executor.client;
+    const lost = (reason: string): void => {
+      if (c.lost !== undefined) return;
+      c.lost = reason;
+      if (this.connections.get(c.node) === c) this.onLost(c, reason);
+    };
+    const states = client.states()[Symbol.asyncIterator]();
+    // Listening from here on; whatever happened before shows in the state.
+    const first = states.next();
+    if (client.state === 'down') lost('connection lost while it was being set up');
+    void (async () => {
+      for (let next = await first; !next.done; next = await states.next()) {
+        const s = next.value;
+        if (s.state === 'closed') break;
+        if (s.state === 'down') lost(s.reason ?? 'connection lost');
+      }
+    })().catch(() => undefined);
   }
 
   /** Forget a connection and close it (the node was fenced or the connection stopped). */

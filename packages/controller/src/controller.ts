@@ -211,6 +211,15 @@ export class Controller implements AsyncDisposable {
     this.wake?.();
   }
 
+  /**
+   * Remote and guest nodes this controller is connected to now (node ->
+   * the cluster node hosting the connection); a connection lost stays out
+   * until the scheduler has recovered it.
+   */
+  remoteConnections(): Map<string, string> {
+    return this.connections.connected();
+  }
+
   /** Resolves when the scheduler has nothing left to do. */
   idle(signal?: AbortSignal): Promise<void> {
     const v = this.options.store.version;

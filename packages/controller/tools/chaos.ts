@@ -139,11 +139,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         (s) => cluster.nodes.includes(s.uname) && s.crmd === 'online',
       ).length;
       const placed = cluster.services.every((s) => cluster.where(s).length === 1);
-      if (online === cluster.nodes.length && placed && cluster.daemonsUp()) return;
+      // Every guest connected: a connection lost without the controller noticing would
+      // otherwise pass for a converged cluster (and the next fault on it go unseen).
+      const connected = cluster.controller.remoteConnections();
+      const unconnected = cluster.guests.filter((g) => !connected.has(g));
+      if (
+        online === cluster.nodes.length &&
+        placed &&
+        unconnected.length === 0 &&
+        cluster.daemonsUp()
+      )
+        return;
       if (Date.now() > deadline) {
         const missing = cluster.services.filter((s) => cluster.where(s).length !== 1);
         throw new Error(
-          `not settled: ${online}/${cluster.nodes.length} nodes online; services not running once: ${missing.join(', ') || 'none'}`,
+          `not settled: ${online}/${cluster.nodes.length} nodes online; services not running once: ${missing.join(', ') || 'none'}; guests not connected: ${unconnected.join(', ') || 'none'}`,
         );
       }
       await sleep(100);

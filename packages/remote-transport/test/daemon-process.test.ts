@@ -129,6 +129,29 @@ describe('a real `remora remoted` process', () => {
     expect(daemon.exitCode).toBe(0);
   }, 30_000);
 
+  test('a live daemon is not declared dead because this process was busy (event loop blocked for twice the deadline, or stalled again and again)', async () => {
+    const port = await freePort();
+    const daemon = await startDaemon(port, 'busyhost');
+    await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
+    const states = watch(client);
+    const block = (ms: number): void => {
+      // Nothing else runs in this process meanwhile: the daemon's heartbeats wait unread.
+      for (const end = Date.now() + ms; Date.now() < end;);
+    };
+    block(3000);
+    await new Promise((r) => setTimeout(r, 500));
+    // A loaded machine: the event loop gets a moment between long stalls.
+    for (let i = 0; i < 6; i++) {
+      block(700);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(states).toEqual([]);
+    expect(client.state).toBe('connected');
+    daemon.kill('SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+  }, 30_000);
+
   test('SIGTERM with a controller: the controller is asked to drain; the daemon exits when it disconnects', async () => {
     const port = await freePort();
     const daemon = await startDaemon(port, 'drainme');
