@@ -10,6 +10,7 @@ import {
   INF,
   O,
   Role,
+  cloneOf,
   inPromotable,
   isActiveRole,
   nodeAvailable,
@@ -1499,8 +1500,26 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
   const defaultTimeout = defaults.timeout
     ? parseInterval(defaults.timeout, '/cib/configuration/op_defaults/timeout')
     : undefined;
+  // nodes with a history entry under each resource id: Pacemaker checks an entry
+  // against the resource with that id even when unpacking matched it to
+  // another anonymous instance
+  const entryNodes = new Map<string, SNode[]>();
+  for (const st of ws.cib.status) {
+    const node = ws.nodeByName.get(st.uname);
+    if (!node) continue;
+    for (const h of st.resources) {
+      if (h.operations.length === 0) continue;
+      const list = entryNodes.get(h.id);
+      if (list) list.push(node);
+      else entryNodes.set(h.id, [node]);
+    }
+  }
   for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive' || !r.managed || !r.histories) continue;
+    if (r.kind !== 'primitive' || !r.managed) continue;
+    const checkNodes = new Set<SNode>(r.histories?.keys() ?? []);
+    if (!r.orphan) for (const n of entryNodes.get(r.id) ?? []) checkNodes.add(n);
+    if (checkNodes.size === 0) continue;
+    const histories = r.histories ?? new Map();
     const timeoutOf = (task: string, interval: number): number | undefined => {
       const op = r.ops.find((o) => o.name === task && o.interval === interval);
       if (!op) return undefined;
@@ -1509,7 +1528,7 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
     // the nodes Pacemaker checks: those that can run resources, and maintenance nodes
     const checked = (n: SNode): boolean => nodeAvailable(n) || (n.online && n.maintenance);
     const agentChanged = new Set<SNode>();
-    for (const node of r.histories.keys()) {
+    for (const node of checkNodes) {
       if (!checked(node)) continue;
       const rec = historyRecord(ws, r.id, node.name);
       const p = r.primitive;
@@ -1539,7 +1558,7 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
     }
     for (const node of r.runningOn) {
       if (!checked(node) || agentChanged.has(node)) continue;
-      const h = r.histories.get(node);
+      const h = histories.get(node);
       if (!h) continue;
       const changes = configChanges(r, node, h.ops, Math.max(0, h.startIndex), timeoutOf);
       if (changes.length === 0) continue;
@@ -1630,11 +1649,18 @@ export function createActions(ws: WorkingSet): ActionSet {
       }
     }
   }
-  // orphans are stopped, then their history is deleted
+  // orphans are stopped, then their history is deleted wherever they have one
+  // (Pacemaker's check_actions_for and DeleteRsc): on nodes that can run
+  // resources (or are in maintenance), not for failed ones; instances of
+  // anonymous clones are only stopped
   for (const r of ws.byId.values()) {
-    // (orphaned clone instances are only stopped)
-    if (!r.orphan || !r.managed || r.baseId !== undefined) continue;
-    for (const node of r.runningOn) {
+    if (!r.orphan || !r.managed || r.failed || !r.histories) continue;
+    const clone = cloneOf(r);
+    if (clone && !clone.clone?.unique) continue;
+    if (!clone && r.baseId !== undefined) continue;
+    for (const node of r.histories.keys()) {
+      if (!(nodeAvailable(node) || (node.online && node.maintenance))) continue;
+      if (!node.online || node.unclean) continue;
       const stop = as.find(`${r.id}_stop_0`, node);
       const del = as.custom(r, 'delete', 0, node, false);
       if (stop) as.order(stop, del, O.optional | O.runnableLeft);

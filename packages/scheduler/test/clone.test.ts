@@ -45,6 +45,11 @@ const KEY = '00000000-0000-0000-0000-000000000000';
 const digest = (interval: number, params: Record<string, string> = {}): string =>
   parametersDigest(interval > 0 ? { ...params, CRM_meta_timeout: '20000' } : params);
 
+/** A probe that found the resource stopped, recorded for an agent of the given type. */
+function probed(id: string, type = 'Dummy', call = 5): string {
+  return `<lrm_resource id="${id}" class="ocf" provider="heartbeat" type="${type}"><lrm_rsc_op id="${id}_last_0" operation_key="${id}_monitor_0" operation="monitor" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:7:${KEY}" transition-magic="0:7;1:1:7:${KEY}" exit-reason="" call-id="${call}" rc-code="7" op-status="0" interval="0" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(0)}"/></lrm_resource>`;
+}
+
 /** A started resource's history on a node (probe, start, monitor). */
 function running(id: string, call = 10, params: Record<string, string> = {}): string {
   const op = (task: string, interval: number, rc: number, c: number): string =>
@@ -155,6 +160,18 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
       status: { n1: running('q') },
     }),
     expect: (summary) => expect(summary).toEqual(['* Restart q (n1)']),
+  },
+  // An orphan's history is deleted wherever it has one, stopped or not, and
+  // a stopped resource's history recorded for another agent is deleted too.
+  "an orphan's and a changed agent's histories are deleted where they are stopped": {
+    xml: cib({
+      resources: dummy('kept'),
+      status: {
+        n1: probed('gone') + probed('kept', 'Stateful', 6),
+        n2: probed('gone'),
+      },
+    }),
+    expect: (summary) => expect(summary).toEqual(['* Start kept (n1)']),
   },
 };
 
