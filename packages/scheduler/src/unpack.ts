@@ -531,12 +531,25 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       const n = Number.parseInt(v, 10);
       return Number.isFinite(n) ? n : fallback;
     };
-    const unique = parseBoolean(meta['globally-unique'], false);
+    let unique = parseBoolean(meta['globally-unique'], false);
     let max = int('clone-max', -1);
     if (max < 0) max = Math.max(1, ws.nodes.length);
+    let nodeMax = Math.max(0, int('clone-node-max', 1));
+    // only OCF and fencing agents can be globally unique: a clone of anything
+    // else is anonymous, with at most one instance per node
+    const members = c.child.kind === 'group' ? c.child.children : [c.child];
+    const anonymousOnly = members.find((m) => !['ocf', 'stonith'].includes(m.class.toLowerCase()));
+    if (unique && anonymousOnly) {
+      unique = false;
+      nodeMax = 1;
+      max = Math.min(max, ws.nodes.length);
+      ws.warnings.push(
+        `clone '${c.id}': ignoring globally-unique because ${anonymousOnly.class} resources such as '${anonymousOnly.id}' can only be anonymous clones`,
+      );
+    }
     r.clone = {
       max,
-      nodeMax: Math.max(0, int('clone-node-max', 1)),
+      nodeMax,
       min: Math.max(0, int('clone-min', 0)),
       ordered: parseBoolean(meta.ordered, false),
       interleave: parseBoolean(meta.interleave, false),

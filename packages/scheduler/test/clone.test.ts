@@ -173,6 +173,17 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
     }),
     expect: (summary) => expect(summary).toEqual(['* Start kept (n1)']),
   },
+  // Only OCF and fencing agents can be globally unique: an LSB clone is
+  // anonymous, with at most one instance per node (clone-max capped).
+  'a globally-unique clone of an LSB service is anonymous': {
+    xml: cib({
+      resources:
+        '<clone id="l-clone"><meta_attributes id="l-m"><nvpair id="l-u" name="globally-unique" value="true"/><nvpair id="l-max" name="clone-max" value="5"/></meta_attributes>' +
+        '<primitive id="l" class="lsb" type="LSBDummy"/></clone>',
+    }),
+    expect: (summary) =>
+      expect(summary).toEqual(['* Start l:0 (n1)', '* Start l:1 (n2)', '* Start l:2 (n3)']),
+  },
 };
 
 describe('clones agree with crm_simulate', () => {

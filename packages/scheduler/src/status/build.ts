@@ -369,10 +369,13 @@ function groupView(
 function cloneView(ctx: Context, c: Clone, nodes: readonly StatusNode[]): StatusClone {
   const flags = metaFlags(ctx, c.id);
   const meta = mergeNvSets(c.meta);
-  const unique = truthy(meta['globally-unique']);
   const child = c.child;
   const instances: (StatusPrimitive | StatusGroup)[] = [];
   const primitives = child.kind === 'group' ? child.children : [child];
+  // only OCF and fencing agents can be globally unique (others are anonymous clones)
+  const unique =
+    truthy(meta['globally-unique']) &&
+    primitives.every((p) => ['ocf', 'stonith'].includes(p.class.toLowerCase()));
   // The nodes with any active instance of the clone (of any member, for cloned groups).
   const activeByNode = new Map<string, Activity[]>();
   for (const p of primitives)
