@@ -1,6 +1,7 @@
 import { RemoteClient } from '@remora/remote-transport';
+import type { RemoteClientOptions } from '@remora/remote-transport';
 import type { CibStore } from '@remora/cib';
-import type { ExecutedOperation } from './executor';
+import type { ExecutedOperation, ExecutorClient } from './executor';
 import { RemoteNodeExecutor, controllerResult } from './executor';
 import type { GraphAction } from './graph';
 import { OpStatus } from './lrm-record';
@@ -26,6 +27,30 @@ export interface Connection {
 }
 
 /**
+ * Opens a remote/guest node's connection on the cluster node `host` (the
+ * node the transition puts the connection resource on). The default opens
+ * it from this process (embedded mode: one process plays every cluster
+ * node); distributed mode asks the member `host` to open it
+ * (`ClusterNode`), and `rehost` says whether a connection moving between
+ * two hosts has to be made again (false: only its host label changes).
+ */
+export interface ConnectionOpener {
+  open(
+    host: string,
+    node: string,
+    options: RemoteClientOptions,
+    signal?: AbortSignal,
+  ): Promise<ExecutorClient>;
+  rehost(from: string, to: string): boolean;
+}
+
+/** Every connection from this process, whatever the host (embedded mode). */
+export const LOCAL_CONNECTIONS: ConnectionOpener = {
+  open: (_host, _node, options, signal) => RemoteClient.connect(options, signal),
+  rehost: () => false,
+};
+
+/**
  * Carries out `ocf:pacemaker:remote` actions the way Pacemaker's controller
  * does (no agent runs): start = connect to the node's daemon (address and
  * port from the CIB's remote/guest node definition, retried until the
@@ -41,6 +66,7 @@ export class ConnectionManager {
     private readonly onLost: (c: Connection, reason: string) => void,
     /** Silence after which a connection counts as lost (RemoteClient's deadAfterMs; default 1.5 s). */
     private readonly deadAfterMs?: number,
+    private readonly opener: ConnectionOpener = LOCAL_CONNECTIONS,
   ) {}
 
   async run(a: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation> {
@@ -62,7 +88,12 @@ export class ConnectionManager {
       return existing && existing.host === host
         ? controllerResult(0, started)
         : controllerResult(1, started, `${node} is not connected from ${host}`, OpStatus.error);
-    if (a.operation === 'migrate_from' && existing && this.alive(existing)) {
+    if (
+      a.operation === 'migrate_from' &&
+      existing &&
+      this.alive(existing) &&
+      !this.opener.rehost(existing.host, host)
+    ) {
       existing.host = host;
       return controllerResult(0, started);
     }
@@ -85,7 +116,9 @@ export class ConnectionManager {
         OpStatus.done,
       );
     try {
-      const client = await RemoteClient.connect(
+      const client = await this.opener.open(
+        host,
+        node,
         {
           address: `${def.address}:${def.port}`,
           authKey: this.authKey,
@@ -159,6 +192,11 @@ export class ConnectionManager {
     if (!c) return;
     this.connections.delete(node);
     await c.executor.client.close();
+  }
+
+  /** Forget the connections a lost (or fenced) cluster node hosted. */
+  async dropHostedBy(host: string): Promise<void> {
+    for (const c of [...this.connections.values()]) if (c.host === host) await this.drop(c.node);
   }
 
   private closed = false;

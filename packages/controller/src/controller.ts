@@ -8,6 +8,7 @@ import { ClusterActions } from './cluster-actions';
 import type { NodeKind } from './cluster-actions';
 import type { Connection } from './connections';
 import { ConnectionManager, isConnectionAction } from './connections';
+import type { ConnectionOpener } from './connections';
 import type { RemoteNodeExecutor } from './executor';
 import { executed } from './executor';
 import type { ExecutedOperation, NodeExecutor } from './executor';
@@ -50,6 +51,12 @@ export interface ControllerOptions {
   readonly recheckIntervalMs?: number;
   /** Remote/guest connections: silence after which the node counts as lost, ms (default 1,500). */
   readonly connectionDeadAfterMs?: number;
+  /**
+   * Opens remote/guest connections on the cluster node the transition
+   * names (distributed mode: on that member, see `ClusterNode`); default:
+   * from this process.
+   */
+  readonly connections?: ConnectionOpener;
   /** Where fence agents (`stonith:fence_*` resources) live (default /usr/sbin). */
   readonly fenceAgentDir?: string;
   /**
@@ -131,6 +138,7 @@ export class Controller implements AsyncDisposable {
       options.authKey ?? Buffer.alloc(0),
       (c, reason) => void this.connectionLost(c, reason),
       options.connectionDeadAfterMs,
+      options.connections,
     );
     this.operator = new OperatorService({
       store: options.store,
@@ -143,7 +151,10 @@ export class Controller implements AsyncDisposable {
       fencer: this.fencer,
       reason: OWN,
       nodeKind: (node) => this.nodeKind(node),
-      onFenced: (node) => this.forgetNode(node),
+      onFenced: (node) => {
+        this.forgetNode(node);
+        void this.connections.dropHostedBy(node);
+      },
       onShutdown: (node) => {
         this.forgetNode(node);
         options.onNodeShutdown?.(node);
@@ -288,6 +299,8 @@ export class Controller implements AsyncDisposable {
         last = s.state;
         const joined = s.state === 'connected';
         this.forgetNode(node);
+        // The connections it hosted went with it (distributed mode): the scheduler moves them.
+        if (!joined) await this.connections.dropHostedBy(node);
         await this.options.store.modify(
           (doc) => (joined ? recordNodeJoined(doc, node) : recordNodeLost(doc, node)),
           {
@@ -506,6 +519,15 @@ export class Controller implements AsyncDisposable {
   }
 
   private async connectionLost(c: Connection, reason: string): Promise<void> {
+    if (c.executor.client.hostUnreachable) {
+      // The cluster node hosting it may be lost: then it is fenced and the scheduler moves
+      // the connection (its monitor did not fail; as in Pacemaker, losing the router node
+      // is no reason to fence the remote node). If it is still a member after a
+      // membership timeout, the connection itself failed.
+      this.abortNode(c.node, `connection lost: ${reason}`);
+      await new Promise((r) => setTimeout(r, (this.options.connectionDeadAfterMs ?? 1500) + 1000));
+      if (this.stop.signal.aborted || this.connections.connections.get(c.node) !== c) return;
+    }
     const monitor = [...this.recurring.entries()].find(
       ([k, a]) =>
         k.startsWith(`${c.host}/`) && a.resource?.id === c.node && a.operation === 'monitor',

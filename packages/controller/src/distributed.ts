@@ -6,7 +6,11 @@ import { RemoteClient, RemoteDaemon, checkToken, makeToken } from '@remora/remot
 import { Controller } from './controller';
 import type { ControllerOptions } from './controller';
 import { ControllerError } from './errors';
+import { LOCAL_CONNECTIONS } from './connections';
+import type { ConnectionOpener } from './connections';
 import { RemoteNodeExecutor } from './executor';
+import { HostedConnections, RoutedClient } from './routed';
+import type { PeerLink } from './routed';
 import { recordNodeJoined, recordNodeLost } from './node-state';
 import type { Scheduler } from './scheduler';
 
@@ -56,6 +60,8 @@ export interface MemberState {
   readonly cibVersion: CibVersion;
   /** It runs the controller (it is the DC in charge). */
   readonly leading?: boolean;
+  /** The remote/guest nodes whose connections it hosts for the DC. */
+  readonly connections?: readonly string[];
 }
 
 const TOKEN_HEADER = 'x-remora-token';
@@ -100,6 +106,7 @@ export class ClusterNode implements AsyncDisposable {
   private led = new Set<string>();
   /** Members being added to the running controller. */
   private readonly joining = new Set<string>();
+  private hosted!: HostedConnections;
   /** Whom this node takes for the DC. */
   dc = '';
   quorate = false;
@@ -134,6 +141,7 @@ export class ClusterNode implements AsyncDisposable {
       nodeName: this.self.name,
       runner: this.options.runner,
     });
+    this.hosted = new HostedConnections(this.options.authKey, (l) => this.log(l));
     this.server = createServer((req, res) => void this.serve(req, res));
     const [host, port] = splitAddress(this.self.peer);
     await new Promise<void>((resolve, reject) => {
@@ -166,6 +174,13 @@ export class ClusterNode implements AsyncDisposable {
       quorate: this.quorate,
       cibVersion: versionOf(this.cib),
       leading: this.controller !== undefined,
+      // Those it hosts for the DC, and (the DC) those it holds itself.
+      connections: [
+        ...this.hosted.nodes,
+        ...[...(this.controller?.remoteConnections() ?? [])]
+          .filter(([, host]) => host === this.self.name)
+          .map(([node]) => node),
+      ].sort(),
     };
   }
 
@@ -176,6 +191,12 @@ export class ClusterNode implements AsyncDisposable {
       return;
     }
     try {
+      const body = async (): Promise<string> => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      };
+      if (await this.hosted.serve(req, res, body)) return;
       if (req.method === 'GET' && req.url === '/state') {
         res
           .writeHead(200, { 'content-type': 'application/json' })
@@ -183,9 +204,7 @@ export class ClusterNode implements AsyncDisposable {
       } else if (req.method === 'GET' && req.url === '/cib') {
         res.writeHead(200, { 'content-type': 'application/xml' }).end(this.cib);
       } else if (req.method === 'PUT' && req.url === '/cib') {
-        const chunks: Buffer[] = [];
-        for await (const c of req) chunks.push(c as Buffer);
-        const xml = Buffer.concat(chunks).toString('utf8');
+        const xml = await body();
         if (this.controller) {
           res.writeHead(409).end('this node is the DC');
           return;
@@ -196,8 +215,65 @@ export class ClusterNode implements AsyncDisposable {
         res.writeHead(204).end();
       } else res.writeHead(404).end();
     } catch (err) {
-      res.writeHead(400).end((err as Error).message);
+      if (!res.headersSent) res.writeHead(400).end((err as Error).message);
+      else res.end();
     }
+  }
+
+  /** Requests to a member's peer endpoint for the connections it hosts (no timeout but the caller's). */
+  private link(member: ClusterMember): PeerLink {
+    const headers = (): Record<string, string> => ({
+      [TOKEN_HEADER]: makeToken(this.options.authKey),
+    });
+    return {
+      member: member.name,
+      post: async (path, body, signal) => {
+        const r = await fetch(`http://${member.peer}${path}`, {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { ...headers(), 'content-type': 'application/json' },
+          signal,
+        });
+        const text = await r.text();
+        if (!r.ok) throw new ControllerError(`${member.name} POST ${path}: ${r.status} ${text}`);
+        return text;
+      },
+      stream: async (path, signal) => {
+        const r = await fetch(`http://${member.peer}${path}`, { headers: headers(), signal });
+        if (!r.ok || !r.body)
+          throw new ControllerError(`${member.name} GET ${path}: ${r.status} ${await r.text()}`);
+        return r.body;
+      },
+    };
+  }
+
+  /**
+   * Where the DC opens a remote/guest connection: on the member the
+   * transition names (the DC itself: from this process).
+   */
+  private connectionOpener(): ConnectionOpener {
+    return {
+      open: (host, node, options, signal) => {
+        const member = this.options.members.find((m) => m.name === host);
+        if (!member || member === this.self)
+          return LOCAL_CONNECTIONS.open(host, node, options, signal);
+        this.log(`asking ${host} to host the connection to ${node}`);
+        return RoutedClient.open(
+          this.link(member),
+          {
+            node,
+            address: options.address,
+            clientName: options.clientName,
+            connectTimeoutMs: options.connectTimeoutMs,
+            deadAfterMs: options.deadAfterMs,
+            reconnect: options.reconnect,
+            dc: this.self.name,
+          },
+          signal,
+        );
+      },
+      rehost: (from, to) => from !== to,
+    };
   }
 
   private async request(
@@ -345,6 +421,7 @@ export class ClusterNode implements AsyncDisposable {
       authKey: this.options.authKey,
       fenceAgentDir: this.options.fenceAgentDir,
       onTransition: this.options.onTransition,
+      connections: this.connectionOpener(),
     });
     this.feed = new AbortController();
     void this.replicate(store, this.feed.signal);
@@ -385,6 +462,7 @@ export class ClusterNode implements AsyncDisposable {
     if (this.timer) clearInterval(this.timer);
     await this.transition.catch(() => undefined);
     await this.stepDown();
+    await this.hosted.close();
     await new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections();
     await this.daemon.close();

@@ -1,5 +1,12 @@
 import { ExecStatus } from '@remora/agent-runner';
-import type { RemoteClient, RemoteRequest, RemoteResult } from '@remora/remote-transport';
+import type {
+  ConnectionEvent,
+  ConnectionState,
+  DrainHandler,
+  RelayHandler,
+  RemoteRequest,
+  RemoteResult,
+} from '@remora/remote-transport';
 import type { GraphAction } from './graph';
 import { OpStatus } from './lrm-record';
 
@@ -97,12 +104,40 @@ export function executed(r: RemoteResult): ExecutedOperation {
 }
 
 /**
+ * What the controller uses of a node's connection: a `RemoteClient` of
+ * `@remora/remote-transport`, or (distributed mode) a `RoutedClient`
+ * reaching the node through the cluster node hosting its connection.
+ */
+export interface ExecutorClient {
+  readonly state: ConnectionState;
+  readonly nodeName: string;
+  /**
+   * Set when the connection was lost because the cluster node hosting it
+   * could not be reached (a `RoutedClient`): that member may be lost itself.
+   */
+  readonly hostUnreachable?: boolean;
+  execute(
+    request: RemoteRequest,
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<RemoteResult>;
+  recur(
+    request: RemoteRequest,
+  ): Promise<{ readonly callId: number; readonly operationKey: string }>;
+  cancel(resourceId: string, action: string, interval: number): Promise<boolean>;
+  results(signal?: AbortSignal): AsyncIterable<RemoteResult>;
+  states(signal?: AbortSignal): AsyncIterable<ConnectionEvent>;
+  openRelay(handler: RelayHandler): void;
+  onDrainRequest(handler: DrainHandler | undefined): void;
+  close(): Promise<void>;
+}
+
+/**
  * A node's executor reached through `@remora/remote-transport`: one-shot
  * operations through `execute`; recurring ones through `recur`, reported
  * when their first real result arrives on the client's result stream.
  */
 export class RemoteNodeExecutor implements NodeExecutor {
-  constructor(readonly client: RemoteClient) {}
+  constructor(readonly client: ExecutorClient) {}
 
   async execute(action: GraphAction, signal?: AbortSignal): Promise<ExecutedOperation> {
     const request = actionRequest(action);

@@ -29,14 +29,16 @@ export {
 } from './lrm-record';
 export type { OperationRecordInput } from './lrm-record';
 export { RemoteNodeExecutor, actionRequest, opStatusOf } from './executor';
-export type { ExecutedOperation, NodeExecutor } from './executor';
+export type { ExecutedOperation, ExecutorClient, NodeExecutor } from './executor';
 export { CrmSimulateScheduler, RemoraScheduler } from './scheduler';
 export type { RemoraSchedulerOptions } from './scheduler';
 export type { Scheduler } from './scheduler';
 export { Controller } from './controller';
 export type { ControllerOptions } from './controller';
-export { ConnectionManager, isConnectionAction } from './connections';
-export type { Connection } from './connections';
+export { ConnectionManager, LOCAL_CONNECTIONS, isConnectionAction } from './connections';
+export type { Connection, ConnectionOpener } from './connections';
+export { HostedConnections, RoutedClient } from './routed';
+export type { OpenRequest, PeerLink } from './routed';
 export { OperatorService, applyOperatorEdit, editScope, parseOperatorRequest } from './operator';
 export type {
   ClearEdit,

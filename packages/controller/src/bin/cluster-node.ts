@@ -42,7 +42,12 @@ async function main(): Promise<void> {
     fenceAgentDir: config.fenceAgentDir,
     log,
     onTransition: (r) =>
-      log(`${config.name}: transition ${r.status}, ${r.confirmed} actions in ${r.elapsedMs} ms`),
+      log(
+        `${config.name}: transition ${r.status}, ${r.confirmed} actions in ${r.elapsedMs} ms${r.failed
+          .slice(0, 3)
+          .map((f) => `; failed: ${f.detail}`)
+          .join('')}`,
+      ),
   });
   log(`${config.name}: serving (peer ${config.members.find((m) => m.name === config.name)?.peer})`);
   const stop = (): void => {

@@ -1,0 +1,230 @@
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { makeToken } from '@remora/remote-transport';
+import {
+  FENCE_AGENT_DIR,
+  clusterProcesses,
+  freePort,
+  killCluster,
+  remoraBinary,
+  spawnRemoted,
+} from '../src';
+import type { ClusterMember, LocalDaemon, MemberState } from '../src';
+
+// Distributed mode with a remote node: the connection to its daemon is hosted on the
+// member the scheduler puts the connection resource on (not on the DC), actions for the
+// remote node go through that member, CLI commands on the remote node reach the DC
+// through it; when it is killed, the connection is recovered on another member.
+const CLUSTER = `dist-remote-${randomUUID()}`;
+const KEY = randomBytes(64);
+const BIN = resolve(__dirname, '../dist/bin/cluster-node.js');
+const run = promisify(execFile);
+let dir: string;
+let remote: LocalDaemon | undefined;
+const procs = new Map<string, ChildProcess>();
+const output = new Map<string, string>();
+
+afterAll(async () => {
+  for (const p of procs.values())
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await remote?.stop(1000);
+  await new Promise((r) => setTimeout(r, 500));
+  killCluster(CLUSTER);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number) {
+  const t = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t > timeoutMs)
+      throw new Error(
+        `timed out waiting for ${what}\n${[...output].map(([n, o]) => `--- ${n}\n${o.slice(-4000)}`).join('\n')}`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return Date.now() - t;
+}
+
+const members: ClusterMember[] = [];
+
+/** What a member says about itself on its peer endpoint (undefined when it does not answer). */
+async function stateOf(name: string): Promise<MemberState | undefined> {
+  const m = members.find((x) => x.name === name)!;
+  try {
+    const r = await fetch(`http://${m.peer}/state`, {
+      headers: { 'x-remora-token': makeToken(KEY) },
+      signal: AbortSignal.timeout(1000),
+    });
+    return r.ok ? ((await r.json()) as MemberState) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The members hosting the connection to rnode1. */
+async function hosts(): Promise<string[]> {
+  const found: string[] = [];
+  for (const m of members)
+    if (procs.get(m.name)?.exitCode === null && procs.get(m.name)?.signalCode === null)
+      if ((await stateOf(m.name))?.connections?.includes('rnode1')) found.push(m.name);
+  return found;
+}
+
+/** `remora` run on the remote node (its local daemon relays to the cluster). */
+async function onRemote(...args: string[]): Promise<string> {
+  const { stdout } = await run(remoraBinary(), [...args, '--socket', join(dir, 'rnode1.sock')], {
+    timeout: 10_000,
+  });
+  return stdout;
+}
+
+test('a remote node connection is hosted on the member the scheduler chose; it moves when that member is killed', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'remora-ctl-dist-remote-'));
+  const keyFile = join(dir, 'authkey');
+  await writeFile(keyFile, KEY, { mode: 0o400 });
+  for (let i = 1; i <= 3; i++) {
+    const host = `127.0.0.${20 + i}`;
+    members.push({
+      name: `node${i}`,
+      id: i,
+      peer: `${host}:${await freePort(host)}`,
+      executor: `${host}:${await freePort(host)}`,
+    });
+  }
+  const port = await freePort('127.0.0.30');
+  remote = await spawnRemoted({
+    name: 'rnode1',
+    listen: `127.0.0.30:${port}`,
+    keyFile,
+    stateDir: join(dir, 'rnode1'),
+    cluster: CLUSTER,
+  });
+  const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1">
+  <configuration>
+    <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="true"/><nvpair id="opts-st" name="stonith-timeout" value="20s"/></cluster_property_set></crm_config>
+    <nodes>${members.map((m) => `<node id="${m.id}" uname="${m.name}"/>`).join('')}</nodes>
+    <resources>
+      <primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${join(dir, 'run')}"/><nvpair id="f-cl" name="cluster" value="${CLUSTER}"/></instance_attributes></primitive>
+      <primitive class="ocf" id="rnode1" provider="pacemaker" type="remote"><instance_attributes id="rn-ia"><nvpair id="rn-s" name="server" value="127.0.0.30"/><nvpair id="rn-p" name="port" value="${port}"/></instance_attributes><operations><op id="rn-mon" name="monitor" interval="5s"/></operations></primitive>
+      <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
+    </resources>
+    <constraints>
+      <rsc_location id="rn-on-3" rsc="rnode1" node="node3" score="100"/>
+      <rsc_location id="rn-on-2" rsc="rnode1" node="node2" score="50"/>
+      <rsc_location id="svc-on-remote" rsc="svc" node="rnode1" score="INFINITY"/>
+      ${members.map((m) => `<rsc_location id="svc-not-${m.name}" rsc="svc" node="${m.name}" score="-INFINITY"/>`).join('')}
+    </constraints>
+  </configuration>
+  <status/>
+</cib>
+`;
+  const cibFile = join(dir, 'cib.xml');
+  await writeFile(cibFile, cib);
+  for (const m of members) {
+    const stateDir = join(dir, 'run', m.name);
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(
+      join(dir, `${m.name}.json`),
+      JSON.stringify({
+        name: m.name,
+        members,
+        authkey: keyFile,
+        cib: cibFile,
+        stateDir,
+        fenceAgentDir: FENCE_AGENT_DIR,
+      }),
+    );
+    const p = spawn(process.execPath, [BIN, join(dir, `${m.name}.json`)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, REMORA_MACHINE: m.name, REMORA_CLUSTER: CLUSTER },
+    });
+    output.set(m.name, '');
+    const add = (b: Buffer): void => void output.set(m.name, output.get(m.name)! + b.toString());
+    p.stdout!.on('data', add);
+    p.stderr!.on('data', add);
+    procs.set(m.name, p);
+  }
+  const svcRuns = (): boolean => existsSync(join(dir, 'rnode1', 'Dummy-svc.state'));
+
+  // node1 leads; the connection is on node3 (where the scheduler put it), svc runs on rnode1.
+  const upMs = await until(
+    'svc to run on rnode1 through node3',
+    async () => svcRuns() && (await hosts()).join() === 'node3',
+    60_000,
+  );
+  expect(output.get('node1')).toMatch(/node1: became DC/);
+  expect(output.get('node3')).toMatch(/node3: hosting the connection to rnode1 .* for DC node1/);
+  expect(output.get('node1')).not.toMatch(/hosting the connection/);
+  expect((await stateOf('node1'))?.connections).toEqual([]);
+
+  // CLI commands on the remote node reach the DC through node3 (the node name filled in).
+  // (The daemon's relay stream opens just after the connection: allow it a moment.)
+  await until(
+    'the relay to answer',
+    () =>
+      onRemote('attribute', '-l', 'reboot', '-n', 'relayed', '-v', 'yes').then(
+        () => true,
+        () => false,
+      ),
+    5000,
+  );
+  expect((await onRemote('attribute', '-l', 'reboot', '-n', 'relayed', '-G', '-q')).trim()).toBe(
+    'yes',
+  );
+  const status = await onRemote('status');
+  expect(status).toMatch(/RemoteOnline: \[ rnode1 \]/);
+  expect(status).toMatch(/svc\s.*Started rnode1/);
+
+  const svcStarted = statSync(join(dir, 'rnode1', 'Dummy-svc.state')).mtimeMs;
+
+  // The hosting member dies: the connection is recovered on another member, svc keeps running there.
+  let double = '';
+  const watch = setInterval(() => {
+    void hosts().then((h) => {
+      if (h.length > 1) double ||= `connection on ${h.join(' and ')}`;
+    });
+  }, 100);
+  const killedAt = Date.now();
+  procs.get('node3')!.kill('SIGKILL');
+  const movedMs = await until(
+    'the connection to move',
+    async () => (await hosts()).join() === 'node2',
+    30_000,
+  );
+  const after = await until(
+    'the relay and svc to answer through the new host',
+    async () => {
+      try {
+        const s = await onRemote('status');
+        return /RemoteOnline: \[ rnode1 \]/.test(s) && /svc\s.*Started rnode1/.test(s);
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+  );
+  clearInterval(watch);
+  console.log(
+    `distributed remote: up in ${upMs} ms (connection on node3); node3 killed, connection on ${(await hosts()).join()} ${movedMs} ms later, svc reported started through it ${movedMs + after} ms after the kill`,
+  );
+  expect(double).toBe('');
+  expect(output.get('node2')).toMatch(/node2: hosting the connection to rnode1 .* for DC node1/);
+  // svc ran on through it all (never stopped or restarted).
+  expect(statSync(join(dir, 'rnode1', 'Dummy-svc.state')).mtimeMs).toBe(svcStarted);
+  // rnode1 was not fenced (its daemon runs), node3 was (its run directory emptied).
+  expect(remote.child.exitCode).toBeNull();
+  expect(readdirSync(join(dir, 'run', 'node3'))).toEqual([]);
+  expect(output.get('node1')).toMatch(/DC node1/);
+  expect(Date.now() - killedAt).toBeLessThan(40_000);
+
+  for (const p of procs.values())
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await remote.stop(2000);
+  await until('the processes to exit', () => clusterProcesses(CLUSTER).length === 0, 15_000);
+}, 120_000);
