@@ -357,6 +357,10 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     } else rsc.multiplyActive = true;
     allowMigrate = false;
   }
+  // a start already pending in the history is represented by a start on the
+  // chosen node that goes into the transition even when it is optional
+  if (rsc.startPending && rsc.assignedTo)
+    as.custom(rsc, 'start', 0, rsc.assignedTo, true).printAlways = true;
   if (!moving) {
     if (rsc.failed) {
       if (rsc.stopFlag) needStop = true;
@@ -1633,6 +1637,8 @@ export function createActions(ws: WorkingSet): ActionSet {
     if (!act) continue;
     for (const [node, keys] of act) {
       if (!r.runningOn.includes(node)) continue;
+      // Pacemaker checks the histories of nodes that can run resources or are in maintenance
+      if (!nodeAvailable(node) && !(node.online && node.maintenance)) continue;
       const maintenance = r.maintenance === true || node.maintenance;
       if (!maintenance && (!r.managed || !ws.config.stopOrphanActions)) continue;
       for (const key of keys) {

@@ -281,6 +281,8 @@ export interface Action {
   dangle?: boolean;
   /** Runnable only when this many of the actions ordered before it (one-or-more) are. */
   requiredRunnable?: number;
+  /** In the transition even when optional (a start already pending). */
+  printAlways?: boolean;
   /** Guest fencing: the resource that runs the guest. */
   guestOf?: Rsc;
 }

@@ -177,7 +177,12 @@ function onUncleanNode(a: Action): boolean {
 
 /** Actions the transition runs (required, runnable), in a topological order of the orderings. */
 export function executedActions(as: ActionSet): Action[] {
-  const live = as.actions.filter((a) => !a.optional && a.runnable && !onUncleanNode(a));
+  const live = as.actions.filter(
+    (a) =>
+      (!a.optional || (a.printAlways === true && a.rsc?.managed === true)) &&
+      a.runnable &&
+      !onUncleanNode(a),
+  );
   const inGraph = new Set(live);
   const indegree = new Map<Action, number>();
   for (const a of live) indegree.set(a, 0);

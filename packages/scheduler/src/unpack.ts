@@ -435,7 +435,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       r.reconnectMs = parseInterval(reconnect, `${id} reconnect_interval`);
       if (r.reconnectMs > 0) r.failureTimeout = Math.floor(r.reconnectMs / 1000);
     }
-    if (parseBoolean(meta.maintenance, false)) r.maintenance = true;
+    // maintenance-mode puts every resource in maintenance (as its own meta attribute would)
+    if (parseBoolean(meta.maintenance, false) || config.maintenanceMode) r.maintenance = true;
     ws.byId.set(id, r);
     return r;
   };

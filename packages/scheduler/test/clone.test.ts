@@ -50,6 +50,11 @@ function probed(id: string, type = 'Dummy', call = 5): string {
   return `<lrm_resource id="${id}" class="ocf" provider="heartbeat" type="${type}"><lrm_rsc_op id="${id}_last_0" operation_key="${id}_monitor_0" operation="monitor" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:7:${KEY}" transition-magic="0:7;1:1:7:${KEY}" exit-reason="" call-id="${call}" rc-code="7" op-status="0" interval="0" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(0)}"/></lrm_resource>`;
 }
 
+/** A start still in progress (recorded with record-pending). */
+function startPending(id: string): string {
+  return `<lrm_resource id="${id}" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="${id}_last_0" operation_key="${id}_start_0" operation="start" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:0:${KEY}" transition-magic="-1:193;1:1:0:${KEY}" exit-reason="" call-id="-1" rc-code="193" op-status="-1" interval="0" last-rc-change="1700000000" exec-time="0" queue-time="0" op-digest="${digest(0)}"/></lrm_resource>`;
+}
+
 /** A started resource's history on a node (probe, start, monitor). */
 function running(id: string, call = 10, params: Record<string, string> = {}): string {
   const op = (task: string, interval: number, rc: number, c: number): string =>
@@ -183,6 +188,29 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
     }),
     expect: (summary) =>
       expect(summary).toEqual(['* Start l:0 (n1)', '* Start l:1 (n2)', '* Start l:2 (n3)']),
+  },
+  // A start already pending stays in the transition (optional, so without a
+  // summary line) where the instance is placed.
+  'a pending start of a clone instance is part of the transition': {
+    xml: cib({
+      resources: clone('s-clone', 's', '<nvpair id="s-u" name="globally-unique" value="true"/>'),
+      status: { n1: startPending('s:0'), n2: startPending('s:1') },
+    }),
+    expect: (summary) => expect(summary).toEqual(['* Start s:2 (n3)']),
+  },
+  // maintenance-mode puts every resource in maintenance: no recurring monitors
+  // are scheduled for what runs.
+  'maintenance-mode schedules no recurring monitors': {
+    xml: cib({
+      resources: dummy('m'),
+      status: {
+        n1: `<lrm_resource id="m" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="m_last_0" operation_key="m_monitor_0" operation="monitor" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:7:${KEY}" transition-magic="0:0;1:1:7:${KEY}" exit-reason="" call-id="3" rc-code="0" op-status="0" interval="0" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(0)}"/></lrm_resource>`,
+      },
+    }).replace(
+      '<nvpair id="o1" name="stonith-enabled" value="false"/>',
+      '<nvpair id="o1" name="stonith-enabled" value="false"/><nvpair id="o2" name="maintenance-mode" value="true"/>',
+    ),
+    expect: (summary) => expect(summary).toEqual([]),
   },
 };
 
