@@ -1015,6 +1015,11 @@ function remoteOrderings(as: ActionSet): void {
     };
     let task = a.task;
     if (task === 'migrate_to' || task === 'migrate_from') task = 'stop';
+    const container = conn.container;
+    if (a.node.kind === 'guest' && container) {
+      guestOrdering(as, a, task, container, startThen, thenStop);
+      continue;
+    }
     if (task === 'start' || task === 'promote') {
       startThen(state === 'failed' ? O.impliesThen : 0);
       for (const other of rsc.actions)
@@ -1036,6 +1041,35 @@ function remoteOrderings(as: ActionSet): void {
       if (conn.runningOn.length > 0 && state === 'stopped') thenStop(O.runnableLeft);
       else startThen(0);
     }
+  }
+}
+
+/**
+ * An action on a guest node against the guest's container and connection
+ * (Pacemaker's apply_container_ordering): a start or promote there is
+ * required again when the container starts (it moves or recovers: "due to
+ * required CONTAINER start") and waits for the connection; a stop or demote
+ * comes before the connection stops, unless the failed container implies
+ * it; anything else waits for the connection (recurring monitors are
+ * required again when it starts).
+ */
+function guestOrdering(
+  as: ActionSet,
+  a: Action,
+  task: string,
+  container: Rsc,
+  startThen: (flags: number) => void,
+  thenStop: (flags: number) => void,
+): void {
+  if (task === 'start' || task === 'promote') {
+    for (const s of as.ofRsc(container, 'start')) as.order(s, a, O.impliesThen | O.runnableLeft);
+    startThen(0);
+  } else if (task === 'stop' || task === 'demote') {
+    if (!container.failed) thenStop(0);
+  } else if (a.interval > 0) {
+    startThen(O.impliesThen);
+  } else {
+    startThen(0);
   }
 }
 
