@@ -27,6 +27,8 @@ export interface Operation {
   readonly startDelay?: number;
   readonly onFail?: string;
   readonly attributes: Readonly<Record<string, string>>;
+  /** instance_attributes: parameters the agent gets for this operation only. */
+  readonly params: readonly NvSet[];
 }
 
 interface ResourceBase {
@@ -331,6 +333,7 @@ function readOperations(el: XmlElement, path: string, defs: ResourceDefs): Opera
         startDelay === undefined ? undefined : parseInterval(startDelay, `${p}/@start-delay`),
       onFail: get('on-fail'),
       attributes: a,
+      params: readNvSets(op, ['instance_attributes'], p),
     };
   });
 }

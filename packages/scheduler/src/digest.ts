@@ -48,7 +48,9 @@ export function configChanges(
     const recorded = op.opDigest;
     // private parameters are digested differently (secure digests): not modelled
     if (op.attributes['op-secure-params'] !== undefined) return;
-    const params: Record<string, string> = { ...rsc.params };
+    // the resource's parameters, then the operation's own (which win)
+    const opConfig = rsc.ops.find((o) => o.name === task && o.interval === interval);
+    const params: Record<string, string> = { ...rsc.params, ...opConfig?.params };
     if (interval > 0) {
       const timeout = timeoutOf(task, interval);
       if (timeout === undefined) return; // orphaned recurring operation: cancelled elsewhere

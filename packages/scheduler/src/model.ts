@@ -100,6 +100,8 @@ export interface OpConfig {
   readonly onFail?: string;
   readonly enabled: boolean;
   readonly timeout?: number;
+  /** The operation's own parameters (its instance_attributes). */
+  readonly params: Readonly<Record<string, string>>;
 }
 
 /**

@@ -378,6 +378,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       onFail: o.onFail,
       enabled: o.enabled,
       timeout: o.timeout,
+      params: mergeNvSets(o.params),
     }));
 
   const makeRsc = (

@@ -56,9 +56,14 @@ function startPending(id: string): string {
 }
 
 /** A started resource's history on a node (probe, start, monitor). */
-function running(id: string, call = 10, params: Record<string, string> = {}): string {
+function running(
+  id: string,
+  call = 10,
+  params: Record<string, string> = {},
+  monitorParams: Record<string, string> = {},
+): string {
   const op = (task: string, interval: number, rc: number, c: number): string =>
-    `<lrm_rsc_op id="${id}_${task}_${interval}" operation_key="${id}_${task}_${interval}" operation="${task}" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:0:${KEY}" transition-magic="0:${rc};1:1:0:${KEY}" exit-reason="" call-id="${c}" rc-code="${rc}" op-status="0" interval="${interval}" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(interval, params)}"/>`;
+    `<lrm_rsc_op id="${id}_${task}_${interval}" operation_key="${id}_${task}_${interval}" operation="${task}" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="1:1:0:${KEY}" transition-magic="0:${rc};1:1:0:${KEY}" exit-reason="" call-id="${c}" rc-code="${rc}" op-status="0" interval="${interval}" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(interval, interval > 0 ? { ...params, ...monitorParams } : params)}"/>`;
   return `<lrm_resource id="${id}" class="ocf" provider="heartbeat" type="Dummy">${op('monitor', 0, 7, call)}${op('start', 0, 0, call + 1)}${op('monitor', 10000, 0, call + 2)}</lrm_resource>`;
 }
 
@@ -210,6 +215,18 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
       '<nvpair id="o1" name="stonith-enabled" value="false"/>',
       '<nvpair id="o1" name="stonith-enabled" value="false"/><nvpair id="o2" name="maintenance-mode" value="true"/>',
     ),
+    expect: (summary) => expect(summary).toEqual([]),
+  },
+  // An operation's own instance attributes are part of its digest: a monitor
+  // recorded with them is not rescheduled.
+  "an operation's own parameters are part of its digest": {
+    xml: cib({
+      resources:
+        '<primitive id="od" class="ocf" provider="heartbeat" type="Dummy"><operations>' +
+        '<op id="od-mon" name="monitor" interval="10s"><instance_attributes id="od-mon-i"><nvpair id="od-depth" name="depth" value="0"/></instance_attributes></op>' +
+        '</operations></primitive>',
+      status: { n1: running('od', 10, {}, { depth: '0' }) },
+    }),
     expect: (summary) => expect(summary).toEqual([]),
   },
 };
