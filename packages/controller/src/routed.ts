@@ -289,12 +289,13 @@ export class RoutedClient implements ExecutorClient {
     clearInterval(this.watchdog);
     this.stateValue = 'closed';
     this.events.emit('state', { state: 'closed', at: Date.now() });
-    this.stop.abort();
     this.events.emit('closed');
+    // Tell the member first (then the stream ends): it closes the connection as asked.
     if (reachable)
       await this.link
         .post(`/connections/${this.id}/close`, {}, AbortSignal.timeout(1000))
         .catch(() => undefined);
+    this.stop.abort();
   }
 }
 

@@ -21,7 +21,10 @@ import type { ClusterMember, LocalDaemon, MemberState } from '../src';
 // member the scheduler puts the connection resource on (not on the DC), actions for the
 // remote node go through that member, CLI commands on the remote node reach the DC
 // through it; when it is killed, the connection is recovered on another member.
-const CLUSTER = `dist-remote-${randomUUID()}`;
+let CLUSTER = `dist-remote-${randomUUID()}`;
+const clusters: string[] = [];
+const dirs: string[] = [];
+const remotes: LocalDaemon[] = [];
 const KEY = randomBytes(64);
 const BIN = resolve(__dirname, '../dist/bin/cluster-node.js');
 const run = promisify(execFile);
@@ -33,10 +36,10 @@ const output = new Map<string, string>();
 afterAll(async () => {
   for (const p of procs.values())
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  await remote?.stop(1000);
+  for (const r of remotes) await r.stop(1000);
   await new Promise((r) => setTimeout(r, 500));
-  killCluster(CLUSTER);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  for (const c of clusters) killCluster(c);
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number) {
@@ -51,7 +54,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
   return Date.now() - t;
 }
 
-const members: ClusterMember[] = [];
+let members: ClusterMember[] = [];
 
 /** What a member says about itself on its peer endpoint (undefined when it does not answer). */
 async function stateOf(name: string): Promise<MemberState | undefined> {
@@ -84,8 +87,18 @@ async function onRemote(...args: string[]): Promise<string> {
   return stdout;
 }
 
-test('a remote node connection is hosted on the member the scheduler chose; it moves when that member is killed', async () => {
+/**
+ * Three members (127.0.0.21-23), a remote node rnode1 (a `remora remoted` on 127.0.0.30)
+ * whose connection prefers node3, then node2, and svc (Dummy) that may only run on rnode1.
+ */
+async function boot(): Promise<void> {
+  CLUSTER = `dist-remote-${randomUUID()}`;
+  clusters.push(CLUSTER);
+  members = [];
+  procs.clear();
+  output.clear();
   dir = await mkdtemp(join(tmpdir(), 'remora-ctl-dist-remote-'));
+  dirs.push(dir);
   const keyFile = join(dir, 'authkey');
   await writeFile(keyFile, KEY, { mode: 0o400 });
   for (let i = 1; i <= 3; i++) {
@@ -105,6 +118,7 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
     stateDir: join(dir, 'rnode1'),
     cluster: CLUSTER,
   });
+  remotes.push(remote);
   const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1">
   <configuration>
     <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="true"/><nvpair id="opts-st" name="stonith-timeout" value="20s"/></cluster_property_set></crm_config>
@@ -150,10 +164,14 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
     p.stderr!.on('data', add);
     procs.set(m.name, p);
   }
-  const svcRuns = (): boolean => existsSync(join(dir, 'rnode1', 'Dummy-svc.state'));
+}
 
-  // node1 leads; the connection is on node3 (where the scheduler put it), svc runs on rnode1.
-  const upMs = await until(
+const svcRuns = (): boolean => existsSync(join(dir, 'rnode1', 'Dummy-svc.state'));
+const svcStartedAt = (): number => statSync(join(dir, 'rnode1', 'Dummy-svc.state')).mtimeMs;
+
+/** Up: node1 leads; the connection is on node3 (where the scheduler put it), svc runs on rnode1. */
+async function up(): Promise<number> {
+  const ms = await until(
     'svc to run on rnode1 through node3',
     async () => svcRuns() && (await hosts()).join() === 'node3',
     60_000,
@@ -162,7 +180,33 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
   expect(output.get('node3')).toMatch(/node3: hosting the connection to rnode1 .* for DC node1/);
   expect(output.get('node1')).not.toMatch(/hosting the connection/);
   expect((await stateOf('node1'))?.connections).toEqual([]);
+  return ms;
+}
 
+/** Watch that the connection is never hosted twice; returns a stop function giving what was seen. */
+function watchDouble(): () => string {
+  let double = '';
+  const t = setInterval(() => {
+    void hosts().then((h) => {
+      if (h.length > 1) double ||= `connection on ${h.join(' and ')}`;
+    });
+  }, 100);
+  return () => {
+    clearInterval(t);
+    return double;
+  };
+}
+
+async function stopAll(): Promise<void> {
+  for (const p of procs.values())
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await remote!.stop(2000);
+  await until('the processes to exit', () => clusterProcesses(CLUSTER).length === 0, 15_000);
+}
+
+test('a remote node connection is hosted on the member the scheduler chose; it moves when that member is killed', async () => {
+  await boot();
+  const upMs = await up();
   // CLI commands on the remote node reach the DC through node3 (the node name filled in).
   // (The daemon's relay stream opens just after the connection: allow it a moment.)
   await until(
@@ -181,15 +225,10 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
   expect(status).toMatch(/RemoteOnline: \[ rnode1 \]/);
   expect(status).toMatch(/svc\s.*Started rnode1/);
 
-  const svcStarted = statSync(join(dir, 'rnode1', 'Dummy-svc.state')).mtimeMs;
+  const svcStarted = svcStartedAt();
 
   // The hosting member dies: the connection is recovered on another member, svc keeps running there.
-  let double = '';
-  const watch = setInterval(() => {
-    void hosts().then((h) => {
-      if (h.length > 1) double ||= `connection on ${h.join(' and ')}`;
-    });
-  }, 100);
+  const double = watchDouble();
   const killedAt = Date.now();
   procs.get('node3')!.kill('SIGKILL');
   const movedMs = await until(
@@ -209,22 +248,71 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
     },
     30_000,
   );
-  clearInterval(watch);
+  const twice = double();
   console.log(
     `distributed remote: up in ${upMs} ms (connection on node3); node3 killed, connection on ${(await hosts()).join()} ${movedMs} ms later, svc reported started through it ${movedMs + after} ms after the kill`,
   );
-  expect(double).toBe('');
+  expect(twice).toBe('');
   expect(output.get('node2')).toMatch(/node2: hosting the connection to rnode1 .* for DC node1/);
   // svc ran on through it all (never stopped or restarted).
-  expect(statSync(join(dir, 'rnode1', 'Dummy-svc.state')).mtimeMs).toBe(svcStarted);
+  expect(svcStartedAt()).toBe(svcStarted);
   // rnode1 was not fenced (its daemon runs), node3 was (its run directory emptied).
-  expect(remote.child.exitCode).toBeNull();
+  expect(remote!.child.exitCode).toBeNull();
   expect(readdirSync(join(dir, 'run', 'node3'))).toEqual([]);
   expect(output.get('node1')).toMatch(/DC node1/);
   expect(Date.now() - killedAt).toBeLessThan(40_000);
 
-  for (const p of procs.values())
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  await remote.stop(2000);
-  await until('the processes to exit', () => clusterProcesses(CLUSTER).length === 0, 15_000);
+  await stopAll();
+}, 120_000);
+
+test('when the DC dies, the member hosting a connection closes it and the new DC connects again; svc keeps running', async () => {
+  await boot();
+  await up();
+  const svcStarted = svcStartedAt();
+  const double = watchDouble();
+  const killedAt = Date.now();
+  procs.get('node1')!.kill('SIGKILL');
+  await until('node2 to take over', () => /node2: became DC/.test(output.get('node2')!), 20_000);
+  await until(
+    'node3 to host the connection for node2',
+    () => /node3: hosting the connection to rnode1 .* for DC node2/.test(output.get('node3')!),
+    30_000,
+  );
+  const backMs = Date.now() - killedAt;
+  await until(
+    'the connection to be reported on node3',
+    async () => (await hosts()).join() === 'node3',
+    10_000,
+  );
+  await until(
+    'svc reported started through node3',
+    async () => {
+      try {
+        const s = await onRemote('status');
+        return /RemoteOnline: \[ rnode1 \]/.test(s) && /svc\s.*Started rnode1/.test(s);
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+  );
+  const svcMs = Date.now() - killedAt;
+  const twice = double();
+  console.log(
+    `distributed remote: DC killed, node2 took over and node3 hosts the connection for it ${backMs} ms after the kill, svc reported started ${svcMs} ms after it`,
+  );
+  expect(output.get('node3')).toMatch(/closed the connection to rnode1 \(DC node1 went away\)/);
+  expect(twice).toBe('');
+  expect(svcStartedAt()).toBe(svcStarted);
+  expect(remote!.child.exitCode).toBeNull();
+
+  // The remote daemon is asked to stop (SIGTERM): its drain request reaches the DC through
+  // node3; svc is stopped, then the connection, and the daemon exits.
+  const termAt = Date.now();
+  remote!.child.kill('SIGTERM');
+  await until('the remote daemon to drain and exit', () => remote!.child.exitCode !== null, 30_000);
+  console.log(`distributed remote: rnode1 drained through node3 in ${Date.now() - termAt} ms`);
+  expect(svcRuns()).toBe(false);
+  expect(output.get('node3')).toMatch(/closed the connection to rnode1 \(the DC stopped it\)/);
+  await stopAll();
 }, 120_000);
