@@ -11,6 +11,7 @@ import {
   O,
   Role,
   cloneOf,
+  containerNodeConnection,
   inPromotable,
   isActiveRole,
   nodeAvailable,
@@ -700,7 +701,7 @@ function primitiveInternal(as: ActionSet, rsc: Rsc): void {
     const flags = probe.probeFlags ?? O.optional;
     for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
   }
-  if (rsc.container) {
+  if (rsc.container && !containerNodeConnection(rsc)) {
     as.orderRsc(rsc.container, 'start', rsc, 'start', O.impliesThen | O.runnableLeft);
     as.orderRsc(rsc, 'stop', rsc.container, 'stop', O.impliesFirst);
     as.orderRsc(rsc.container, 'monitor', rsc, 'stop', O.optional);

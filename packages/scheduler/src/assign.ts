@@ -10,7 +10,14 @@
 import type { LocationConstraint, Rule, RuleContext } from '@remora/cib';
 import { addScores, evaluateRule, mergeNvSets } from '@remora/cib';
 import type { Coloc, Rsc, SNode } from './model';
-import { INF, Role, nodeAvailable, parseRole, primitivesOf } from './model';
+import {
+  INF,
+  Role,
+  containerNodeConnection,
+  nodeAvailable,
+  parseRole,
+  primitivesOf,
+} from './model';
 import { ownWithThis, thisWithList, withThisList } from './colocations';
 import { addPromotedLocation } from './promotable';
 import { ABSENT, NodeScores } from './scores';
@@ -461,8 +468,12 @@ export function createInternalConstraints(ws: WorkingSet): void {
       }
     } else if (r.kind === 'primitive') {
       if (r.remoteNode || r.cls === 'stonith') avoidRemote(r);
-      if (r.container) {
-        avoidRemote(r.container);
+      const onNodeOf = containerNodeConnection(r);
+      if (onNodeOf) {
+        // forced onto the container's node rather than colocated with the container
+        for (const node of ws.nodes) if (node.connection !== onNodeOf) locate(ws, r, node, -INF);
+      } else if (r.container) {
+        if (r.remoteNode) avoidRemote(r.container);
         addColocation(ws, {
           id: 'resource-with-container',
           dependent: r,

@@ -360,6 +360,18 @@ export function displayName(rsc: Rsc): string {
   return rsc.historyName ?? rsc.id;
 }
 
+/**
+ * The connection of the node a resource is forced onto by its `container`
+ * meta attribute, when that names a remote connection or a resource that
+ * holds a guest node (Pacemaker runs it on that node instead of colocating
+ * it with the container); undefined for fillers and guest connections.
+ */
+export function containerNodeConnection(rsc: Rsc): Rsc | undefined {
+  const container = rsc.container;
+  if (!container || rsc.remoteNode) return undefined;
+  return container.remoteNode ? container : container.guestConnection;
+}
+
 export function primitivesOf(rsc: Rsc): Rsc[] {
   if (rsc.kind === 'primitive') return [rsc];
   return rsc.children.flatMap(primitivesOf);

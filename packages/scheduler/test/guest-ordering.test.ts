@@ -26,7 +26,7 @@ const xml = `<cib admin_epoch="0" epoch="1" num_updates="1" validate-with="pacem
     </constraints>
   </configuration>
   <status>
-    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>${op('container1', 'ocf', 'Dummy', 2)}${op('lxc1', 'ocf', 'remote', 3, false)}</lrm_resources></lrm></node_state>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>${op('container1', 'ocf', 'Dummy', 2)}${op('lxc1', 'ocf', 'remote', 3)}</lrm_resources></lrm></node_state>
     <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources/></lrm></node_state>
     <node_state id="lxc1" uname="lxc1" remote_node="true" in_ccm="true" crmd="online"><lrm id="lxc1"><lrm_resources>${op('A', 'ocf', 'Dummy', 2)}</lrm_resources></lrm></node_state>
   </status>
@@ -51,5 +51,31 @@ describe('resources on a guest whose container moves', () => {
     const containerStart = byKey('container1_start_0');
     expect(start?.inputs).toContain(containerStart?.id);
     expect(byKey('lxc1_stop_0')?.inputs).toContain(byKey('A_stop_0')?.id);
+  });
+});
+
+describe('a resource whose container meta attribute names a guest container', () => {
+  // B says container=container1, which holds the guest node lxc1: B runs on lxc1
+  const withContainer = xml
+    .replace('<rsc_location id="move" rsc="container1" node="n2" score="INFINITY"/>', '')
+    .replace(
+      '<primitive id="A" class="ocf" provider="pacemaker" type="Dummy"/>',
+      '<primitive id="A" class="ocf" provider="pacemaker" type="Dummy"/>' +
+        '<primitive id="B" class="ocf" provider="pacemaker" type="Dummy"><meta_attributes id="b-m"><nvpair id="b-c" name="container" value="container1"/></meta_attributes></primitive>',
+    )
+    .replace(
+      `${op('A', 'ocf', 'Dummy', 2)}`,
+      `${op('A', 'ocf', 'Dummy', 2)}${op('B', 'ocf', 'Dummy', 3)}`,
+    );
+
+  it('is kept on the guest node instead of being colocated with the container', () => {
+    const expected = sections(crmSimulate(withContainer));
+    const ours = sections(formatSimulation(schedule(withContainer), { simulate: true }));
+    expect({ summary: ours.summary, actions: ours.actions }).toEqual({
+      summary: expected.summary,
+      actions: expected.actions,
+    });
+    expect(ours.summary.some((l) => l.includes(' B '))).toBe(false);
+    expect(schedule(withContainer).scores.B?.n1).toBe(-1_000_000);
   });
 });
