@@ -614,6 +614,16 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     const container = ws.byId.get(c);
     if (container && container !== r) r.container = container;
   }
+  // a remote connection that is no longer configured but still in a cluster node's
+  // history keeps its node (after clone-max was counted), shutting down: see findOrphan
+  for (const s of cib.status) {
+    if (s.remoteNode) continue;
+    for (const h of s.resources) {
+      if (h.class !== 'ocf' || h.provider !== 'pacemaker' || h.type !== 'remote') continue;
+      if (ws.byId.has(h.id) || ws.nodeByName.has(h.id)) continue;
+      addNode(h.id, h.id, 'remote', {});
+    }
+  }
 
   // remote node attributes from <nodes> entries of type remote
   for (const n of cib.nodes) {
@@ -1073,6 +1083,24 @@ function setActive(rsc: Rsc): void {
 function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
   const existing = ws.byId.get(h.id);
   if (existing) return existing;
+  const r = makeOrphan(ws, h);
+  // an orphaned remote connection: its node shuts down (Pacemaker's create_fake_resource)
+  const node = ws.nodeByName.get(h.id);
+  if (
+    h.class === 'ocf' &&
+    h.provider === 'pacemaker' &&
+    h.type === 'remote' &&
+    node?.kind === 'remote' &&
+    !node.connection
+  ) {
+    r.remoteNode = node;
+    node.connection = r;
+    node.shutdown = true;
+  }
+  return r;
+}
+
+function makeOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
   const cls = h.class ?? 'ocf';
   const agent = h.provider ? `${cls}:${h.provider}:${h.type ?? ''}` : `${cls}:${h.type ?? ''}`;
   const r: Rsc = {

@@ -79,3 +79,30 @@ describe('a resource whose container meta attribute names a guest container', ()
     expect(schedule(withContainer).scores.B?.n1).toBe(-1_000_000);
   });
 });
+
+describe('an orphaned remote connection', () => {
+  // remote1 is no longer configured but its connection still runs on n1, with A on remote1
+  const orphaned = `<cib admin_epoch="0" epoch="1" num_updates="1" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1" execution-date="1700000100">
+  <configuration>
+    <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+    <resources><primitive id="A" class="ocf" provider="pacemaker" type="Dummy"/></resources>
+    <constraints/>
+  </configuration>
+  <status>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="1"><lrm_resources>${op('remote1', 'ocf', 'remote', 3)}</lrm_resources></lrm></node_state>
+    <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources/></lrm></node_state>
+    <node_state id="remote1" uname="remote1" remote_node="true" in_ccm="true" crmd="online"><lrm id="remote1"><lrm_resources>${op('A', 'ocf', 'Dummy', 2)}</lrm_resources></lrm></node_state>
+  </status>
+</cib>`;
+
+  it('keeps its node, which shuts down: what runs there moves, as crm_simulate does', () => {
+    const expected = sections(crmSimulate(orphaned));
+    const ours = sections(formatSimulation(schedule(orphaned), { simulate: true }));
+    expect({ summary: ours.summary, actions: ours.actions }).toEqual({
+      summary: expected.summary,
+      actions: expected.actions,
+    });
+    expect(ours.summary.some((l) => l.startsWith('* Move A (remote1 ->'))).toBe(true);
+  });
+});
