@@ -735,6 +735,37 @@ function utilizationOrderings(ws: WorkingSet, as: ActionSet): void {
   }
 }
 
+/**
+ * Resources migrating both ways between two nodes order each other through
+ * the nodes' load_stopped pseudo actions (stop there, load_stopped, migrate_to
+ * here): Pacemaker drops a "load_stopped then migrate_to" ordering that would
+ * close a loop in the graph (its ordering_is_invalid).
+ */
+function breakLoadLoops(as: ActionSet): void {
+  const live = (a: Action): boolean => !a.optional && a.runnable;
+  for (const ls of as.actions) {
+    if (ls.task !== 'load_stopped') continue;
+    for (const o of [...ls.after]) {
+      const m = o.then;
+      if (m.task !== 'migrate_to' || !live(m)) continue;
+      // does load_stopped (transitively) wait for the migrate_to it would come before?
+      const seen = new Set<Action>();
+      const stack = [ls];
+      let loop = false;
+      while (stack.length > 0 && !loop) {
+        const a = stack.pop() as Action;
+        for (const i of a.before) {
+          if (!live(i.first) || seen.has(i.first)) continue;
+          if (i.first === m) loop = true;
+          seen.add(i.first);
+          stack.push(i.first);
+        }
+      }
+      if (loop) as.unorder(ls, (t) => t === m);
+    }
+  }
+}
+
 function orderConstraintFlags(
   kind: OrderConstraint['orderKind'],
   firstAction: string,
@@ -1008,8 +1039,10 @@ function remoteOrderings(as: ActionSet): void {
     const state = remoteState(a.node);
     const startsOf = (): Action[] => as.ofRsc(conn, 'start');
     const stopsOf = (): Action[] => as.ofRsc(conn, 'stop');
+    // the connection's start comes first, and 'a' cannot run unless that start can
+    // (a connection without a start gets an unrunnable one, as for any ordering)
     const startThen = (flags: number): void => {
-      for (const s of startsOf()) as.order(s, a, flags);
+      for (const s of as.firstActions(conn, 'start')) as.order(s, a, flags | O.runnableLeft);
     };
     const thenStop = (flags: number): void => {
       for (const s of stopsOf()) as.order(a, s, flags);
@@ -1732,6 +1765,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   remoteOrderings(as);
   scheduleFencingAndShutdowns(ws, as);
   propagate(as);
+  breakLoadLoops(as);
   // a required stop cancels a reload
   for (const a of as.actions) {
     if (!a.reload || !a.rsc) continue;

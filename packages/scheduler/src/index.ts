@@ -263,7 +263,14 @@ export function formatSimulation(
   for (const s of result.summary) lines.push(`  * ${s.text}`);
   if (options.simulate) {
     lines.push('', 'Executing Cluster Transition:');
-    for (const a of result.actions) lines.push(`  * ${a.text}`);
+    // as crm_simulate runs the graph: an action runs once all its inputs have, so
+    // actions in an ordering loop, and what waits for them, never do
+    const ran = new Set<number>();
+    for (const a of result.actions) {
+      if (!a.inputs.every((i) => ran.has(i))) continue;
+      ran.add(a.id);
+      lines.push(`  * ${a.text}`);
+    }
     lines.push('', 'Revised Cluster Status:', ...status(result.revised));
   }
   return `${lines.join('\n')}\n`;

@@ -473,6 +473,9 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
         'remote-node': remoteNodeName,
         container: p.id,
       };
+      // the connection takes the guest's own is-managed (Pacemaker's expand of remote-node)
+      const ownManaged = mergeNvSets(p.meta, passes)['is-managed'];
+      if (ownManaged !== undefined) connMeta['is-managed'] = ownManaged;
       const conn = makeRsc(remoteNodeName, 'primitive', connMeta);
       Object.assign(conn, {
         agent: 'ocf:pacemaker:remote',

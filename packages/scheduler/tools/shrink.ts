@@ -76,7 +76,10 @@ export async function shrinkCib(
       all,
       (kept) => {
         const keep = new Set(kept);
-        return stillFails(withoutUnits(base, new Set(all.filter((u) => !keep.has(u)))));
+        const reduced = withoutUnits(base, new Set(all.filter((u) => !keep.has(u))));
+        // a cluster without cluster nodes is no cluster: keep at least one
+        if (!reduced.nodes.some((n) => n.kind === 'cluster')) return Promise.resolve(false);
+        return stillFails(reduced);
       },
       { maxTests: maxTests - tests },
     );
