@@ -48,7 +48,7 @@ export const Features = {
   'digest-change': 'running resources recorded with a stale parameter digest (restart/reload)',
   'symmetric-cluster': 'symmetric-cluster=false (opt-in placement)',
   migration:
-    'allow-migrate on primitives, with complete, partial, dangling and failed migrations (migrate_to/migrate_from) in the status section',
+    'allow-migrate on primitives outside groups, with complete, partial, dangling and failed migrations (migrate_to/migrate_from) in the status section',
 } as const;
 export type Feature = keyof typeof Features;
 export const AllFeatures = Object.keys(Features) as Feature[];
@@ -230,7 +230,14 @@ export function generateCib(seed: number, options: GenerateOptions = {}): FuzzCi
   function group(id: string): GroupSpec {
     const members: PrimitiveSpec[] = [];
     const n = rng.int(2, 3);
-    for (let j = 0; j < n; j++) members.push(primitive(`${id}-m${j + 1}`, 'dummy'));
+    for (let j = 0; j < n; j++) {
+      const m = primitive(`${id}-m${j + 1}`, 'dummy');
+      // no allow-migrate inside groups: crm_simulate (2.1.5) gives such a member a
+      // migrate_to/migrate_from that waits on the group's own actions, a transition
+      // that can never complete ("An invalid transition was produced")
+      const { 'allow-migrate': _noMigrate, ...meta } = m.meta;
+      members.push({ ...m, meta });
+    }
     const meta: Record<string, string> = {};
     resourceMeta(rng, has, meta);
     return { type: 'group', id, meta, members };
