@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import {
   clusterProcesses,
   freePort,
   killCluster,
+  prepareOcfRoot,
   remoraBinary,
   spawnRemoted,
 } from '../src';
@@ -70,12 +71,12 @@ async function stateOf(name: string): Promise<MemberState | undefined> {
   }
 }
 
-/** The members hosting the connection to rnode1. */
-async function hosts(): Promise<string[]> {
+/** The members hosting the connection to a remote/guest node (rnode1 by default). */
+async function hosts(node = 'rnode1'): Promise<string[]> {
   const found: string[] = [];
   for (const m of members)
     if (procs.get(m.name)?.exitCode === null && procs.get(m.name)?.signalCode === null)
-      if ((await stateOf(m.name))?.connections?.includes('rnode1')) found.push(m.name);
+      if ((await stateOf(m.name))?.connections?.includes(node)) found.push(m.name);
   return found;
 }
 
@@ -91,7 +92,7 @@ async function onRemote(...args: string[]): Promise<string> {
  * Three members (127.0.0.21-23), a remote node rnode1 (a `remora remoted` on 127.0.0.30)
  * whose connection prefers node3, then node2, and svc (Dummy) that may only run on rnode1.
  */
-async function boot(): Promise<void> {
+async function boot(guest = false): Promise<void> {
   CLUSTER = `dist-remote-${randomUUID()}`;
   clusters.push(CLUSTER);
   members = [];
@@ -111,6 +112,14 @@ async function boot(): Promise<void> {
     });
   }
   const port = await freePort('127.0.0.30');
+  const ocfRoot = await prepareOcfRoot(dir);
+  // The guest: a `remora remoted` started by ocf:remora:guest-daemon on the node running vm1.
+  const guestPort = await freePort('127.0.0.31');
+  const nv = (id: string, name: string, value: string): string =>
+    `<nvpair id="${id}-${name}" name="${name}" value="${value}"/>`;
+  const guestResources = `<primitive class="ocf" id="vm1" provider="remora" type="guest-daemon"><instance_attributes id="vm1-ia">${nv('vm1', 'name', 'guest1')}${nv('vm1', 'listen', `127.0.0.31:${guestPort}`)}${nv('vm1', 'authkey', join(dir, 'authkey'))}${nv('vm1', 'remora', remoraBinary())}${nv('vm1', 'rsctmp', join(dir, 'guest1'))}</instance_attributes><meta_attributes id="vm1-meta">${nv('vm1', 'remote-node', 'guest1')}${nv('vm1', 'remote-addr', '127.0.0.31')}${nv('vm1', 'remote-port', String(guestPort))}${nv('vm1', 'remote-connect-timeout', '20s')}</meta_attributes><operations><op id="vm1-mon" name="monitor" interval="2s"/></operations></primitive>
+      <primitive class="ocf" id="gsvc" provider="heartbeat" type="Dummy"><operations><op id="gsvc-mon" name="monitor" interval="2s"/></operations></primitive>`;
+  const guestConstraints = `<rsc_location id="vm1-on-3" rsc="vm1" node="node3" score="100"/><rsc_location id="vm1-on-2" rsc="vm1" node="node2" score="50"/><rsc_location id="gsvc-on-guest" rsc="gsvc" node="guest1" score="INFINITY"/>${members.map((m) => `<rsc_location id="gsvc-not-${m.name}" rsc="gsvc" node="${m.name}" score="-INFINITY"/>`).join('')}`;
   remote = await spawnRemoted({
     name: 'rnode1',
     listen: `127.0.0.30:${port}`,
@@ -127,12 +136,14 @@ async function boot(): Promise<void> {
       <primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${join(dir, 'run')}"/><nvpair id="f-cl" name="cluster" value="${CLUSTER}"/></instance_attributes></primitive>
       <primitive class="ocf" id="rnode1" provider="pacemaker" type="remote"><instance_attributes id="rn-ia"><nvpair id="rn-s" name="server" value="127.0.0.30"/><nvpair id="rn-p" name="port" value="${port}"/></instance_attributes><operations><op id="rn-mon" name="monitor" interval="5s"/></operations></primitive>
       <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
+      ${guest ? guestResources : ''}
     </resources>
     <constraints>
       <rsc_location id="rn-on-3" rsc="rnode1" node="node3" score="100"/>
       <rsc_location id="rn-on-2" rsc="rnode1" node="node2" score="50"/>
       <rsc_location id="svc-on-remote" rsc="svc" node="rnode1" score="INFINITY"/>
       ${members.map((m) => `<rsc_location id="svc-not-${m.name}" rsc="svc" node="${m.name}" score="-INFINITY"/>`).join('')}
+      ${guest ? guestConstraints : ''}
     </constraints>
   </configuration>
   <status/>
@@ -151,6 +162,7 @@ async function boot(): Promise<void> {
         authkey: keyFile,
         cib: cibFile,
         stateDir,
+        ocfRoot,
         fenceAgentDir: FENCE_AGENT_DIR,
       }),
     );
@@ -314,5 +326,93 @@ test('when the DC dies, the member hosting a connection closes it and the new DC
   console.log(`distributed remote: rnode1 drained through node3 in ${Date.now() - termAt} ms`);
   expect(svcRuns()).toBe(false);
   expect(output.get('node3')).toMatch(/closed the connection to rnode1 \(the DC stopped it\)/);
+  await stopAll();
+}, 120_000);
+
+test('a guest node: its connection is hosted where its container runs; when that member is killed the guest is recovered elsewhere with its service', async () => {
+  await boot(true);
+  const gsvc = (): boolean => existsSync(join(dir, 'guest1', 'Dummy-gsvc.state'));
+  await up();
+  await until(
+    'gsvc to run on guest1 through node3',
+    async () => gsvc() && (await hosts('guest1')).join() === 'node3',
+    60_000,
+  );
+  expect(output.get('node3')).toMatch(/node3: hosting the connection to guest1 .* for DC node1/);
+  // The guest's daemons: its agents' processes carry its mark too, and a child the daemon
+  // has forked but not yet exec'd its agent in shows the daemon's command line: not counted.
+  const guests = (): number[] => {
+    const daemons = clusterProcesses(CLUSTER).filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/environ`, 'latin1')
+            .split('\0')
+            .some((e) => e.startsWith('REMORA_MACHINE=') && e.endsWith('/guest1')) &&
+          readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('remoted')
+        );
+      } catch {
+        return false;
+      }
+    });
+    const parent = (pid: number): number => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      } catch {
+        return 0;
+      }
+    };
+    return daemons.filter((pid) => !daemons.includes(parent(pid)));
+  };
+  const described = (pids: number[]): string =>
+    pids
+      .map((pid) => {
+        try {
+          const env = readFileSync(`/proc/${pid}/environ`, 'latin1')
+            .split('\0')
+            .find((e) => e.startsWith('REMORA_MACHINE='));
+          return `${pid} ${env} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ')}`;
+        } catch {
+          return `${pid} gone`;
+        }
+      })
+      .join('\n');
+  expect(described(guests())).toMatch(/^\d+ REMORA_MACHINE=node3\/guest1 [^\n]*$/);
+  let twice = 0;
+  let seen = '';
+  const watch = setInterval(() => {
+    const g = guests();
+    if (g.length > 1 && !seen) seen = described(g);
+    twice = Math.max(twice, g.length);
+  }, 50);
+  const killedAt = Date.now();
+  procs.get('node3')!.kill('SIGKILL');
+  await until(
+    'guest1 and gsvc to be recovered through node2',
+    async () =>
+      gsvc() && (await hosts('guest1')).join() === 'node2' && (await hosts()).join() === 'node2',
+    40_000,
+  );
+  clearInterval(watch);
+  console.log(
+    `distributed guest: host node3 killed, guest1 and its service back through node2 ${Date.now() - killedAt} ms later`,
+  );
+  expect(output.get('node2')).toMatch(/node2: hosting the connection to guest1 .* for DC node1/);
+  expect(
+    seen ? `${seen}\n--- guest1.log\n${readFileSync(join(dir, 'guest1.log'), 'utf8')}` : '',
+  ).toBe('');
+  expect(twice).toBeLessThanOrEqual(1);
+  expect(described(guests())).toMatch(/^\d+ REMORA_MACHINE=node2\/guest1 [^\n]*$/);
+  expect(svcRuns()).toBe(true);
+  // Stopping a member leaves its resources running (as a stopped controller does): power the
+  // guest off as its host would be.
+  for (const p of procs.values())
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  await until(
+    'the members to exit',
+    () => [...procs.values()].every((p) => p.exitCode !== null || p.signalCode !== null),
+    15_000,
+  );
+  for (const pid of guests()) process.kill(pid, 'SIGKILL');
   await stopAll();
 }, 120_000);
