@@ -1233,9 +1233,7 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   const savedRole = rsc.role;
   rsc.role = Role.Unknown;
   const st: NodeHistoryState = { onFail: OnFail.Ignore };
-  const ops = [...h.operations].sort(
-    (a, b) => (a.callId < 0 ? Infinity : a.callId) - (b.callId < 0 ? Infinity : b.callId),
-  );
+  const ops = [...h.operations].sort(compareByCallId);
   for (const op of ops) unpackOp(ws, rsc, node, op, st);
   recordActiveRecurring(rsc, node, ops);
   processState(ws, rsc, node, st);
@@ -1246,6 +1244,44 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
     if (h.id === rsc.baseId || rsc.runningOn.includes(node)) rsc.historyName = h.id;
   // promotion scores are read under the name the instance has in each node's history
   if (rsc.baseId !== undefined) (rsc.historyNames ??= new Map()).set(node, h.id);
+}
+
+/** The transition number and TE uuid in a transition-magic (`status:rc;action:transition:target:uuid`). */
+function magicTransition(magic: string | undefined): { id: number; uuid: string } | undefined {
+  const key = magic?.split(';')[1];
+  const m = key ? /^(-?\d+):(-?\d+):(-?\d+):(.*)$/.exec(key) : null;
+  return m ? { id: Number(m[2]), uuid: m[4] as string } : undefined;
+}
+
+/**
+ * A node's operation history in the order it happened (Pacemaker's
+ * sort_op_by_callid): by call id; the same call id by last change; a pending
+ * operation (call id -1) against another by the transitions that scheduled
+ * them, so a stop scheduled after a pending start comes after it.
+ */
+function compareByCallId(a: OperationRecord, b: OperationRecord): number {
+  if (a.id === b.id) return 0;
+  const ca = a.callId;
+  const cb = b.callId;
+  if (ca === -1 && cb === -1) return 0;
+  if (ca >= 0 && ca < cb) return -1;
+  if (cb >= 0 && ca > cb) return 1;
+  if (cb >= 0 && ca === cb) {
+    const la = a.lastRcChange ?? -1;
+    const lb = b.lastRcChange ?? -1;
+    if (la >= 0 && la < lb) return -1;
+    if (lb >= 0 && la > lb) return 1;
+    return 0;
+  }
+  const ta = magicTransition(a.transitionMagic);
+  const tb = magicTransition(b.transitionMagic);
+  if (!ta || !tb) return 0;
+  if (ta.uuid !== tb.uuid || ta.id === tb.id) {
+    if (cb === -1) return -1;
+    if (ca === -1) return 1;
+  } else if ((ta.id >= 0 && ta.id < tb.id) || tb.id === -1) return -1;
+  else if ((tb.id >= 0 && ta.id > tb.id) || ta.id === -1) return 1;
+  return 0;
 }
 
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */

@@ -229,6 +229,24 @@ const scenarios: Record<string, { xml: string; expect: (summary: string[]) => vo
     }),
     expect: (summary) => expect(summary).toEqual([]),
   },
+  // A pending start superseded by a stop a later transition scheduled (its
+  // call id is -1, so only the transitions tell which came last): stopped.
+  'a stop scheduled after a pending start leaves the resource stopped': {
+    xml: cib({
+      resources: dummy('ps'),
+      status: {
+        n1:
+          '<lrm_resource id="ps" class="ocf" provider="heartbeat" type="Dummy">' +
+          `<lrm_rsc_op id="ps_start_0" operation_key="ps_start_0" operation="start" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="-1:8:0:${KEY}" transition-magic="-1:-1;-1:8:0:${KEY}" call-id="-1" rc-code="-1" op-status="-1" interval="0" op-digest="${digest(0)}"/>` +
+          `<lrm_rsc_op id="ps_stop_0" operation_key="ps_stop_0" operation="stop" crm-debug-origin="test" crm_feature_set="3.15.0" transition-key="0:9:0:${KEY}" transition-magic="0:0;0:9:0:${KEY}" call-id="8" rc-code="0" op-status="0" interval="0" last-rc-change="1700000000" exec-time="1" queue-time="0" op-digest="${digest(0)}"/>` +
+          '</lrm_resource>',
+      },
+    }),
+    expect: (summary) => {
+      expect(summary).toHaveLength(1);
+      expect(summary[0]).toMatch(/^\* Start ps \(n\d\)$/);
+    },
+  },
 };
 
 describe('clones agree with crm_simulate', () => {
