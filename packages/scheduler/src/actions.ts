@@ -1740,6 +1740,21 @@ export function createActions(ws: WorkingSet): ActionSet {
       if (stop) as.order(stop, del, O.optional | O.runnableLeft);
     }
   }
+  // an orphan's fail counts are cleared on the nodes that can run it (clear_failcounts_if_orphaned)
+  if (ws.config.stopOrphanResources) {
+    for (const r of ws.byId.values()) {
+      if (!r.orphan || r.parent || r.kind !== 'primitive' || r.baseId !== undefined) continue;
+      for (const node of ws.nodes) {
+        if (!node.online || failCountInfo(r, node).count <= 0) continue;
+        if (ws.clearFailcounts.some((c) => c.rsc === r && c.node === node)) continue;
+        const clear = as.custom(r, 'clear_failcount', 0, node, false, {
+          key: `${r.id}_clear_failcount_0`,
+        });
+        clear.clearFailcount = true;
+        for (const stop of as.ofRsc(r, 'stop')) as.order(clear, stop, O.optional);
+      }
+    }
+  }
   for (const c of ws.clearFailcounts) {
     const a = as.custom(c.rsc, 'clear_failcount', 0, c.node, false, {
       key: `${c.rsc.id}_clear_failcount_0`,

@@ -624,7 +624,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     for (const h of s.resources) {
       if (h.class !== 'ocf' || h.provider !== 'pacemaker' || h.type !== 'remote') continue;
       if (ws.byId.has(h.id) || ws.nodeByName.has(h.id)) continue;
-      addNode(h.id, h.id, 'remote', {});
+      // one whose history names its container was a guest node's connection
+      addNode(h.id, h.id, h.container !== undefined ? 'guest' : 'remote', {});
     }
   }
 
@@ -1093,12 +1094,17 @@ function findOrphan(ws: WorkingSet, h: ResourceHistoryRecord): Rsc {
     h.class === 'ocf' &&
     h.provider === 'pacemaker' &&
     h.type === 'remote' &&
-    node?.kind === 'remote' &&
+    (node?.kind === 'remote' || node?.kind === 'guest') &&
     !node.connection
   ) {
     r.remoteNode = node;
     node.connection = r;
     node.shutdown = true;
+    const container = h.container !== undefined ? ws.byId.get(h.container) : undefined;
+    if (node.kind === 'guest' && container) {
+      r.container = container;
+      container.guestConnection = r;
+    }
   }
   return r;
 }

@@ -106,3 +106,32 @@ describe('an orphaned remote connection', () => {
     expect(ours.summary.some((l) => l.startsWith('* Move A (remote1 ->'))).toBe(true);
   });
 });
+
+describe('an orphaned guest node', () => {
+  // container1 and its guest connection lxc1 are no longer configured; A runs on lxc1,
+  // and lxc1 failed once on n1 (its fail count is cleared, the orphan being gone)
+  const orphanedGuest = `<cib admin_epoch="0" epoch="1" num_updates="1" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1" execution-date="1700000100">
+  <configuration>
+    <crm_config><cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/></nodes>
+    <resources><primitive id="A" class="ocf" provider="pacemaker" type="Dummy"/></resources>
+    <constraints/>
+  </configuration>
+  <status>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><transient_attributes id="1-t"><instance_attributes id="1-ta"><nvpair id="1-fc" name="fail-count-lxc1" value="1"/><nvpair id="1-lf" name="last-failure-lxc1" value="1700000000"/></instance_attributes></transient_attributes><lrm id="1"><lrm_resources>${op('container1', 'ocf', 'Dummy', 2)}${op('lxc1', 'ocf', 'remote', 3).replace('type="remote"', 'type="remote" container="container1"')}</lrm_resources></lrm></node_state>
+    <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="2"><lrm_resources/></lrm></node_state>
+    <node_state id="lxc1" uname="lxc1" remote_node="true" in_ccm="true" crmd="online"><lrm id="lxc1"><lrm_resources>${op('A', 'ocf', 'Dummy', 2)}</lrm_resources></lrm></node_state>
+  </status>
+</cib>`;
+
+  it('shuts down with its container: what runs there moves, the orphan fail count is cleared', () => {
+    const expected = sections(crmSimulate(orphanedGuest));
+    const ours = sections(formatSimulation(schedule(orphanedGuest), { simulate: true }));
+    expect({ summary: ours.summary, actions: ours.actions }).toEqual({
+      summary: expected.summary,
+      actions: expected.actions,
+    });
+    expect(ours.actions).toContain('* Cluster action: clear_failcount for lxc1 on n1');
+    expect(ours.summary.some((l) => l.startsWith('* Move A (lxc1 ->'))).toBe(true);
+  });
+});
