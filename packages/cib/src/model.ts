@@ -222,6 +222,11 @@ export interface ResourceHistoryRecord {
   readonly provider?: string;
   readonly type?: string;
   readonly container?: string;
+  /**
+   * `shutdown-lock`: when the node shut down with the resource locked to it
+   * (seconds since the epoch; set by the controller when shutdown-lock is on).
+   */
+  readonly shutdownLock?: number;
   readonly operations: readonly OperationRecord[];
 }
 
@@ -611,6 +616,7 @@ function readResourceHistory(r: XmlElement): ResourceHistoryRecord {
     provider: r.attributes.get('provider'),
     type: r.attributes.get('type'),
     container: r.attributes.get('container'),
+    shutdownLock: num(r.attributes.get('shutdown-lock')),
     operations: childElements(r, 'lrm_rsc_op').map((op) => {
       const o = op.attributes;
       return {

@@ -1755,6 +1755,14 @@ export function createActions(ws: WorkingSet): ActionSet {
       }
     }
   }
+  for (const d of ws.historyDeletes) {
+    const a = as.custom(d.rsc, 'lrm_delete', 0, d.node, false, {
+      key: `${d.rsc.id}_lrm_delete_0`,
+    });
+    a.historyDelete = true;
+    // run by the DC, so possible while the node is down
+    a.runnable = true;
+  }
   for (const c of ws.clearFailcounts) {
     const a = as.custom(c.rsc, 'clear_failcount', 0, c.node, false, {
       key: `${c.rsc.id}_clear_failcount_0`,

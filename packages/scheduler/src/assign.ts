@@ -364,6 +364,45 @@ function parseScoreText(v: string): number {
   return Number.isFinite(n) ? Math.max(-INF, Math.min(INF, n)) : 0;
 }
 
+/** When a node asked to shut down (its `shutdown` attribute), else now. */
+function shutdownTime(ws: WorkingSet, node: SNode): number {
+  const v = Number.parseInt(node.attrs.shutdown ?? '', 10);
+  return Number.isFinite(v) && v !== 0 ? v : Math.floor(ws.now.getTime() / 1000);
+}
+
+/**
+ * shutdown-lock: a primitive (or a group's member; clones are never locked)
+ * active on exactly one node that is shutting down cleanly is locked to it,
+ * as is one whose history on a node that already shut down holds a lock.
+ * A locked resource is banned from every other node, so it stops with its
+ * node and waits for it to come back (or for the lock to expire). Fence
+ * devices and remote connections are not locked.
+ */
+function applyShutdownLock(ws: WorkingSet, r: Rsc): void {
+  if (r.kind === 'group') {
+    for (const c of r.children) applyShutdownLock(ws, c);
+    return;
+  }
+  if (r.kind !== 'primitive' || r.cls === 'stonith' || r.remoteNode) return;
+  if (r.lockNode) {
+    // started elsewhere although locked: leave it running and drop the lock
+    if (r.runningOn.length > 0) {
+      ws.historyDeletes.push({ rsc: r, node: r.lockNode });
+      r.lockNode = undefined;
+      r.lockTime = undefined;
+    }
+  } else if (r.runningOn.length === 1) {
+    const node = r.runningOn[0] as SNode;
+    if (node.shutdown && !node.unclean) {
+      r.lockNode = node;
+      r.lockTime = shutdownTime(ws, node);
+    }
+  }
+  const lock = r.lockNode;
+  if (!lock) return;
+  for (const node of ws.nodes) if (node.name !== lock.name) locate(ws, r, node, -INF);
+}
+
 /** Everything that sets node scores before assignment. */
 export function applyNodeCriteria(ws: WorkingSet): void {
   nodeListCache.delete(ws);
@@ -378,6 +417,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
       for (const node of special) r.allowed.set(node.index, baseWeight(node));
     }
   }
+  if (ws.config.shutdownLock) for (const r of ws.resources) applyShutdownLock(ws, r);
   applyNodeHealth(ws);
   for (const c of ws.constraints) if (c.kind === 'location') applyLocation(ws, c);
 

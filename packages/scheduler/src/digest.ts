@@ -71,7 +71,8 @@ export function configChanges(
       if (parametersDigest(restart) !== restartDigest) kind = 'restart';
     }
     if (kind === undefined) {
-      if (!recorded || parametersDigest(params) === recorded) return;
+      // no recorded digest: what it ran with is unknown, as good as changed
+      if (recorded && parametersDigest(params) === recorded) return;
       kind = restartDigest !== undefined ? 'reload' : 'restart';
     }
     out.push({ rsc, node, kind: interval > 0 ? 'reschedule' : kind, task, interval });

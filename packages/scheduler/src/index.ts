@@ -137,7 +137,11 @@ class ScheduledAction implements GraphAction {
       a.node && a.node.kind !== 'member'
         ? (a.node.connection?.assignedTo ?? a.node.connection?.runningOn[0])
         : undefined;
-    this.type = a.pseudo ? 'pseudo' : a.rsc && !a.clearFailcount ? 'rsc_op' : 'cluster';
+    this.type = a.pseudo
+      ? 'pseudo'
+      : a.rsc && !a.clearFailcount && !a.historyDelete
+        ? 'rsc_op'
+        : 'cluster';
     this.task = a.task;
     this.resource = a.rsc?.id;
     this.agent = a.rsc && a.rsc.kind === 'primitive' ? a.rsc.agent : undefined;

@@ -222,6 +222,10 @@ export interface Rsc {
    * was allowed on before assignment, each getting a load_stopped pseudo action.
    */
   loadNodes?: SNode[];
+  /** shutdown-lock: the node the resource is locked to (it may run nowhere else). */
+  lockNode?: SNode;
+  /** When the lock started (the node's shutdown time, seconds since the epoch). */
+  lockTime?: number;
   /** A promotable clone: how many instances may be promoted. */
   promotable?: PromotableSettings;
   /** An instance of a promotable clone: its promotion priority while roles are chosen. */
@@ -272,6 +276,8 @@ export interface Action {
   /** Cancel of a recurring operation. */
   cancel?: boolean;
   clearFailcount?: boolean;
+  /** `lrm_delete`: the resource's history on the node is deleted (a cluster event run by the DC). */
+  historyDelete?: boolean;
   expectedRc?: number;
   /** Cancel: the task of the recurring operation cancelled. */
   cancelTask?: string;

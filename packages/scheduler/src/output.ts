@@ -215,8 +215,8 @@ export function actionLine(a: Action): string {
     return `Fencing ${a.node?.name ?? ''} (${a.fenceAction ?? 'reboot'})`;
   }
   if (a.task === 'do_shutdown') return `Cluster action:  do_shutdown on ${a.node?.name ?? ''}`;
-  if (a.clearFailcount)
-    return `Cluster action:  clear_failcount for ${a.rsc?.id ?? ''} on ${a.node?.name ?? ''}`;
+  if (a.clearFailcount || a.historyDelete)
+    return `Cluster action:  ${a.task} for ${a.rsc?.id ?? ''} on ${a.node?.name ?? ''}`;
   if (a.pseudo) return `Pseudo action:   ${a.key}`;
   const rsc = a.rsc as Rsc;
   const task =

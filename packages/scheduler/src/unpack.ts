@@ -54,6 +54,10 @@ export interface Config {
    * CIB): resources then require unfencing by default.
    */
   enableUnfencing: boolean;
+  /** shutdown-lock: resources of a node shutting down cleanly stay locked to it. */
+  shutdownLock: boolean;
+  /** shutdown-lock-limit in seconds (0: locks never expire). */
+  shutdownLockLimit: number;
 }
 
 /** A failed operation, as "Failed Resource Actions" lists it. */
@@ -99,6 +103,8 @@ export interface WorkingSet {
   readonly bans: { rsc: Rsc; node?: SNode; score: number }[];
   /** Expired fail counts to clear: "clear_failcount" actions. */
   readonly clearFailcounts: { rsc: Rsc; node: SNode }[];
+  /** Resource histories to delete from a node's status: "lrm_delete" actions (expired shutdown locks). */
+  readonly historyDeletes: { rsc: Rsc; node: SNode }[];
   readonly warnings: string[];
   dc?: SNode;
   /** Creates an orphan instance of an anonymous clone (history with no free instance). */
@@ -150,6 +156,11 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
         ? parseScore(p['default-resource-stickiness'])
         : 0,
     enableUnfencing: enablesUnfencing(cib),
+    shutdownLock: parseBoolean(p['shutdown-lock'], false),
+    shutdownLockLimit: seconds(
+      p['shutdown-lock-limit'],
+      '/cib/configuration/crm_config/shutdown-lock-limit',
+    ),
   };
 }
 
@@ -302,6 +313,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     forcedStops: [],
     bans: [],
     clearFailcounts: [],
+    historyDeletes: [],
     warnings: [],
   };
 
@@ -693,7 +705,8 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       } else if (node.kind === 'remote') {
         const conn = node.connection;
         if (!conn || conn.role !== Role.Started) continue;
-      } else if (!config.stonithEnabled && !node.online) {
+      } else if (!config.stonithEnabled && !config.shutdownLock && !node.online) {
+        // (with shutdown-lock, offline nodes' histories hold the locks)
         continue;
       }
       if (node.kind !== 'member') {
@@ -1227,7 +1240,13 @@ function findHistoryResource(ws: WorkingSet, node: SNode, id: string): Rsc | und
 }
 
 function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRecord): void {
-  if (h.operations.length === 0) return;
+  if (h.operations.length === 0) {
+    // with shutdown-lock, an entry without operations may still hold a lock
+    if (!ws.config.shutdownLock || h.shutdownLock === undefined) return;
+    const rsc = findHistoryResource(ws, node, h.id);
+    if (rsc?.kind === 'primitive') unpackShutdownLock(ws, rsc, node, h);
+    return;
+  }
   let members = bundleCache.get(ws);
   if (!members) {
     members = bundleMembers(ws);
@@ -1236,6 +1255,7 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   if (!ws.byId.has(h.id) && members.has(h.id.replace(/:\d+$/, ''))) return;
   const rsc = findHistoryResource(ws, node, h.id) ?? findOrphan(ws, h);
   if (rsc.kind !== 'primitive') return;
+  if (ws.config.shutdownLock) unpackShutdownLock(ws, rsc, node, h);
   const savedRole = rsc.role;
   rsc.role = Role.Unknown;
   const st: NodeHistoryState = { onFail: OnFail.Ignore };
@@ -1288,6 +1308,23 @@ function compareByCallId(a: OperationRecord, b: OperationRecord): number {
   } else if ((ta.id >= 0 && ta.id < tb.id) || tb.id === -1) return -1;
   else if ((tb.id >= 0 && ta.id > tb.id) || ta.id === -1) return 1;
   return 0;
+}
+
+/**
+ * A history entry recording that the resource was locked to the node when it
+ * shut down: the lock holds until shutdown-lock-limit has passed since then,
+ * after which the history is deleted (the resource is free to start elsewhere).
+ */
+function unpackShutdownLock(ws: WorkingSet, rsc: Rsc, node: SNode, h: ResourceHistoryRecord): void {
+  const since = h.shutdownLock;
+  if (since === undefined || since === 0) return;
+  const limit = ws.config.shutdownLockLimit;
+  if (limit > 0 && Math.floor(ws.now.getTime() / 1000) > since + limit) {
+    ws.historyDeletes.push({ rsc, node });
+    return;
+  }
+  rsc.lockNode = node;
+  rsc.lockTime = since;
 }
 
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */

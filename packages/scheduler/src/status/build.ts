@@ -11,7 +11,14 @@ import type {
 import { isOcfRc, ocfRcName } from '@remora/agent-runner/result-codes';
 import { scheduleTime, unpackNodeStates } from '../nodes';
 import type { NodeStateView } from '../nodes';
-import { INFINITY, effectiveMeta, mergeNvSets, parseBoolean, parseScore } from '@remora/cib';
+import {
+  INFINITY,
+  effectiveMeta,
+  mergeNvSets,
+  parseBoolean,
+  parseInterval,
+  parseScore,
+} from '@remora/cib';
 import type {
   StatusClone,
   StatusFailCount,
@@ -295,6 +302,35 @@ interface Context {
   readonly nodeMaintenance: ReadonlySet<string>;
   readonly uncleanNodes: ReadonlySet<string>;
   readonly maintenanceMode: boolean;
+  /** shutdown-lock: resource id -> the node its history locks it to. */
+  readonly locks: ReadonlyMap<string, string>;
+}
+
+/**
+ * With shutdown-lock on, the resources whose history on a node records a
+ * lock that has not expired (shutdown-lock-limit after the lock started).
+ */
+function shutdownLocks(cib: Cib, now: Date): Map<string, string> {
+  const locks = new Map<string, string>();
+  const props = cib.properties;
+  if (!truthy(props['shutdown-lock'])) return locks;
+  const limit = props['shutdown-lock-limit']
+    ? Math.floor(
+        parseInterval(
+          props['shutdown-lock-limit'],
+          '/cib/configuration/crm_config/shutdown-lock-limit',
+        ) / 1000,
+      )
+    : 0;
+  const nowSec = Math.floor(now.getTime() / 1000);
+  for (const s of cib.status)
+    for (const h of s.resources) {
+      const since = h.shutdownLock;
+      if (since === undefined || since === 0) continue;
+      if (limit > 0 && nowSec > since + limit) continue;
+      locks.set(h.id, s.uname);
+    }
+  return locks;
 }
 
 function metaFlags(
@@ -339,6 +375,7 @@ function primitiveView(
     pendingMonitor: active.some((a) => a.role.monitoring),
     targetRole: flags.targetRole,
     uncleanNodes: nodes.filter((n) => ctx.uncleanNodes.has(n)),
+    lockedTo: ctx.locks.get(p.id),
   };
 }
 
@@ -635,6 +672,7 @@ export function buildStatusView(cib: Cib, options: { now?: Date } = {}): StatusV
     nodeMaintenance: new Set(nodes.filter((n) => n.maintenance).map((n) => n.name)),
     uncleanNodes: new Set(nodes.filter((n) => n.unclean).map((n) => n.name)),
     maintenanceMode,
+    locks: shutdownLocks(cib, scheduleTime(cib, options.now)),
   };
   const resources: StatusResource[] = [];
   let configured = 0;

@@ -104,6 +104,8 @@ function primitiveFlags(r: StatusPrimitive): string[] {
   const flags: string[] = [];
   if (r.pendingMonitor) flags.push('Monitoring');
   if (r.uncleanNodes && r.uncleanNodes.length > 0) flags.push('UNCLEAN');
+  if (r.lockedTo !== undefined && r.nodes.length <= 1 && (r.nodes[0] ?? r.lockedTo) === r.lockedTo)
+    flags.push('LOCKED');
   if (r.orphaned) flags.push('ORPHANED');
   if (r.failureIgnored) flags.push('failure ignored');
   if (r.disabled) flags.push('disabled');
@@ -120,7 +122,9 @@ function primitiveLine(r: StatusPrimitive, id = r.id): string {
   // Several nodes: the flags come before the node list, as crm_mon prints them.
   if (r.nodes.length > 1)
     return `* ${id}\t(${r.agent}):\t ${state}${flags} [ ${r.nodes.join(' ')} ]`;
-  const where = r.nodes.length === 1 ? ` ${r.nodes[0]}` : '';
+  // a stopped resource locked to a node shows that node
+  const node = r.nodes[0] ?? r.lockedTo;
+  const where = node !== undefined ? ` ${node}` : '';
   return `* ${id}\t(${r.agent}):\t ${state}${where}${flags}`;
 }
 

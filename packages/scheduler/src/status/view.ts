@@ -68,6 +68,8 @@ export interface StatusPrimitive {
   readonly pendingMonitor?: boolean;
   /** Where it is active but that node is unclean. */
   readonly uncleanNodes?: readonly string[];
+  /** shutdown-lock: the node it is locked to (its history there holds an unexpired lock). */
+  readonly lockedTo?: string;
 }
 
 export interface StatusGroup {
