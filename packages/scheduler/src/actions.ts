@@ -19,7 +19,14 @@ import {
   topOf,
 } from './model';
 import type { WorkingSet } from './unpack';
-import { failCountInfo, fenceNode, historyRecord, needsFencing, nodeUnfenced } from './unpack';
+import {
+  blockFailure,
+  failCountInfo,
+  fenceNode,
+  historyRecord,
+  needsFencing,
+  nodeUnfenced,
+} from './unpack';
 import { configChanges } from './digest';
 import { ABSENT } from './scores';
 import {
@@ -255,7 +262,8 @@ function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = f
 
 function startResource(as: ActionSet, rsc: Rsc, node: SNode, optional: boolean): Action {
   const start = as.custom(rsc, 'start', 0, node, true);
-  if (start.runnable && !optional) start.optional = false;
+  // (an unmanaged resource's start stays optional)
+  if (start.runnable && !optional && rsc.managed) start.optional = false;
   return start;
 }
 
@@ -391,13 +399,13 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
         return true;
       case 'start':
         if (!node) return false;
-        startResource(
-          as,
-          rsc,
-          node,
-          // with stop_unexpected the resource keeps running where it is expected
-          optional || (restarting && rsc.stopUnexpected === true && rsc.runningOn.includes(node)),
-        );
+        {
+          const start = startResource(as, rsc, node, optional);
+          // with stop_unexpected the resource keeps running where it is expected:
+          // its start there is only a pseudo action
+          if (restarting && rsc.stopUnexpected === true && node === rsc.assignedTo)
+            start.pseudo = true;
+        }
         return true;
       case 'promote':
         if (!node) return false;
@@ -1475,6 +1483,16 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
       if (!first.optional && !first.runnable && then.runnable) then.runnable = false;
     }
   }
+  // the stop of a blocked (unmanaged) resource cannot run: what must follow or precede it cannot either
+  if (
+    flags & (O.impliesThen | O.impliesFirst | O.restart) &&
+    first.task === 'stop' &&
+    first.rsc?.blocked === true &&
+    !first.rsc.managed &&
+    !first.runnable &&
+    then.runnable
+  )
+    then.runnable = false;
   if (
     f0.some(
       (v, i) => v !== [first.optional, first.runnable, first.migrateRunnable, first.pseudo][i],
@@ -1587,7 +1605,8 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
     }
   }
   for (const r of ws.byId.values()) {
-    if (r.kind !== 'primitive' || !r.managed) continue;
+    // (an unmanaged resource is checked too: only its changed monitors are rescheduled)
+    if (r.kind !== 'primitive') continue;
     const checkNodes = new Set<SNode>(r.histories?.keys() ?? []);
     if (!r.orphan) for (const n of entryNodes.get(r.id) ?? []) checkNodes.add(n);
     if (checkNodes.size === 0) continue;
@@ -1601,7 +1620,7 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
     const checked = (n: SNode): boolean => nodeAvailable(n) || (n.online && n.maintenance);
     const agentChanged = new Set<SNode>();
     for (const node of checkNodes) {
-      if (!checked(node)) continue;
+      if (!checked(node) || !r.managed) continue;
       const rec = historyRecord(ws, r.id, node.name);
       const p = r.primitive;
       if (!rec || !p) continue;
@@ -1632,7 +1651,26 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       if (!checked(node) || agentChanged.has(node)) continue;
       const h = histories.get(node);
       if (!h) continue;
-      const changes = configChanges(r, node, h.ops, Math.max(0, h.startIndex), timeoutOf);
+      const from = Math.max(0, h.startIndex);
+      const changes = configChanges(r, node, h.ops, from, timeoutOf);
+      // recurring operations no longer configured (or disabled) count as changed too
+      const orphaned = h.ops.some(
+        (op, i) =>
+          i >= from &&
+          op.interval > 0 &&
+          !r.ops.some((o) => o.enabled && o.name === op.operation && o.interval === op.interval),
+      );
+      // a failure of an operation whose definition changed is forgotten: retried fresh
+      if (!r.managed) {
+        for (const c of changes) {
+          if (c.kind !== 'reschedule' || !r.assignedTo) continue;
+          const mon = as.find(`${r.id}_${c.task}_${c.interval}`, r.assignedTo);
+          if (mon) mon.optional = false;
+        }
+        continue;
+      }
+      if ((changes.length > 0 || orphaned) && effectiveFailCount(ws, r, node) > 0)
+        clearFailCount(as, r, node);
       if (changes.length === 0) continue;
       for (const c of changes) {
         const unfenceWhy =
@@ -1665,18 +1703,26 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
           if (mon) mon.optional = false;
         }
       }
-      if (
-        changes.some((c) => c.kind === 'restart') &&
-        failCountInfo(r, node).count > 0 &&
-        !ws.clearFailcounts.some((c) => c.rsc === r && c.node === node)
-      ) {
-        const a = as.custom(r, 'clear_failcount', 0, node, false, {
-          key: `${r.id}_clear_failcount_0`,
-        });
-        a.clearFailcount = true;
-      }
     }
   }
+}
+
+/** A fail count that has not expired (failure-timeout) and is not being cleared already. */
+function effectiveFailCount(ws: WorkingSet, r: Rsc, node: SNode): number {
+  if (ws.clearFailcounts.some((c) => c.rsc === r && c.node === node)) return 0;
+  const fc = failCountInfo(r, node);
+  if (fc.count > 0 && r.failureTimeout > 0 && blockFailure(r, node)) r.failureTimeout = 0;
+  const nowSec = Math.floor(ws.now.getTime() / 1000);
+  if (r.failureTimeout > 0 && fc.lastFailure > 0 && nowSec >= fc.lastFailure + r.failureTimeout)
+    return 0;
+  return fc.count;
+}
+
+function clearFailCount(as: ActionSet, r: Rsc, node: SNode): void {
+  const a = as.custom(r, 'clear_failcount', 0, node, false, {
+    key: `${r.id}_clear_failcount_0`,
+  });
+  a.clearFailcount = true;
 }
 
 // ---------------------------------------------------------------- entry

@@ -22,7 +22,13 @@ import { ownWithThis, thisWithList, withThisList } from './colocations';
 import { addPromotedLocation } from './promotable';
 import { ABSENT, NodeScores } from './scores';
 import type { WorkingSet } from './unpack';
-import { addColocation, failCountInfo, needsFencing, resourcesWithFailures } from './unpack';
+import {
+  addColocation,
+  blockFailure,
+  failCountInfo,
+  needsFencing,
+  resourcesWithFailures,
+} from './unpack';
 import { applyColocationWithClone, assignClone } from './clone';
 import {
   colocatedResources,
@@ -448,6 +454,7 @@ export function applyNodeCriteria(ws: WorkingSet): void {
     let count = 0;
     if (!cleared.has(`${r.id}\0${node.name}`)) {
       const fc = failCountInfo(r, node);
+      if (fc.count > 0 && r.failureTimeout > 0 && blockFailure(r, node)) r.failureTimeout = 0;
       if (
         fc.count > 0 &&
         !(r.failureTimeout > 0 && fc.lastFailure > 0 && nowSec >= fc.lastFailure + r.failureTimeout)

@@ -23,6 +23,7 @@ export function actionAttributes(a: Action, opDefaultTimeout: number): Record<st
   Object.assign(attrs, rsc.params);
   const name = a.cancel ? (a.cancelTask ?? 'monitor') : a.task;
   const op = rsc.ops.find((o) => o.name === name && o.interval === a.interval);
+  if (op && !a.cancel) Object.assign(attrs, op.params);
   attrs.CRM_meta_name = name;
   attrs.CRM_meta_interval = String(a.interval);
   attrs.CRM_meta_timeout = String(op?.timeout ?? opDefaultTimeout);

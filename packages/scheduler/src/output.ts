@@ -181,7 +181,8 @@ export function executedActions(as: ActionSet): Action[] {
     (a) =>
       (!a.optional || (a.printAlways === true && a.rsc?.managed === true)) &&
       a.runnable &&
-      !onUncleanNode(a),
+      !onUncleanNode(a) &&
+      !unmanagedAction(a),
   );
   const inGraph = new Set(live);
   const indegree = new Map<Action, number>();
@@ -207,6 +208,15 @@ export function executedActions(as: ActionSet): Action[] {
     for (const a of live) if (!done.has(a)) out.push(a);
   }
   return out;
+}
+
+/**
+ * An action of an unmanaged resource stays out of the transition, except
+ * monitors and cancellations of recurring monitors.
+ */
+function unmanagedAction(a: Action): boolean {
+  if (!a.rsc || a.rsc.managed || a.task === 'monitor') return false;
+  return !(a.cancel === true && a.interval > 0);
 }
 
 export function actionLine(a: Action): string {

@@ -29,6 +29,7 @@ import {
   primitivesOf,
 } from './model';
 import { applyTickets, expandConstraints } from './constraints';
+import { configChanges } from './digest';
 import { promotableSettings } from './promotable';
 import { NodeScores } from './scores';
 
@@ -496,7 +497,14 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
         allowMigrate: parseBoolean(meta['remote-allow-migrate'], true),
         requires: 'quorum' as const,
         ops: [
-          { name: 'monitor', interval: 30_000, role: Role.Unknown, enabled: true, timeout: 30_000 },
+          {
+            name: 'monitor',
+            interval: 30_000,
+            role: Role.Unknown,
+            enabled: true,
+            timeout: 30_000,
+            params: {},
+          },
         ],
       });
       conn.container = r;
@@ -1327,6 +1335,47 @@ function unpackShutdownLock(ws: WorkingSet, rsc: Rsc, node: SNode, h: ResourceHi
   rsc.lockTime = since;
 }
 
+/** Whether an operation recorded a digest that today's parameters no longer give (unknown: no). */
+function parametersChanged(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): boolean {
+  if (!op.opDigest) return false;
+  const defaults = mergeNvSets(ws.cib.opDefaults).timeout;
+  const configured = (task: string, interval: number): OpConfig | undefined =>
+    rsc.ops.find((o) => o.name === task && o.interval === interval);
+  const timeoutOf = (task: string, interval: number): number | undefined => {
+    const o = configured(task, interval);
+    if (!o) return undefined;
+    return (
+      o.timeout ??
+      (defaults ? parseInterval(defaults, '/cib/configuration/op_defaults/timeout') : 20_000)
+    );
+  };
+  return configChanges(rsc, node, [op], 0, timeoutOf).length > 0;
+}
+
+/**
+ * Whether a failure on `node` is of an operation configured with
+ * `on-fail="block"` (Pacemaker's block_failure): `op` itself when given, else
+ * any entry of the node's history for the resource. Such a failure keeps the
+ * resource blocked, so its fail count ignores failure-timeout.
+ */
+export function blockFailure(rsc: Rsc, node: SNode, op?: OperationRecord): boolean {
+  const blocking = rsc.ops.filter((o) => o.onFail === 'block');
+  if (blocking.length === 0) return false;
+  const name = rsc.id.replace(/:\d+$/, '');
+  const matched = (conf: OpConfig, rec: OperationRecord): boolean => {
+    if (conf.interval !== rec.interval || conf.name.toLowerCase() !== rec.operation.toLowerCase())
+      return false;
+    if (rec.id.toLowerCase() === `${name}_last_failure_0`.toLowerCase()) return true;
+    return (
+      rec.id.toLowerCase() === `${name}_${conf.name}_${conf.interval}`.toLowerCase() &&
+      rec.rc !== targetRc(rec)
+    );
+  };
+  if (op) return blocking.some((c) => matched(c, op));
+  const ops = rsc.histories?.get(node)?.ops ?? [];
+  return blocking.some((c) => ops.some((rec) => matched(c, rec)));
+}
+
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */
 function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRecord[]): void {
   let stopIndex = -1;
@@ -1390,13 +1439,21 @@ function unpackOp(
     const last = op.lastRcChange ?? Number(op.attributes['last-run'] ?? 0);
     const nowSec = Math.floor(ws.now.getTime() / 1000);
     const isLastFailure = op.id.endsWith('_last_failure_0');
-    if (last > 0 && nowSec >= last + rsc.failureTimeout && !waitsForRemoteFencing(ws, rsc, op)) {
+    const old = last > 0 && nowSec >= last + rsc.failureTimeout;
+    // a failure of an operation with on-fail=block never expires: the timeout is dropped
+    if (last > 0 && failCountInfo(rsc, node).count > 0 && blockFailure(rsc, node, op))
+      rsc.failureTimeout = 0;
+    if (old && !waitsForRemoteFencing(ws, rsc, op)) {
       expired = true;
       const fc = failCountInfo(rsc, node);
       let clear = false;
       if (fc.count > 0) {
         const unexpired =
-          fc.lastFailure > 0 && nowSec > fc.lastFailure + rsc.failureTimeout ? 0 : fc.count;
+          rsc.failureTimeout > 0 &&
+          fc.lastFailure > 0 &&
+          nowSec > fc.lastFailure + rsc.failureTimeout
+            ? 0
+            : fc.count;
         if (unexpired === 0) clear = true;
         else expired = false;
       } else if (isLastFailure && (rsc.reconnectMs ?? 0) > 0) {
@@ -1408,6 +1465,15 @@ function unpackOp(
     // probes that found the resource in a known state never expire
     if (expired && isProbe && [0, 7, 8, 190, 191].includes(rc)) expired = false;
   }
+  // the last failure of a start or monitor that ran with other parameters is forgotten
+  if (
+    !expired &&
+    op.id.endsWith('_last_failure_0') &&
+    (task === 'start' || task === 'monitor') &&
+    parametersChanged(ws, rsc, node, op) &&
+    !ws.clearFailcounts.some((c) => c.rsc === rsc && c.node === node)
+  )
+    ws.clearFailcounts.push({ rsc, node });
 
   // remap
   if (status === STATUS_DONE || status === STATUS_ERROR) {
