@@ -1483,16 +1483,6 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
       if (!first.optional && !first.runnable && then.runnable) then.runnable = false;
     }
   }
-  // the stop of a blocked (unmanaged) resource cannot run: what must follow or precede it cannot either
-  if (
-    flags & (O.impliesThen | O.impliesFirst | O.restart) &&
-    first.task === 'stop' &&
-    first.rsc?.blocked === true &&
-    !first.rsc.managed &&
-    !first.runnable &&
-    then.runnable
-  )
-    then.runnable = false;
   if (
     f0.some(
       (v, i) => v !== [first.optional, first.runnable, first.migrateRunnable, first.pseudo][i],
