@@ -171,7 +171,8 @@ export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] 
  */
 function onUncleanNode(a: Action): boolean {
   const node = a.node;
-  if (!a.rsc || a.pseudo || !node || !node.unclean || a.clearFailcount) return false;
+  if (!a.rsc || a.pseudo || !node || !node.unclean || a.clearFailcount || a.historyDelete)
+    return false;
   return !(node.kind === 'guest' && !node.remoteRequiresReset);
 }
 

@@ -1428,7 +1428,7 @@ function unpackOp(
 ): void {
   const task = op.operation;
   if (task === 'notify' || task === 'meta-data' || task === '') return;
-  const rc = op.rc;
+  let rc = op.rc;
   let status = op.opStatus;
   const expected = targetRc(op);
   const isProbe = task === 'monitor' && op.interval === 0;
@@ -1475,7 +1475,11 @@ function unpackOp(
   )
     ws.clearFailcounts.push({ rsc, node });
 
-  // remap
+  // remap: a monitor's degraded result counts as running (promoted), still listed as failed
+  if (task === 'monitor' && (rc === 190 || rc === 191)) {
+    if (!node.shutdown || node.online) recordFailed(ws, rsc, node, op);
+    rc = rc === 190 ? 0 : 8;
+  }
   if (status === STATUS_DONE || status === STATUS_ERROR) {
     status = STATUS_DONE;
     if (expected < 0 || expected !== rc) status = STATUS_ERROR;
@@ -1496,6 +1500,7 @@ function unpackOp(
         rsc.role = Role.Promoted;
         break;
       case 9:
+      case 191:
         rsc.role = Role.Promoted;
         status = STATUS_ERROR;
         break;

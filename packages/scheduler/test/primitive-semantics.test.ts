@@ -324,6 +324,25 @@ const scenarios: Record<string, string> = {
       n3: { history: notRunning('a') },
     },
   }),
+  "a monitor's degraded result (rc 190) counts as running, another resource starts": cib({
+    resources: dummy('a') + dummy('b'),
+    nodes: {
+      n1: {
+        history: history(
+          'a',
+          op('a', 'start', 0, 2, { digest: {} }) +
+            op('a', 'monitor', 190, 3, {
+              interval: 10000,
+              digest: { CRM_meta_timeout: '20000' },
+              id: 'a_last_failure_0',
+            }),
+        ),
+      },
+      n2: { history: notRunning('a') },
+      n3: { history: notRunning('a') },
+    },
+    constraints: '<rsc_location id="l1" rsc="a" node="n2" score="-INFINITY"/>',
+  }),
 };
 
 /**
