@@ -1600,7 +1600,7 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
     const checkNodes = new Set<SNode>(r.histories?.keys() ?? []);
     if (!r.orphan) for (const n of entryNodes.get(r.id) ?? []) checkNodes.add(n);
     if (checkNodes.size === 0) continue;
-    const histories = r.histories ?? new Map();
+    const histories: NonNullable<Rsc['histories']> = r.histories ?? new Map();
     const timeoutOf = (task: string, interval: number): number | undefined => {
       const op = r.ops.find((o) => o.name === task && o.interval === interval);
       if (!op) return undefined;
