@@ -22,6 +22,7 @@ import {
   recordNodeJoined,
   recordNodeLost,
   recordRemoteDown,
+  recordRemoteStopped,
   recordRemoteUp,
 } from './node-state';
 import type { Scheduler } from './scheduler';
@@ -438,6 +439,13 @@ export class Controller implements AsyncDisposable {
         // Not awaited: results keep their order in the write queue, and the
         // next ones join the same batch.
         const failed = isFailure({ ...executed(r), targetRc: action.targetRc });
+        // A failed container takes its guest with it: a connection attempt to
+        // that guest (or an action there) waiting for its timeout stops now.
+        if (failed) {
+          const rsc = action.resource?.id;
+          for (const g of this.options.store.cib.guestNodes)
+            if (g.container === rsc) this.abortNode(g.name, `its container ${rsc} failed`);
+        }
         this.write(
           this.record(node, action, executed(r)).then(() => {
             if (failed) this.trigger(`${r.operationKey} on ${node} failed`);
@@ -635,6 +643,11 @@ export class Controller implements AsyncDisposable {
           void this.watchLostResults(remote, c.executor);
         }
       }
+      if (a.operation === 'stop' && r.rc === 0)
+        await this.options.store.modify((doc) => recordRemoteStopped(doc, remote), {
+          scope: 'status',
+          reason: `${OWN} ${remote} disconnected`,
+        });
       if (a.interval > 0) this.recurring.set(`${node}/${a.operationKey}`, a);
       await this.record(node, a, r);
       return isFailure({ ...r, targetRc: a.targetRc })

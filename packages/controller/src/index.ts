@@ -88,6 +88,7 @@ export {
   recordNodeShutdown,
   recordRemoteDown,
   recordRemoteMaintenance,
+  recordRemoteStopped,
   recordRemoteUp,
 } from './node-state';
 export {

@@ -90,6 +90,18 @@ export function recordRemoteUp(doc: XmlDocument, node: string): void {
   dropChildren(ns, ['lrm', 'transient_attributes']);
 }
 
+/**
+ * A remote or guest node's connection stopped cleanly: the node left, so its
+ * transient attributes (the drain's `shutdown` request, fail counts) go, as
+ * Pacemaker's controller purges them; its history stays until it comes back.
+ */
+export function recordRemoteStopped(doc: XmlDocument, node: string): void {
+  const ns = nodeStateElement(doc, node);
+  ns.attributes.set('remote_node', 'true');
+  ns.attributes.set('in_ccm', 'false');
+  dropChildren(ns, ['transient_attributes']);
+}
+
 /** A remote or guest node's connection is gone with nothing known about it (history wiped). */
 export function recordRemoteDown(doc: XmlDocument, node: string): void {
   const ns = nodeStateElement(doc, node);

@@ -113,6 +113,8 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   expect(svcStop).toBeGreaterThan(0);
   expect(connStop).toBeGreaterThan(svcStop);
   expect(at('controller: svc_start_0 on guest1')).toBeGreaterThan(connStop);
+  // The stopped connection took the node's transient attributes (the drain request) with it.
+  expect(at('controller: guest1 disconnected')).toBeGreaterThan(svcStop);
   expect(alive(guestPid)).toBe(true);
   expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);
   expect(store.xml).not.toMatch(/name="shutdown"/);
@@ -140,6 +142,7 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   expect(drained).toBeGreaterThanOrEqual(0);
   expect(stoppedSvc).toBeGreaterThan(drained);
   expect(at('controller: guest1_stop_0 on node1')).toBeGreaterThan(stoppedSvc);
+  expect(at('controller: guest1 disconnected')).toBeGreaterThan(stoppedSvc);
   expect(reasons.some((r) => /svc_monitor_2000 on guest1/.test(r))).toBe(false);
   const pidNow = (): number =>
     existsSync(`${guestTmp}.pid`) ? Number(readFileSync(`${guestTmp}.pid`, 'utf8')) : 0;
