@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatSimulation, schedule } from '../src';
 
 /** The parts of crm_simulate's output the scheduler tests compare. */
 export interface SimulateSections {
@@ -49,6 +50,17 @@ export function crmSimulate(xml: string): string {
   const file = join(dir, 'cib.xml');
   writeFileSync(file, xml);
   return execFileSync('crm_simulate', ['-x', file, '-S'], { encoding: 'utf8', timeout: 60_000 });
+}
+
+/**
+ * Expect remora's transition for a CIB (summary and executed actions) to be
+ * crm_simulate's; returns remora's sections for further checks.
+ */
+export function expectSameTransition(xml: string): SimulateSections {
+  const { summary, actions } = sections(crmSimulate(xml));
+  const ours = sections(formatSimulation(schedule(xml), { simulate: true }));
+  expect({ summary: ours.summary, actions: ours.actions }).toEqual({ summary, actions });
+  return ours;
 }
 
 let dir: string | undefined;
