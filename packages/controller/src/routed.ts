@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RemoteClient } from '@remora/remote-transport';
+import { RemoteClient, eventFeed } from '@remora/remote-transport';
 import type {
   ConnectionEvent,
   ConnectionState,
@@ -65,25 +65,6 @@ type StreamEvent =
   | { readonly t: 'tick' };
 
 const TICK_MS = 250;
-
-function feed<T>(events: EventEmitter, name: string, signal?: AbortSignal): AsyncIterable<T> {
-  return {
-    async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-      const ac = new AbortController();
-      const stop = (): void => ac.abort();
-      signal?.addEventListener('abort', stop, { once: true });
-      events.once('closed', stop);
-      try {
-        for await (const [v] of on(events, name, { signal: ac.signal })) yield v as T;
-      } catch (err) {
-        if ((err as Error).name !== 'AbortError') throw err;
-      } finally {
-        events.off('closed', stop);
-        signal?.removeEventListener('abort', stop);
-      }
-    },
-  };
-}
 
 /**
  * The DC's side of a connection hosted on another member: the controller
@@ -268,11 +249,11 @@ export class RoutedClient implements ExecutorClient {
   }
 
   results(signal?: AbortSignal): AsyncIterable<RemoteResult> {
-    return feed(this.events, 'result', signal);
+    return eventFeed(this.events, 'result', signal);
   }
 
   states(signal?: AbortSignal): AsyncIterable<ConnectionEvent> {
-    return feed(this.events, 'state', signal);
+    return eventFeed(this.events, 'state', signal);
   }
 
   openRelay(handler: RelayHandler): void {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { ExecStatus, OcfRc } from '@remora/agent-runner';
 import { AUTH_METADATA, makeToken } from './auth';
 import type { RemoteRequest, RemoteResult } from './convert';
 import { requestToWire, resultFromWire } from './convert';
+import { eventFeed } from './event-feed';
 import { PROTOCOL_MINOR, PROTOCOL_VERSION } from './daemon';
 import {
   AuthenticationError,
@@ -628,32 +629,12 @@ export class RemoteClient implements AsyncDisposable {
 
   /** Connection state changes from now on (ends on close()). */
   states(signal?: AbortSignal): AsyncIterable<ConnectionEvent> {
-    return this.feed<ConnectionEvent>('state', signal);
+    return eventFeed<ConnectionEvent>(this.events, 'state', signal);
   }
 
   /** Every operation result the daemon reports (one-shot and recurring), in order, none lost across reconnects. */
   results(signal?: AbortSignal): AsyncIterable<RemoteResult> {
-    return this.feed<RemoteResult>('result', signal);
-  }
-
-  private feed<T>(name: string, signal?: AbortSignal): AsyncIterable<T> {
-    const events = this.events;
-    return {
-      async *[Symbol.asyncIterator](): AsyncGenerator<T> {
-        const ac = new AbortController();
-        const stop = (): void => ac.abort();
-        signal?.addEventListener('abort', stop, { once: true });
-        events.once('closed', stop);
-        try {
-          for await (const [v] of on(events, name, { signal: ac.signal })) yield v as T;
-        } catch (err) {
-          if ((err as Error).name !== 'AbortError') throw err;
-        } finally {
-          events.off('closed', stop);
-          signal?.removeEventListener('abort', stop);
-        }
-      },
-    };
+    return eventFeed<RemoteResult>(this.events, 'result', signal);
   }
 
   private async whenConnected(signal?: AbortSignal): Promise<void> {

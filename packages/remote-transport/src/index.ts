@@ -10,6 +10,7 @@ export {
 } from './auth';
 export type { AuthLimits, DaemonLogEntry, DaemonLogger } from './auth-guard';
 export { RemoteClient } from './client';
+export { eventFeed } from './event-feed';
 export type {
   ConnectionEvent,
   ConnectionState,
