@@ -88,6 +88,16 @@ async function onRemote(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** `remora status` on the remote node answers and shows it online with svc started there. */
+async function svcStartedThroughRelay(): Promise<boolean> {
+  try {
+    const s = await onRemote('status');
+    return /RemoteOnline: \[ rnode1 \]/.test(s) && /svc\s.*Started rnode1/.test(s);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Three members (127.0.0.21-23), a remote node rnode1 (a `remora remoted` on 127.0.0.30)
  * whose connection prefers node3, then node2, and svc (Dummy) that may only run on rnode1.
@@ -250,14 +260,7 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
   );
   const after = await until(
     'the relay and svc to answer through the new host',
-    async () => {
-      try {
-        const s = await onRemote('status');
-        return /RemoteOnline: \[ rnode1 \]/.test(s) && /svc\s.*Started rnode1/.test(s);
-      } catch {
-        return false;
-      }
-    },
+    svcStartedThroughRelay,
     30_000,
   );
   const twice = double();
@@ -296,18 +299,7 @@ test('when the DC dies, the member hosting a connection closes it and the new DC
     async () => (await hosts()).join() === 'node3',
     10_000,
   );
-  await until(
-    'svc reported started through node3',
-    async () => {
-      try {
-        const s = await onRemote('status');
-        return /RemoteOnline: \[ rnode1 \]/.test(s) && /svc\s.*Started rnode1/.test(s);
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-  );
+  await until('svc reported started through node3', svcStartedThroughRelay, 30_000);
   const svcMs = Date.now() - killedAt;
   const twice = double();
   console.log(
