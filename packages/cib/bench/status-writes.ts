@@ -124,22 +124,27 @@ async function main(): Promise<void> {
   };
   try {
     // The reference: every write copies, re-reads, re-serializes and rewrites the whole CIB.
+    const recordAndCount = (d: XmlDocument, t: (typeof targets)[number], call: number): void => {
+      recordResult(d, t.node, t.rsc, call);
+      const ns = d.root.attributes.get('num_updates')!;
+      d.root.attributes.set('num_updates', String(Number(ns) + 1));
+    };
+    const rewritten = (t: (typeof targets)[number]): XmlDocument => {
+      const draft = cloneDocument(doc);
+      recordAndCount(draft, t, t.call);
+      readCib(draft);
+      return draft;
+    };
     const warmed = (d: XmlDocument): XmlDocument => {
       for (const t of targets.slice(0, 5)) {
-        recordResult(d, t.node, t.rsc, t.call - 1);
-        const ns = d.root.attributes.get('num_updates')!;
-        d.root.attributes.set('num_updates', String(Number(ns) + 1));
+        recordAndCount(d, t, t.call - 1);
       }
       return d;
     };
     let doc = warmed(parseXml(text));
     const refMemory = await time('full rewrite, in memory (reference)', () => {
       for (const t of targets) {
-        const draft = cloneDocument(doc);
-        recordResult(draft, t.node, t.rsc, t.call);
-        const ns = draft.root.attributes.get('num_updates')!;
-        draft.root.attributes.set('num_updates', String(Number(ns) + 1));
-        readCib(draft);
+        const draft = rewritten(t);
         serializeXml(draft);
         doc = draft;
       }
@@ -151,11 +156,7 @@ async function main(): Promise<void> {
     await refFile.save(saved, '');
     const refDisk = await time('full rewrite, file + .sig (reference)', async () => {
       for (const t of targets) {
-        const draft = cloneDocument(doc);
-        recordResult(draft, t.node, t.rsc, t.call);
-        const ns = draft.root.attributes.get('num_updates')!;
-        draft.root.attributes.set('num_updates', String(Number(ns) + 1));
-        readCib(draft);
+        const draft = rewritten(t);
         const xml = serializeXml(draft);
         await refFile.save(xml, saved);
         saved = xml;
