@@ -1744,7 +1744,7 @@ export function createActions(ws: WorkingSet): ActionSet {
       // Pacemaker checks the histories of nodes that can run resources or are in maintenance
       if (!nodeAvailable(node) && !(node.online && node.maintenance)) continue;
       const maintenance = r.maintenance === true || node.maintenance;
-      if (!maintenance && (!r.managed || !ws.config.stopOrphanActions)) continue;
+      if (!maintenance && !ws.config.stopOrphanActions) continue;
       for (const key of keys) {
         const m = /_([a-z_-]+)_(\d+)$/.exec(key);
         if (!m) continue;
