@@ -809,14 +809,21 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
       const a = ws.byId.get(c.first) ?? ws.aliases.get(c.first);
       const b = ws.byId.get(c.then) ?? ws.aliases.get(c.then);
       if (!a || !b) continue;
-      const flags = orderConstraintFlags(c.orderKind, c.firstAction, symmetric, false);
+      // the deprecated restart-type=restart of "then" makes an optional ordering imply restarts
+      const restart = c.orderKind === 'Optional' && restartType(b);
+      const flags =
+        orderConstraintFlags(c.orderKind, c.firstAction, symmetric, false) |
+        (restart ? O.impliesThen : 0);
       const min = a.kind === 'clone' ? cloneMinimum(a, c.requireAll) : 0;
       if (min > 0) orderAfterMinimum(as, c.id, a, c.firstAction, b, c.thenAction, flags, min);
       else orderUser(ws, as, a, c.firstAction, b, c.thenAction, flags, b);
       const fi = INVERSE[c.thenAction];
       const ti = INVERSE[c.firstAction];
-      if (symmetric && fi && ti)
-        orderUser(ws, as, b, fi, a, ti, orderConstraintFlags(c.orderKind, fi, true, true), b);
+      if (symmetric && fi && ti) {
+        const iflags =
+          orderConstraintFlags(c.orderKind, fi, true, true) | (restart ? O.impliesFirst : 0);
+        orderUser(ws, as, b, fi, a, ti, iflags, b);
+      }
       continue;
     }
     let last: ResourceSet | undefined;
@@ -829,6 +836,11 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
       last = set;
     }
   }
+}
+
+/** The deprecated `restart-type="restart"` meta attribute. */
+function restartType(r: Rsc): boolean {
+  return (r.meta['restart-type'] ?? '').toLowerCase() === 'restart';
 }
 
 /** Instances of a first clone that must be runnable (clone-min, or 1 with require-all=false). */
