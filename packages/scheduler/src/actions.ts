@@ -589,13 +589,6 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   if (rsc.container && !rsc.remoteNode) return;
   if (rsc.orphan) return;
   if (rsc.knownOn.has(node)) return;
-  // an anonymous clone is known on a node when any of its instances is
-  if (rsc.baseId !== undefined && !rsc.orphan) {
-    for (let p = rsc.parent; p; p = p.parent) {
-      if (p.kind === 'clone' && p.clone?.unique) break;
-      if (p.kind === 'clone' && p.knownOn.has(node)) return;
-    }
-  }
   const top = rsc.parent ?? rsc;
   const mode = rsc.discovery.get(node.index);
   if (rsc.exclusiveDiscover || top.exclusiveDiscover) {
@@ -678,8 +671,6 @@ function groupInternal(as: ActionSet, g: Rsc): void {
     if (ordered && prev) {
       as.orderRsc(prev, 'start', m, 'start', O.impliesThen | O.runnableLeft);
       as.orderRsc(m, 'stop', prev, 'stop', O.optional | O.restart);
-      if (m.runningOn.length > 0 && prev.runningOn.length === 0)
-        as.orderRsc(m, 'stop', prev, 'start', O.impliesFirst | O.runnableLeft);
     }
     if (m.runningOn.length > 0) {
       if (
@@ -1367,7 +1358,9 @@ function firstFlags(a: Action, node?: SNode): { optional: boolean; runnable: boo
       const ma = m.actions.find((x) => x.task === task && x.interval === 0);
       if (ma) {
         if (!ma.optional) optional = false;
-        if (!ma.runnable) runnable = false;
+        // as Pacemaker's group_action_flags: a member that cannot run its action
+        // makes the group's completion (running, stopped) unrunnable, not its start
+        if (!ma.runnable && task !== a.task) runnable = false;
       } else if (task !== 'stop' && task !== 'demote') runnable = false;
     }
     return { optional, runnable };
