@@ -4,7 +4,7 @@ import type * as ControllerLib from '@remora/controller';
 import type { Command } from 'commander';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
-import { cibFileFrom, readInput } from './input';
+import { cibErrorToCli, cibFileFrom, readCibFile, storeKept } from './input';
 
 /** Where the local daemon listens for CLI commands (`remora remoted --local-socket`). */
 export const DEFAULT_SOCKET = '/run/remora/remoted.sock';
@@ -76,27 +76,54 @@ class FileCluster implements ClusterConnection {
   constructor(private readonly file: string) {}
 
   async query(): Promise<ClusterSnapshot> {
-    const xml = await readInput(this.file, 'CIB');
+    const xml = await readCibFile(this.file);
     return { xml, cib: await parseCib(xml, this.file), node: localNodeName() };
   }
 
   async edit(edit: ControllerLib.OperatorEdit): Promise<ControllerLib.OperatorEditResult> {
     if (this.file === '-')
       throw new CliError('cannot change a CIB read from stdin', ExitCode.USAGE);
-    const xml = await readInput(this.file, 'CIB');
-    await parseCib(xml, this.file);
+    const xml = await readCibFile(this.file);
+    const { version } = await parseCib(xml, this.file);
     const cibLib = await import('@remora/cib');
     const lib = await controllerLib();
     const doc = cibLib.parseXml(xml, { source: this.file });
-    let result: ControllerLib.OperatorEditResult;
-    try {
-      result = lib.applyOperatorEdit(doc, edit, { callerNode: localNodeName() });
-    } catch (err) {
-      if (err instanceof lib.OperatorError)
-        throw new CliError(err.message, err.exitCode as ExitCode, { cause: err });
-      throw err;
-    }
+    const apply = (d: typeof doc): ControllerLib.OperatorEditResult => {
+      try {
+        return lib.applyOperatorEdit(d, edit, { callerNode: localNodeName() });
+      } catch (err) {
+        if (err instanceof lib.OperatorError)
+          throw new CliError(err.message, err.exitCode as ExitCode, { cause: err });
+        throw err;
+      }
+    };
+    const result = apply(doc);
     if (!result.changed) return result;
+    if (storeKept(this.file)) {
+      // A controller's file: written as its store writes it (journal replayed and
+      // compacted, .sig kept), the version bumped by the store.
+      try {
+        const store = await cibLib.CibStore.open(this.file);
+        try {
+          await store.modify(apply, {
+            scope: lib.editScope(edit),
+            expectVersion: version,
+            reason: `remora ${edit.command}`,
+          });
+        } finally {
+          await store.close();
+        }
+      } catch (err) {
+        if (err instanceof cibLib.CibConflictError)
+          throw new CliError(
+            `${this.file}: the CIB changed while this command ran (${err.message}); run it again`,
+            ExitCode.ERROR,
+            { cause: err },
+          );
+        throw await cibErrorToCli(err, this.file);
+      }
+      return result;
+    }
     const root = doc.root.attributes;
     if (lib.editScope(edit) === 'configuration') {
       root.set('epoch', String(Number(root.get('epoch') ?? 0) + 1));

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { CliError } from './errors';
 import { ExitCode } from './exit-codes';
@@ -25,6 +26,48 @@ export async function readInput(file: string, what = 'input'): Promise<string> {
             ? 'is a directory'
             : String(code);
     throw new CliError(`cannot read ${what} '${file}': ${why}`, ExitCode.NOINPUT, { cause: err });
+  }
+}
+
+/**
+ * A CIB error from @remora/cib as the CLI reports it: not XML = DATAERR, a
+ * CIB or store it refuses (structure, .sig, journal) = CONFIG, the message
+ * naming the file.
+ */
+export async function cibErrorToCli(err: unknown, file: string): Promise<unknown> {
+  const lib = await import('@remora/cib');
+  if (err instanceof lib.XmlSyntaxError)
+    return new CliError(err.message, ExitCode.DATAERR, { cause: err });
+  if (err instanceof lib.CibError)
+    return new CliError(
+      err.message.includes(file) ? err.message : `${file}: ${err.message}`,
+      ExitCode.CONFIG,
+      {
+        cause: err,
+      },
+    );
+  return err;
+}
+
+/** The file is kept by remora's CIB store (a controller's cib.xml): it has a `.sig` or a `.journal` beside it. */
+export function storeKept(file: string): boolean {
+  return file !== '-' && (existsSync(`${file}.sig`) || existsSync(`${file}.journal`));
+}
+
+/**
+ * A CIB file's text as remora's CIB store has it: for a file a controller
+ * keeps, with the status updates its journal (`<file>.journal`) holds that
+ * are not yet written into the file replayed on top — read-only, nothing is
+ * written or compacted. Any other file as it is (`-` = stdin).
+ */
+export async function readCibFile(file: string): Promise<string> {
+  const text = await readInput(file, 'CIB');
+  if (file === '-' || !existsSync(`${file}.journal`)) return text;
+  const lib = await import('@remora/cib');
+  try {
+    return (await lib.CibStore.read(file)).xml;
+  } catch (err) {
+    throw await cibErrorToCli(err, file);
   }
 }
 
@@ -60,5 +103,5 @@ export async function readCibInput(
       `no CIB given: use -x FILE, -X TEXT, -p, or set CIB_file${hint}`,
       ExitCode.USAGE,
     );
-  return { text: await readInput(file, 'CIB'), source: file };
+  return { text: await readCibFile(file), source: file };
 }

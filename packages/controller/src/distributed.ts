@@ -1,6 +1,13 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { CibStore, compareVersions, readCib, parseXml } from '@remora/cib';
+import {
+  CibStore,
+  FileBackend,
+  compareVersions,
+  formatVersion,
+  readCib,
+  parseXml,
+} from '@remora/cib';
 import type { CibVersion } from '@remora/cib';
 import { RemoteClient, RemoteDaemon, checkToken, makeToken } from '@remora/remote-transport';
 import { Controller } from './controller';
@@ -33,6 +40,17 @@ export interface ClusterNodeOptions {
   readonly authKey: Buffer;
   /** The CIB every node starts from (the DC's copy then replicates to the others). */
   readonly initialCib: string;
+  /**
+   * Where this node keeps its copy of the CIB on disk (default: in memory
+   * only). The DC writes through a journaled `CibStore` on it (status
+   * updates appended to `<file>.journal`, fdatasync'd before they count as
+   * done); another member writes each replicated copy there whole. At start
+   * the node takes the newer of this file (its journal replayed) and
+   * `initialCib`.
+   */
+  readonly cibFile?: string;
+  /** A Unix socket where `remora` commands on this node reach the cluster (its executor's local endpoint). */
+  readonly localSocket?: string;
   readonly scheduler: Scheduler;
   /** This node's executor: agents' environment (HA_RSCTMP etc.) and OCF root. */
   readonly runner?: { readonly env?: NodeJS.ProcessEnv; readonly ocfRoot?: string };
@@ -107,6 +125,11 @@ export class ClusterNode implements AsyncDisposable {
   /** Members being added to the running controller. */
   private readonly joining = new Set<string>();
   private hosted!: HostedConnections;
+  /** With a cibFile and no store open on it: the CIB text the file holds. */
+  private fileXml: string | undefined;
+  /** The newest replicated copy waiting to be written to the file. */
+  private replicaPending: string | undefined;
+  private replicaWrites: Promise<void> = Promise.resolve();
   /** Whom this node takes for the DC. */
   dc = '';
   quorate = false;
@@ -135,11 +158,21 @@ export class ClusterNode implements AsyncDisposable {
   }
 
   private async boot(): Promise<void> {
+    if (this.options.cibFile) {
+      // What this node kept (a journal left by a crash replayed), unless the configured CIB is newer.
+      const kept = await CibStore.open(this.options.cibFile, { initial: this.options.initialCib });
+      if (compareVersions(kept.version, versionOf(this.options.initialCib)) >= 0)
+        this.cibXml = kept.xml;
+      this.fileXml = kept.xml;
+      await kept.close();
+      this.log(`CIB ${this.options.cibFile} at ${formatVersion(versionOf(this.cibXml))}`);
+    }
     this.daemon = await RemoteDaemon.start({
       listen: this.self.executor,
       authKey: this.options.authKey,
       nodeName: this.self.name,
       runner: this.options.runner,
+      localSocket: this.options.localSocket,
     });
     this.hosted = new HostedConnections(this.options.authKey, (l) => this.log(l));
     this.server = createServer((req, res) => void this.serve(req, res));
@@ -211,13 +244,35 @@ export class ClusterNode implements AsyncDisposable {
         }
         versionOf(xml); // must parse
         this.cibXml = xml; // the DC's copy is authoritative
-
+        await this.keepReplica(xml);
         res.writeHead(204).end();
       } else res.writeHead(404).end();
     } catch (err) {
       if (!res.headersSent) res.writeHead(400).end((err as Error).message);
       else res.end();
     }
+  }
+
+  /**
+   * Write a replicated copy to the CIB file whole (coalesced: while a write
+   * runs, only the newest copy waits). Resolves once it is on disk.
+   */
+  private keepReplica(xml: string): Promise<void> {
+    const file = this.options.cibFile;
+    if (!file) return Promise.resolve();
+    const queued = this.replicaPending !== undefined;
+    this.replicaPending = xml;
+    if (!queued)
+      this.replicaWrites = this.replicaWrites
+        .then(async () => {
+          const next = this.replicaPending!;
+          this.replicaPending = undefined;
+          if (next === this.fileXml || this.store) return;
+          await new FileBackend(file).save(next, this.fileXml ?? '');
+          this.fileXml = next;
+        })
+        .catch((err: unknown) => this.log(`could not write ${file}: ${(err as Error).message}`));
+    return this.replicaWrites;
   }
 
   /** Requests to a member's peer endpoint for the connections it hosts (no timeout but the caller's). */
@@ -400,7 +455,19 @@ export class ClusterNode implements AsyncDisposable {
         this.log(`executor of ${m.name} unreachable: ${(err as Error).message}`);
       }
     }
-    const store = await CibStore.open(undefined, { initial: this.cibXml });
+    let store: CibStore;
+    if (this.options.cibFile) {
+      // The file holds our copy (the freshest found above written first); the store journals on it.
+      await this.keepReplica(this.cibXml);
+      store = await CibStore.open(this.options.cibFile, { initial: this.cibXml });
+      if (compareVersions(store.version, versionOf(this.cibXml)) < 0) {
+        await store.close();
+        throw new ControllerError(
+          `${this.options.cibFile} holds ${formatVersion(store.version)}, older than our copy ${formatVersion(versionOf(this.cibXml))}`,
+        );
+      }
+      this.fileXml = undefined;
+    } else store = await CibStore.open(undefined, { initial: this.cibXml });
     await store.modify(
       (doc) => {
         doc.root.attributes.set('dc-uuid', String(this.self.id));
@@ -451,7 +518,8 @@ export class ClusterNode implements AsyncDisposable {
     await this.controller.close();
     this.controller = undefined;
     this.cibXml = this.store!.xml;
-    await this.store!.close();
+    await this.store!.close(); // the file (if any) now holds it whole
+    if (this.options.cibFile) this.fileXml = this.cibXml;
     this.store = undefined;
     for (const c of this.clients.splice(0)) await c.close();
   }
@@ -462,6 +530,7 @@ export class ClusterNode implements AsyncDisposable {
     if (this.timer) clearInterval(this.timer);
     await this.transition.catch(() => undefined);
     await this.stepDown();
+    await this.replicaWrites;
     await this.hosted.close();
     await new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeAllConnections();

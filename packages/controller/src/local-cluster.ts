@@ -119,6 +119,7 @@ export class LocalCluster implements AsyncDisposable {
   /** Transitions run by this cluster's controllers so far (across controller restarts). */
   transitions = 0;
   controller!: Controller;
+  /** The controller's CIB store, journaled on `cibFile`. */
   store!: CibStore;
 
   private constructor(
@@ -174,6 +175,15 @@ export class LocalCluster implements AsyncDisposable {
       throw err;
     }
     return c;
+  }
+
+  /**
+   * Where the controller keeps the CIB: `<dir>/cib.xml`, status updates
+   * journaled in `cib.xml.journal` (read it with `CibStore.read` or
+   * `remora status -x`, which replay the journal).
+   */
+  get cibFile(): string {
+    return join(this.dir, 'cib.xml');
   }
 
   /** A machine's run directory (HA_RSCTMP: Dummy's state lives there). */
@@ -297,7 +307,7 @@ export class LocalCluster implements AsyncDisposable {
           `<node_state id="${i + 1}" uname="${n}" in_ccm="true" crmd="online" join="member" expected="member"/>`,
       )
       .join('');
-    this.store = await CibStore.open(undefined, {
+    this.store = await CibStore.open(this.cibFile, {
       initial: `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1" dc-uuid="1"><configuration><crm_config><cluster_property_set id="opts">${nv('opts', 'stonith-enabled', String(fencing))}${nv('opts', 'stonith-timeout', '20s')}</cluster_property_set></crm_config><nodes>${nodes}</nodes><resources>${resources.join('')}</resources><constraints>${constraints.join('')}</constraints><rsc_defaults><meta_attributes id="rsc-defaults">${nv('rsc-defaults', 'resource-stickiness', '100')}</meta_attributes></rsc_defaults></configuration><status>${states}</status></cib>\n`,
     });
     this.startController(executors);
@@ -366,9 +376,11 @@ export class LocalCluster implements AsyncDisposable {
     });
   }
 
-  /** Restart the controller (a DC restart): a new one takes over from the CIB. */
+  /** Restart the controller (a DC restart): a new one takes over from the CIB on disk. */
   async restartController(): Promise<void> {
     await this.controller.close();
+    await this.store.close();
+    this.store = await CibStore.open(this.cibFile);
     const executors = new Map<string, RemoteNodeExecutor>();
     for (const [n, c] of this.clients) executors.set(n, new RemoteNodeExecutor(c));
     this.startController(executors, true);

@@ -1,82 +1,34 @@
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { makeToken } from '@remora/remote-transport';
-import {
-  FENCE_AGENT_DIR,
-  clusterProcesses,
-  freePort,
-  killCluster,
-  prepareOcfRoot,
-  remoraBinary,
-  spawnRemoted,
-} from '../src';
-import type { ClusterMember, LocalDaemon, MemberState } from '../src';
+import { clusterProcesses, freePort, prepareOcfRoot, remoraBinary, spawnRemoted } from '../src';
+import type { LocalDaemon } from '../src';
+import { cleanupMembers, DistributedMembers } from './distributed-members';
 
 // Distributed mode with a remote node: the connection to its daemon is hosted on the
 // member the scheduler puts the connection resource on (not on the DC), actions for the
 // remote node go through that member, CLI commands on the remote node reach the DC
 // through it; when it is killed, the connection is recovered on another member.
-let CLUSTER = `dist-remote-${randomUUID()}`;
-const clusters: string[] = [];
-const dirs: string[] = [];
 const remotes: LocalDaemon[] = [];
-const KEY = randomBytes(64);
-const BIN = resolve(__dirname, '../dist/bin/cluster-node.js');
 const run = promisify(execFile);
+let c: DistributedMembers;
 let dir: string;
 let remote: LocalDaemon | undefined;
-const procs = new Map<string, ChildProcess>();
-const output = new Map<string, string>();
 
 afterAll(async () => {
-  for (const p of procs.values())
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
   for (const r of remotes) await r.stop(1000);
-  await new Promise((r) => setTimeout(r, 500));
-  for (const c of clusters) killCluster(c);
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  await cleanupMembers();
 });
 
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const t = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t > timeoutMs)
-      throw new Error(
-        `timed out waiting for ${what}\n${[...output].map(([n, o]) => `--- ${n}\n${o.slice(-4000)}`).join('\n')}`,
-      );
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - t;
-}
-
-let members: ClusterMember[] = [];
-
-/** What a member says about itself on its peer endpoint (undefined when it does not answer). */
-async function stateOf(name: string): Promise<MemberState | undefined> {
-  const m = members.find((x) => x.name === name)!;
-  try {
-    const r = await fetch(`http://${m.peer}/state`, {
-      headers: { 'x-remora-token': makeToken(KEY) },
-      signal: AbortSignal.timeout(1000),
-    });
-    return r.ok ? ((await r.json()) as MemberState) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const output = (name: string): string => c.output.get(name) ?? '';
 
 /** The members hosting the connection to a remote/guest node (rnode1 by default). */
 async function hosts(node = 'rnode1'): Promise<string[]> {
   const found: string[] = [];
-  for (const m of members)
-    if (procs.get(m.name)?.exitCode === null && procs.get(m.name)?.signalCode === null)
-      if ((await stateOf(m.name))?.connections?.includes(node)) found.push(m.name);
+  for (const m of c.members)
+    if (c.running(m.name) && (await c.stateOf(m.name))?.connections?.includes(node))
+      found.push(m.name);
   return found;
 }
 
@@ -98,52 +50,44 @@ async function svcStartedThroughRelay(): Promise<boolean> {
   }
 }
 
+const until = (
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> => c.until(what, ok, timeoutMs, 50);
+
 /**
  * Three members (127.0.0.21-23), a remote node rnode1 (a `remora remoted` on 127.0.0.30)
  * whose connection prefers node3, then node2, and svc (Dummy) that may only run on rnode1.
  */
 async function boot(guest = false): Promise<void> {
-  CLUSTER = `dist-remote-${randomUUID()}`;
-  clusters.push(CLUSTER);
-  members = [];
-  procs.clear();
-  output.clear();
-  dir = await mkdtemp(join(tmpdir(), 'remora-ctl-dist-remote-'));
-  dirs.push(dir);
-  const keyFile = join(dir, 'authkey');
-  await writeFile(keyFile, KEY, { mode: 0o400 });
-  for (let i = 1; i <= 3; i++) {
-    const host = `127.0.0.${20 + i}`;
-    members.push({
-      name: `node${i}`,
-      id: i,
-      peer: `${host}:${await freePort(host)}`,
-      executor: `${host}:${await freePort(host)}`,
-    });
-  }
+  c = await DistributedMembers.create(20);
+  dir = c.dir;
+  const keyFile = c.keyFile;
   const port = await freePort('127.0.0.30');
   const ocfRoot = await prepareOcfRoot(dir);
   // The guest: a `remora remoted` started by ocf:remora:guest-daemon on the node running vm1.
   const guestPort = await freePort('127.0.0.31');
   const nv = (id: string, name: string, value: string): string =>
     `<nvpair id="${id}-${name}" name="${name}" value="${value}"/>`;
-  const guestResources = `<primitive class="ocf" id="vm1" provider="remora" type="guest-daemon"><instance_attributes id="vm1-ia">${nv('vm1', 'name', 'guest1')}${nv('vm1', 'listen', `127.0.0.31:${guestPort}`)}${nv('vm1', 'authkey', join(dir, 'authkey'))}${nv('vm1', 'remora', remoraBinary())}${nv('vm1', 'rsctmp', join(dir, 'guest1'))}</instance_attributes><meta_attributes id="vm1-meta">${nv('vm1', 'remote-node', 'guest1')}${nv('vm1', 'remote-addr', '127.0.0.31')}${nv('vm1', 'remote-port', String(guestPort))}${nv('vm1', 'remote-connect-timeout', '20s')}</meta_attributes><operations><op id="vm1-mon" name="monitor" interval="2s"/></operations></primitive>
+  const guestResources = `<primitive class="ocf" id="vm1" provider="remora" type="guest-daemon"><instance_attributes id="vm1-ia">${nv('vm1', 'name', 'guest1')}${nv('vm1', 'listen', `127.0.0.31:${guestPort}`)}${nv('vm1', 'authkey', keyFile)}${nv('vm1', 'remora', remoraBinary())}${nv('vm1', 'rsctmp', join(dir, 'guest1'))}</instance_attributes><meta_attributes id="vm1-meta">${nv('vm1', 'remote-node', 'guest1')}${nv('vm1', 'remote-addr', '127.0.0.31')}${nv('vm1', 'remote-port', String(guestPort))}${nv('vm1', 'remote-connect-timeout', '20s')}</meta_attributes><operations><op id="vm1-mon" name="monitor" interval="2s"/></operations></primitive>
       <primitive class="ocf" id="gsvc" provider="heartbeat" type="Dummy"><operations><op id="gsvc-mon" name="monitor" interval="2s"/></operations></primitive>`;
-  const guestConstraints = `<rsc_location id="vm1-on-3" rsc="vm1" node="node3" score="100"/><rsc_location id="vm1-on-2" rsc="vm1" node="node2" score="50"/><rsc_location id="gsvc-on-guest" rsc="gsvc" node="guest1" score="INFINITY"/>${members.map((m) => `<rsc_location id="gsvc-not-${m.name}" rsc="gsvc" node="${m.name}" score="-INFINITY"/>`).join('')}`;
+  const guestConstraints = `<rsc_location id="vm1-on-3" rsc="vm1" node="node3" score="100"/><rsc_location id="vm1-on-2" rsc="vm1" node="node2" score="50"/><rsc_location id="gsvc-on-guest" rsc="gsvc" node="guest1" score="INFINITY"/>${c.members.map((m) => `<rsc_location id="gsvc-not-${m.name}" rsc="gsvc" node="${m.name}" score="-INFINITY"/>`).join('')}`;
   remote = await spawnRemoted({
     name: 'rnode1',
     listen: `127.0.0.30:${port}`,
     keyFile,
     stateDir: join(dir, 'rnode1'),
-    cluster: CLUSTER,
+    cluster: c.cluster,
   });
   remotes.push(remote);
-  const cib = `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1">
+  await c.configure(
+    `<cib epoch="1" num_updates="0" admin_epoch="0" validate-with="pacemaker-3.7" have-quorum="1">
   <configuration>
     <crm_config><cluster_property_set id="opts"><nvpair id="opts-stonith" name="stonith-enabled" value="true"/><nvpair id="opts-st" name="stonith-timeout" value="20s"/></cluster_property_set></crm_config>
-    <nodes>${members.map((m) => `<node id="${m.id}" uname="${m.name}"/>`).join('')}</nodes>
+    <nodes>${c.nodesXml}</nodes>
     <resources>
-      <primitive class="stonith" id="fence-local" type="fence_remora"><instance_attributes id="f-ia"><nvpair id="f-rd" name="run_dir" value="${join(dir, 'run')}"/><nvpair id="f-cl" name="cluster" value="${CLUSTER}"/></instance_attributes></primitive>
+      ${c.fenceDeviceXml}
       <primitive class="ocf" id="rnode1" provider="pacemaker" type="remote"><instance_attributes id="rn-ia"><nvpair id="rn-s" name="server" value="127.0.0.30"/><nvpair id="rn-p" name="port" value="${port}"/></instance_attributes><operations><op id="rn-mon" name="monitor" interval="5s"/></operations></primitive>
       <primitive class="ocf" id="svc" provider="heartbeat" type="Dummy"><operations><op id="svc-mon" name="monitor" interval="2s"/></operations></primitive>
       ${guest ? guestResources : ''}
@@ -152,40 +96,16 @@ async function boot(guest = false): Promise<void> {
       <rsc_location id="rn-on-3" rsc="rnode1" node="node3" score="100"/>
       <rsc_location id="rn-on-2" rsc="rnode1" node="node2" score="50"/>
       <rsc_location id="svc-on-remote" rsc="svc" node="rnode1" score="INFINITY"/>
-      ${members.map((m) => `<rsc_location id="svc-not-${m.name}" rsc="svc" node="${m.name}" score="-INFINITY"/>`).join('')}
+      ${c.members.map((m) => `<rsc_location id="svc-not-${m.name}" rsc="svc" node="${m.name}" score="-INFINITY"/>`).join('')}
       ${guest ? guestConstraints : ''}
     </constraints>
   </configuration>
   <status/>
 </cib>
-`;
-  const cibFile = join(dir, 'cib.xml');
-  await writeFile(cibFile, cib);
-  for (const m of members) {
-    const stateDir = join(dir, 'run', m.name);
-    await mkdir(stateDir, { recursive: true });
-    await writeFile(
-      join(dir, `${m.name}.json`),
-      JSON.stringify({
-        name: m.name,
-        members,
-        authkey: keyFile,
-        cib: cibFile,
-        stateDir,
-        ocfRoot,
-        fenceAgentDir: FENCE_AGENT_DIR,
-      }),
-    );
-    const p = spawn(process.execPath, [BIN, join(dir, `${m.name}.json`)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, REMORA_MACHINE: m.name, REMORA_CLUSTER: CLUSTER },
-    });
-    output.set(m.name, '');
-    const add = (b: Buffer): void => void output.set(m.name, output.get(m.name)! + b.toString());
-    p.stdout!.on('data', add);
-    p.stderr!.on('data', add);
-    procs.set(m.name, p);
-  }
+`,
+    () => ({ ocfRoot }),
+  );
+  for (const m of c.members) c.spawn(m.name);
 }
 
 const svcRuns = (): boolean => existsSync(join(dir, 'rnode1', 'Dummy-svc.state'));
@@ -198,10 +118,10 @@ async function up(): Promise<number> {
     async () => svcRuns() && (await hosts()).join() === 'node3',
     60_000,
   );
-  expect(output.get('node1')).toMatch(/node1: became DC/);
-  expect(output.get('node3')).toMatch(/node3: hosting the connection to rnode1 .* for DC node1/);
-  expect(output.get('node1')).not.toMatch(/hosting the connection/);
-  expect((await stateOf('node1'))?.connections).toEqual([]);
+  expect(output('node1')).toMatch(/node1: became DC/);
+  expect(output('node3')).toMatch(/node3: hosting the connection to rnode1 .* for DC node1/);
+  expect(output('node1')).not.toMatch(/hosting the connection/);
+  expect((await c.stateOf('node1'))?.connections).toEqual([]);
   return ms;
 }
 
@@ -220,10 +140,9 @@ function watchDouble(): () => string {
 }
 
 async function stopAll(): Promise<void> {
-  for (const p of procs.values())
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+  c.terminate();
   await remote!.stop(2000);
-  await until('the processes to exit', () => clusterProcesses(CLUSTER).length === 0, 15_000);
+  await c.stop();
 }
 
 test('a remote node connection is hosted on the member the scheduler chose; it moves when that member is killed', async () => {
@@ -252,7 +171,7 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
   // The hosting member dies: the connection is recovered on another member, svc keeps running there.
   const double = watchDouble();
   const killedAt = Date.now();
-  procs.get('node3')!.kill('SIGKILL');
+  c.procs.get('node3')!.kill('SIGKILL');
   const movedMs = await until(
     'the connection to move',
     async () => (await hosts()).join() === 'node2',
@@ -268,13 +187,13 @@ test('a remote node connection is hosted on the member the scheduler chose; it m
     `distributed remote: up in ${upMs} ms (connection on node3); node3 killed, connection on ${(await hosts()).join()} ${movedMs} ms later, svc reported started through it ${movedMs + after} ms after the kill`,
   );
   expect(twice).toBe('');
-  expect(output.get('node2')).toMatch(/node2: hosting the connection to rnode1 .* for DC node1/);
+  expect(output('node2')).toMatch(/node2: hosting the connection to rnode1 .* for DC node1/);
   // svc ran on through it all (never stopped or restarted).
   expect(svcStartedAt()).toBe(svcStarted);
   // rnode1 was not fenced (its daemon runs), node3 was (its run directory emptied).
   expect(remote!.child.exitCode).toBeNull();
-  expect(readdirSync(join(dir, 'run', 'node3'))).toEqual([]);
-  expect(output.get('node1')).toMatch(/DC node1/);
+  expect(readdirSync(c.runDir('node3'))).toEqual([]);
+  expect(output('node1')).toMatch(/DC node1/);
   expect(Date.now() - killedAt).toBeLessThan(40_000);
 
   await stopAll();
@@ -286,11 +205,11 @@ test('when the DC dies, the member hosting a connection closes it and the new DC
   const svcStarted = svcStartedAt();
   const double = watchDouble();
   const killedAt = Date.now();
-  procs.get('node1')!.kill('SIGKILL');
-  await until('node2 to take over', () => /node2: became DC/.test(output.get('node2')!), 20_000);
+  c.procs.get('node1')!.kill('SIGKILL');
+  await until('node2 to take over', () => /node2: became DC/.test(output('node2')), 20_000);
   await until(
     'node3 to host the connection for node2',
-    () => /node3: hosting the connection to rnode1 .* for DC node2/.test(output.get('node3')!),
+    () => /node3: hosting the connection to rnode1 .* for DC node2/.test(output('node3')),
     30_000,
   );
   const backMs = Date.now() - killedAt;
@@ -305,7 +224,7 @@ test('when the DC dies, the member hosting a connection closes it and the new DC
   console.log(
     `distributed remote: DC killed, node2 took over and node3 hosts the connection for it ${backMs} ms after the kill, svc reported started ${svcMs} ms after it`,
   );
-  expect(output.get('node3')).toMatch(/closed the connection to rnode1 \(DC node1 went away\)/);
+  expect(output('node3')).toMatch(/closed the connection to rnode1 \(DC node1 went away\)/);
   expect(twice).toBe('');
   expect(svcStartedAt()).toBe(svcStarted);
   expect(remote!.child.exitCode).toBeNull();
@@ -317,7 +236,7 @@ test('when the DC dies, the member hosting a connection closes it and the new DC
   await until('the remote daemon to drain and exit', () => remote!.child.exitCode !== null, 30_000);
   console.log(`distributed remote: rnode1 drained through node3 in ${Date.now() - termAt} ms`);
   expect(svcRuns()).toBe(false);
-  expect(output.get('node3')).toMatch(/closed the connection to rnode1 \(the DC stopped it\)/);
+  expect(output('node3')).toMatch(/closed the connection to rnode1 \(the DC stopped it\)/);
   await stopAll();
 }, 120_000);
 
@@ -330,11 +249,11 @@ test('a guest node: its connection is hosted where its container runs; when that
     async () => gsvc() && (await hosts('guest1')).join() === 'node3',
     60_000,
   );
-  expect(output.get('node3')).toMatch(/node3: hosting the connection to guest1 .* for DC node1/);
+  expect(output('node3')).toMatch(/node3: hosting the connection to guest1 .* for DC node1/);
   // The guest's daemons: its agents' processes carry its mark too, and a child the daemon
   // has forked but not yet exec'd its agent in shows the daemon's command line: not counted.
   const guests = (): number[] => {
-    const daemons = clusterProcesses(CLUSTER).filter((pid) => {
+    const daemons = clusterProcesses(c.cluster).filter((pid) => {
       try {
         return (
           readFileSync(`/proc/${pid}/environ`, 'latin1')
@@ -378,7 +297,7 @@ test('a guest node: its connection is hosted where its container runs; when that
     twice = Math.max(twice, g.length);
   }, 50);
   const killedAt = Date.now();
-  procs.get('node3')!.kill('SIGKILL');
+  c.procs.get('node3')!.kill('SIGKILL');
   await until(
     'guest1 and gsvc to be recovered through node2',
     async () =>
@@ -389,7 +308,7 @@ test('a guest node: its connection is hosted where its container runs; when that
   console.log(
     `distributed guest: host node3 killed, guest1 and its service back through node2 ${Date.now() - killedAt} ms later`,
   );
-  expect(output.get('node2')).toMatch(/node2: hosting the connection to guest1 .* for DC node1/);
+  expect(output('node2')).toMatch(/node2: hosting the connection to guest1 .* for DC node1/);
   expect(
     seen ? `${seen}\n--- guest1.log\n${readFileSync(join(dir, 'guest1.log'), 'utf8')}` : '',
   ).toBe('');
@@ -398,13 +317,8 @@ test('a guest node: its connection is hosted where its container runs; when that
   expect(svcRuns()).toBe(true);
   // Stopping a member leaves its resources running (as a stopped controller does): power the
   // guest off as its host would be.
-  for (const p of procs.values())
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
-  await until(
-    'the members to exit',
-    () => [...procs.values()].every((p) => p.exitCode !== null || p.signalCode !== null),
-    15_000,
-  );
+  c.terminate();
+  await until('the members to exit', () => c.members.every((m) => !c.running(m.name)), 15_000);
   for (const pid of guests()) process.kill(pid, 'SIGKILL');
   await stopAll();
 }, 120_000);

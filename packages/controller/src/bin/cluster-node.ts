@@ -3,7 +3,9 @@
 //   node dist/bin/cluster-node.js CONFIG.json
 // CONFIG: { "name", "members": [{name,id,peer,executor}], "authkey": FILE,
 //           "cib": FILE (initial CIB), "stateDir": DIR (HA_RSCTMP),
-//           "ocfRoot"?: DIR, "fenceAgentDir"?: DIR }
+//           "ocfRoot"?: DIR, "fenceAgentDir"?: DIR,
+//           "cibFile"?: FILE (this node's CIB on disk, journaled; default memory only),
+//           "socket"?: PATH (where `remora` commands on this node reach the cluster) }
 // Prints membership, DC changes and transitions on stdout; SIGTERM stops it.
 import { readFileSync } from 'node:fs';
 import { ClusterNode } from '../distributed';
@@ -18,6 +20,8 @@ interface Config {
   readonly stateDir: string;
   readonly ocfRoot?: string;
   readonly fenceAgentDir?: string;
+  readonly cibFile?: string;
+  readonly socket?: string;
 }
 
 async function main(): Promise<void> {
@@ -37,6 +41,8 @@ async function main(): Promise<void> {
     members: config.members,
     authKey: readFileSync(config.authkey),
     initialCib: readFileSync(config.cib, 'utf8'),
+    cibFile: config.cibFile,
+    localSocket: config.socket,
     scheduler: new CrmSimulateScheduler(),
     runner: { env: { ...process.env, HA_RSCTMP: config.stateDir }, ocfRoot: config.ocfRoot },
     fenceAgentDir: config.fenceAgentDir,
