@@ -59,6 +59,11 @@ export const LOCAL_CONNECTIONS: ConnectionOpener = {
  */
 export class ConnectionManager {
   readonly connections = new Map<string, Connection>();
+  /** Each node's running connection monitor. */
+  private readonly monitors = new Map<
+    string,
+    { readonly connection: Connection; readonly stop: () => void }
+  >();
 
   constructor(
     private readonly store: CibStore,
@@ -76,9 +81,13 @@ export class ConnectionManager {
     const existing = this.connections.get(node);
     if (a.operation === 'monitor') {
       const up = existing !== undefined && existing.host === host && this.alive(existing);
+      if (up && a.interval > 0) this.monitor(existing, a);
       return controllerResult(up ? 0 : 7, started);
     }
-    if (a.operation === 'cancel') return controllerResult(0, started);
+    if (a.operation === 'cancel') {
+      if ((a.attributes.CRM_meta_operation ?? 'monitor') === 'monitor') this.stopMonitor(node);
+      return controllerResult(0, started);
+    }
     if (a.operation === 'stop') {
       // After a migration the connection lives on another host: the old host's stop leaves it.
       if (existing && existing.host === host) await this.drop(node);
@@ -141,7 +150,10 @@ export class ConnectionManager {
       // aborted transition): the newest wins, the other is closed rather than left behind.
       const other = this.connections.get(node);
       this.connections.set(node, c);
-      if (other) await other.executor.client.close();
+      if (other) {
+        this.stopMonitor(node, other);
+        await other.executor.client.close();
+      }
       this.watch(c);
       return controllerResult(0, started);
     } catch (err) {
@@ -161,6 +173,58 @@ export class ConnectionManager {
     return c.lost === undefined && c.executor.client.state === 'connected';
   }
 
+  /** Mark the connection lost and report it (once: it stays lost) while it is the node's connection. */
+  private lose(c: Connection, reason: string): void {
+    if (c.lost !== undefined) return;
+    c.lost = reason;
+    this.stopMonitor(c.node, c);
+    if (this.connections.get(c.node) === c) this.onLost(c, reason);
+  }
+
+  /**
+   * The connection resource's recurring monitor (its configured interval and
+   * timeout), the safety net under the client's heartbeat watchdog: every
+   * interval the daemon is poked (a round trip on the connection, as
+   * Pacemaker's controller pokes a remote node); no answer within the
+   * timeout = the connection is lost, reported as any loss is (a failed
+   * monitor). Runs until the connection is lost, dropped or the monitor
+   * cancelled; a new recurring monitor replaces it.
+   */
+  private monitor(c: Connection, a: GraphAction): void {
+    const ping = c.executor.client.ping?.bind(c.executor.client);
+    if (!ping) return;
+    this.stopMonitor(c.node);
+    const ac = new AbortController();
+    const timeoutMs = a.timeout ?? 20_000;
+    let timer: NodeJS.Timeout;
+    const tick = async (): Promise<void> => {
+      if (ac.signal.aborted) return;
+      try {
+        await ping(timeoutMs, ac.signal);
+      } catch (err) {
+        if (!ac.signal.aborted) this.lose(c, `${a.operationKey} failed: ${(err as Error).message}`);
+        return;
+      }
+      if (!ac.signal.aborted) timer = setTimeout(() => void tick(), a.interval);
+    };
+    timer = setTimeout(() => void tick(), a.interval);
+    this.monitors.set(c.node, {
+      connection: c,
+      stop: () => {
+        ac.abort();
+        clearTimeout(timer);
+      },
+    });
+  }
+
+  /** Stop the node's connection monitor (only if it watches `c`, when given). */
+  private stopMonitor(node: string, c?: Connection): void {
+    const m = this.monitors.get(node);
+    if (!m || (c && m.connection !== c)) return;
+    m.stop();
+    this.monitors.delete(node);
+  }
+
   /**
    * Report the connection's loss (once: it stays lost) for as long as it is
    * the node's connection, whenever it happens — also a loss that happened
@@ -168,11 +232,7 @@ export class ConnectionManager {
    */
   private watch(c: Connection): void {
     const client = c.executor.client;
-    const lost = (reason: string): void => {
-      if (c.lost !== undefined) return;
-      c.lost = reason;
-      if (this.connections.get(c.node) === c) this.onLost(c, reason);
-    };
+    const lost = (reason: string): void => this.lose(c, reason);
     const states = client.states()[Symbol.asyncIterator]();
     // Listening from here on; whatever happened before shows in the state.
     const first = states.next();
@@ -190,6 +250,7 @@ export class ConnectionManager {
   async drop(node: string): Promise<void> {
     const c = this.connections.get(node);
     if (!c) return;
+    this.stopMonitor(node);
     this.connections.delete(node);
     await c.executor.client.close();
   }
@@ -203,6 +264,7 @@ export class ConnectionManager {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const node of [...this.monitors.keys()]) this.stopMonitor(node);
     for (const c of this.connections.values()) await c.executor.client.close();
     this.connections.clear();
   }

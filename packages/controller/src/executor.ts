@@ -128,6 +128,13 @@ export interface ExecutorClient {
   states(signal?: AbortSignal): AsyncIterable<ConnectionEvent>;
   openRelay(handler: RelayHandler): void;
   onDrainRequest(handler: DrainHandler | undefined): void;
+  /**
+   * A round trip to the daemon within `timeoutMs` (the connection monitor's
+   * poke): its time in ms; rejects when the daemon did not answer in time;
+   * undefined when it could not be asked (a routed connection whose host
+   * member did not answer: that member's own loss is handled elsewhere).
+   */
+  ping?(timeoutMs: number, signal?: AbortSignal): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

@@ -248,6 +248,21 @@ export class RoutedClient implements ExecutorClient {
     return r.cancelled;
   }
 
+  async ping(timeoutMs: number, signal?: AbortSignal): Promise<number | undefined> {
+    // The member answers with an error status when the daemon did not answer it in
+    // time; a member that does not answer at all gives no verdict on the daemon.
+    const limit = AbortSignal.timeout(timeoutMs + 1000);
+    try {
+      const r = JSON.parse(
+        await this.call('ping', { timeoutMs }, signal ? AbortSignal.any([signal, limit]) : limit),
+      ) as { ms: number };
+      return r.ms;
+    } catch (err) {
+      if (err instanceof ControllerError) throw err;
+      return undefined;
+    }
+  }
+
   results(signal?: AbortSignal): AsyncIterable<RemoteResult> {
     return eventFeed(this.events, 'result', signal);
   }
@@ -366,6 +381,9 @@ export class HostedConnections {
       }
       case 'recur':
         json(await h.client.recur(input as unknown as RemoteRequest));
+        return true;
+      case 'ping':
+        json({ ms: await h.client.ping(Number(input.timeoutMs)) });
         return true;
       case 'cancel':
         json({

@@ -3,10 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CibStore } from '@remora/cib';
 import {
-  Controller,
-  CrmSimulateScheduler,
   FENCE_AGENT_DIR,
   Fencer,
   clusterProcesses,
@@ -16,7 +13,7 @@ import {
   spawnRemoted,
 } from '../src';
 import type { LocalDaemon } from '../src';
-import { inProcessNode } from './in-process-node';
+import { oneNodeCluster } from './in-process-node';
 
 const KEY = randomBytes(64);
 const CLUSTER = `fencing-${randomUUID()}`;
@@ -103,19 +100,10 @@ test('a frozen remote node (SIGSTOP) is fenced through fence_remora and comes ba
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup);
-  const store = await CibStore.open(undefined, { initial: cib });
-  cleanup.push(() => store.close());
-  const scheduler = new CrmSimulateScheduler();
   const fenced: string[] = [];
-  const controller = Controller.start({
-    store,
-    scheduler,
-    executors: new Map([['node1', node1.executor]]),
-    authKey: KEY,
+  const { store, scheduler, controller } = await oneNodeCluster(dir, KEY, cib, cleanup, {
     fenceAgentDir: FENCE_AGENT_DIR,
   });
-  cleanup.push(() => controller.close());
   const feed = new AbortController();
   cleanup.push(async () => feed.abort());
   void (async () => {

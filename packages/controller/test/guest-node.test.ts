@@ -3,16 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CibStore, setResourceMeta } from '@remora/cib';
-import {
-  Controller,
-  CrmSimulateScheduler,
-  freePort,
-  parseTransitionGraph,
-  prepareOcfRoot,
-  remoraBinary,
-} from '../src';
-import { inProcessNode } from './in-process-node';
+import { setResourceMeta } from '@remora/cib';
+import { freePort, parseTransitionGraph, prepareOcfRoot, remoraBinary } from '../src';
+import { oneNodeCluster } from './in-process-node';
 
 const KEY = randomBytes(64);
 let dir: string;
@@ -57,15 +50,8 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup, { ocfRoot: ocf });
-  const store = await CibStore.open(undefined, { initial: cib });
-  cleanup.push(() => store.close());
-  const scheduler = new CrmSimulateScheduler();
-  const controller = Controller.start({
-    store,
-    scheduler,
-    executors: new Map([['node1', node1.executor]]),
-    authKey: KEY,
+  const { store, scheduler, controller } = await oneNodeCluster(dir, KEY, cib, cleanup, {
+    runner: { ocfRoot: ocf },
     onTransition: (r, g) =>
       process.env.DEBUG_TRANSITIONS &&
       console.log(
@@ -74,7 +60,6 @@ test('a guest node (remora remoted launched by the ocf:remora:guest-daemon agent
         [...g.actions.values()].map((a) => `${a.operationKey}@${a.onNode}`),
       ),
   });
-  cleanup.push(() => controller.close());
   await controller.idle(AbortSignal.timeout(30_000));
   expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
   expect(existsSync(join(guestTmp, 'Dummy-svc.state'))).toBe(true);

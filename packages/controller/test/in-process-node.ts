@@ -1,7 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RemoteClient, RemoteDaemon } from '@remora/remote-transport';
-import { RemoteNodeExecutor } from '../src';
+import { CibStore } from '@remora/cib';
+import { Controller, CrmSimulateScheduler, RemoteNodeExecutor } from '../src';
+import type { ControllerOptions } from '../src';
 
 /** Test fixture: a cluster node's executor, a real RemoteDaemon in this process and a client connected to it. */
 export interface InProcessNode {
@@ -34,4 +36,39 @@ export async function inProcessNode(
   const client = await RemoteClient.connect({ address: daemon.address, authKey });
   cleanup.push(() => client.close());
   return { executor: new RemoteNodeExecutor(client), stateDir };
+}
+
+/** A one-node cluster's controller: node1's executor in this process, the CIB in memory, Pacemaker's scheduler. */
+export interface OneNodeCluster {
+  readonly node1: InProcessNode;
+  readonly store: CibStore;
+  readonly scheduler: CrmSimulateScheduler;
+  readonly controller: Controller;
+}
+
+/**
+ * Start node1 (inProcessNode), a store on `cib` and a controller driving
+ * node1 with `options` added; closing them is pushed onto `cleanup`.
+ */
+export async function oneNodeCluster(
+  dir: string,
+  authKey: Buffer,
+  cib: string,
+  cleanup: (() => Promise<void>)[],
+  options: { readonly runner?: { ocfRoot?: string } } & Partial<ControllerOptions> = {},
+): Promise<OneNodeCluster> {
+  const { runner, ...controllerOptions } = options;
+  const node1 = await inProcessNode(dir, 'node1', authKey, cleanup, runner);
+  const store = await CibStore.open(undefined, { initial: cib });
+  cleanup.push(() => store.close());
+  const scheduler = new CrmSimulateScheduler();
+  const controller = Controller.start({
+    store,
+    scheduler,
+    executors: new Map([['node1', node1.executor]]),
+    authKey,
+    ...controllerOptions,
+  });
+  cleanup.push(() => controller.close());
+  return { node1, store, scheduler, controller };
 }

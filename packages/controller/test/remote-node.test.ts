@@ -3,16 +3,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CibStore } from '@remora/cib';
-import {
-  Controller,
-  CrmSimulateScheduler,
-  freePort,
-  parseTransitionGraph,
-  spawnRemoted,
-} from '../src';
-import type { LocalDaemon, NodeExecutor } from '../src';
-import { inProcessNode } from './in-process-node';
+import { freePort, parseTransitionGraph, spawnRemoted } from '../src';
+import type { LocalDaemon } from '../src';
+import { oneNodeCluster } from './in-process-node';
 
 const KEY = randomBytes(64);
 let dir: string;
@@ -56,13 +49,7 @@ test('a remote node (real remora remoted process): connection started by the con
   <status><node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/></status>
 </cib>
 `;
-  const node1 = await inProcessNode(dir, 'node1', KEY, cleanup);
-  const executors = new Map<string, NodeExecutor>([['node1', node1.executor]]);
-  const store = await CibStore.open(undefined, { initial: cib });
-  cleanup.push(() => store.close());
-  const scheduler = new CrmSimulateScheduler();
-  const controller = Controller.start({ store, scheduler, executors, authKey: KEY });
-  cleanup.push(() => controller.close());
+  const { store, scheduler, controller } = await oneNodeCluster(dir, KEY, cib, cleanup);
   await controller.idle(AbortSignal.timeout(30_000));
   expect(parseTransitionGraph(await scheduler.schedule(store.xml)).synapses).toHaveLength(0);
   expect(existsSync(join(remoteState, 'Dummy-svc.state'))).toBe(true);

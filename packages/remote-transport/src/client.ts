@@ -833,6 +833,43 @@ export class RemoteClient implements AsyncDisposable {
     return r.known;
   }
 
+  /**
+   * One round trip to the daemon on the open connection (a handshake: nothing
+   * runs there), as Pacemaker's controller pokes a remote node to monitor
+   * its connection. Resolves with the round trip's time in ms; rejects with
+   * DisconnectedError when the connection is not up or no answer came
+   * within `timeoutMs`. It does not change the connection's state: what a
+   * missing answer means is the caller's to decide.
+   */
+  async ping(timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    if (this.stateValue !== 'connected')
+      throw new DisconnectedError(this.options.address, `not connected (${this.stateValue})`);
+    const started = Date.now();
+    try {
+      await unary(
+        this.grpcClient.handshake.bind(this.grpcClient),
+        {
+          protocolVersion: PROTOCOL_VERSION,
+          protocolMinor: PROTOCOL_MINOR,
+          clientName: this.options.clientName ?? '',
+        },
+        this.metadata(),
+        timeoutMs,
+        signal,
+      );
+    } catch (err) {
+      const code = (err as grpc.ServiceError).code;
+      throw new DisconnectedError(
+        this.options.address,
+        code === grpc.status.DEADLINE_EXCEEDED
+          ? `no answer to a ping within ${timeoutMs} ms`
+          : `ping failed: ${(err as grpc.ServiceError).details ?? (err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return Date.now() - started;
+  }
+
   /** An agent's meta-data XML, from the remote node. */
   async metaData(agent: string, options: { readonly signal?: AbortSignal } = {}): Promise<string> {
     return (
