@@ -114,9 +114,12 @@ describe('a real `remora remoted` process', () => {
     const daemon = await startDaemon(port, 'freezeme');
     await using client = await RemoteClient.connect({ address: `127.0.0.1:${port}`, authKey: KEY });
     const states = watch(client);
+    expect(await client.ping(2000)).toBeGreaterThanOrEqual(0);
     const stoppedAt = Date.now();
     daemon.kill('SIGSTOP');
     try {
+      // A ping (the controller's connection monitor) goes unanswered; the connection's state is its watchdog's.
+      await expect(client.ping(300)).rejects.toThrow(/no answer to a ping within 300 ms/);
       await until('down', 3000, () => states.some((s) => s.state === 'down'));
       expect(states.find((s) => s.state === 'down')!.at - stoppedAt).toBeLessThan(2000);
     } finally {
@@ -124,6 +127,7 @@ describe('a real `remora remoted` process', () => {
     }
     await until('reconnected', 10_000, () => states.some((s) => s.state === 'connected'));
     expect(states.find((s) => s.state === 'connected')!.restarted).toBe(false);
+    expect(await client.ping(2000)).toBeGreaterThanOrEqual(0);
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
     expect(daemon.exitCode).toBe(0);
