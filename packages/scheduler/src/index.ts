@@ -14,16 +14,19 @@ import { actionAttributes } from './graph';
 import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
-import type { Action, SNode } from './model';
+import type { Action, Rsc, SNode } from './model';
+import { cloneOf } from './model';
 import type { SummaryLine } from './output';
 import { actionLine, executedActions, transitionSummary } from './output';
 import { buildStatusView } from './status/build';
 import { formatStatus } from './status/format';
 import { injectTransition } from './status/inject';
 import type { StatusView } from './status/view';
-import type { FailedOp } from './unpack';
-import { unpack } from './unpack';
-import { scheduleTime } from './nodes';
+import type { RemoteNodeLink } from './status/revise';
+import { revisedNodeStates } from './status/revise';
+import type { FailedOp, WorkingSet } from './unpack';
+import { unpack, unpackConstraints } from './unpack';
+import { nodeStateViews, scheduleTime } from './nodes';
 
 export type { FailedOp, SummaryLine };
 export type {
@@ -183,6 +186,26 @@ class ScheduledAction implements GraphAction {
   }
 }
 
+/**
+ * Each remote and guest node's connection (and container) by the ids their
+ * histories use, when neither is a clone instance (whose histories may use
+ * other ids): what the revised node states follow.
+ */
+function remoteNodeLinks(ws: WorkingSet): RemoteNodeLink[] {
+  const plain = (r: Rsc | undefined): r is Rsc => r !== undefined && cloneOf(r) === undefined;
+  const links: RemoteNodeLink[] = [];
+  for (const n of ws.nodes) {
+    if (n.kind === 'member') continue;
+    const conn = n.connection;
+    if (!plain(conn)) continue;
+    if (n.kind === 'guest') {
+      if (!plain(conn.container)) continue;
+      links.push({ node: n.name, connection: conn.id, container: conn.container.id });
+    } else links.push({ node: n.name, connection: conn.id });
+  }
+  return links;
+}
+
 /** Compute the transition for a CIB: where everything should run and the actions to get there. */
 export function schedule(
   input: string | XmlDocument | Cib,
@@ -190,7 +213,10 @@ export function schedule(
 ): Schedule {
   const cib = toCib(input);
   const now = scheduleTime(cib, options.now);
-  const ws = unpack(cib, now);
+  const ws = unpack(cib, now, { constraints: false });
+  // the node states status lists show: before tickets and scheduling change them
+  const before = nodeStateViews(ws);
+  unpackConstraints(ws);
   applyNodeCriteria(ws);
   createInternalConstraints(ws);
   assignAll(ws);
@@ -241,8 +267,14 @@ export function schedule(
     let value: T | undefined;
     Object.defineProperty(result, name, { get: () => (value ??= make()), enumerable: true });
   };
-  lazy('current', () => buildStatusView(cib, { now }));
-  lazy('revised', () => buildStatusView(injectTransition(cib, actions), { now }));
+  lazy('current', () => buildStatusView(cib, { now, nodeStates: before }));
+  const links = remoteNodeLinks(ws);
+  lazy('revised', () =>
+    buildStatusView(injectTransition(cib, actions), {
+      now,
+      nodeStates: revisedNodeStates(cib, before, actions, links),
+    }),
+  );
   return result as unknown as Schedule;
 }
 

@@ -1,4 +1,5 @@
 import type { Cib } from '@remora/cib';
+import type { WorkingSet } from './unpack';
 import { unpack } from './unpack';
 
 /** A node's state as the scheduler's unpack decides it: what crm_mon and crm_simulate print. */
@@ -31,7 +32,12 @@ export function scheduleTime(cib: Cib, now?: Date): Date {
 
 /** The node part of the scheduler's unpack (node_state, membership, fencing history, failures). */
 export function unpackNodeStates(cib: Cib, now: Date): NodeStateView[] {
-  return unpack(cib, now, { constraints: false }).nodes.map((n) => ({
+  return nodeStateViews(unpack(cib, now, { constraints: false }));
+}
+
+/** The node states of a working set unpacked without constraints (before tickets and scheduling change them). */
+export function nodeStateViews(ws: WorkingSet): NodeStateView[] {
+  return ws.nodes.map((n) => ({
     name: n.name,
     id: n.id,
     kind: n.kind,

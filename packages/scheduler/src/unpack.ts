@@ -765,14 +765,22 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     r.runningOn = [...new Set(r.children.flatMap((c) => c.runningOn))];
   }
 
-  // ---- constraints: tags and templates expanded, tickets applied, colocations read
   if (options.constraints === false) return ws;
+  unpackConstraints(ws);
+  return ws;
+}
+
+/**
+ * The constraints part of unpacking (tags and templates expanded, tickets
+ * applied, colocations read), for a working set unpacked with
+ * `constraints: false`: the node states status tools show are those before it.
+ */
+export function unpackConstraints(ws: WorkingSet): void {
   ws.constraints.push(...expandConstraints(ws));
   applyTickets(ws, ws.constraints);
   for (const c of ws.constraints) {
     if (c.kind === 'colocation') readColocation(ws, c);
   }
-  return ws;
 }
 
 function applyTargetRole(r: Rsc): void {

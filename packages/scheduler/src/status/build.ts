@@ -258,18 +258,30 @@ function findPrimitive(cib: Cib, id: string): Primitive | undefined {
   return index.get(id);
 }
 
-function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Activity[]> {
-  const byId = new Map<string, Activity[]>();
+/** Each history entry's reading, in status order, on the nodes that count. */
+function historyRoles(cib: Cib, counts: (node: string) => boolean): Activity[] {
+  const out: Activity[] = [];
   for (const ns of cib.status) {
     if (!counts(ns.uname)) continue;
-    for (const h of ns.resources) {
-      const role = roleFromHistory(h, onFailOf(cib, h.id));
-      const list = byId.get(h.id) ?? [];
-      list.push({ id: h.id, node: ns.uname, role });
-      byId.set(h.id, list);
-    }
+    for (const h of ns.resources)
+      out.push({ id: h.id, node: ns.uname, role: roleFromHistory(h, onFailOf(cib, h.id)) });
+  }
+  return out;
+}
+
+/** Activities by resource id (map order: first appearance in status order). */
+function byResource(list: readonly Activity[]): Map<string, Activity[]> {
+  const byId = new Map<string, Activity[]>();
+  for (const a of list) {
+    const l = byId.get(a.id);
+    if (l) l.push(a);
+    else byId.set(a.id, [a]);
   }
   return byId;
+}
+
+function activities(cib: Cib, counts: (node: string) => boolean): Map<string, Activity[]> {
+  return byResource(historyRoles(cib, counts));
 }
 
 /** Entries of numbered instances (`id:N`) by `id`, per activity map (built once, in map order). */
@@ -654,17 +666,51 @@ function allIds(resources: readonly Resource[]): string[] {
   return ids;
 }
 
+/** Where a resource's history says it is active (not Stopped), and whether it failed there. */
+export interface HistoryActivity {
+  readonly node: string;
+  readonly role: StatusRole;
+  readonly failed: boolean;
+}
+
+export interface BuildStatusOptions {
+  /** "Now" for failure timeouts and shutdown locks (default: the CIB's execution-date, else the clock). */
+  readonly now?: Date;
+  /**
+   * The node states, when the caller knows them already (the scheduler's
+   * unpack of the same CIB), or a function that decides them from each
+   * resource's history on every node with a state (undefined: it cannot, and
+   * they are unpacked from the CIB). Default: unpacked from the CIB.
+   */
+  readonly nodeStates?:
+    | readonly NodeStateView[]
+    | ((
+        historyOf: (resource: string) => readonly HistoryActivity[],
+      ) => readonly NodeStateView[] | undefined);
+}
+
 /** What `remora status` shows for a CIB. */
-export function buildStatusView(cib: Cib, options: { now?: Date } = {}): StatusView {
+export function buildStatusView(cib: Cib, options: BuildStatusOptions = {}): StatusView {
   const props = cib.properties;
   const maintenanceMode = truthy(props['maintenance-mode']);
   const stonith = parseBoolean(props['stonith-enabled'], true);
-  const states = new Map(
-    unpackNodeStates(cib, scheduleTime(cib, options.now)).map((n) => [n.name, n]),
-  );
+  const unpacked = (): NodeStateView[] => unpackNodeStates(cib, scheduleTime(cib, options.now));
+  let decided: readonly NodeStateView[] | undefined;
+  let everywhere: Activity[] | undefined;
+  if (typeof options.nodeStates === 'function') {
+    const all = historyRoles(cib, () => true);
+    everywhere = all;
+    const byId = byResource(all);
+    decided = options.nodeStates((id) =>
+      (byId.get(id) ?? []).map((a) => ({ node: a.node, role: a.role.role, failed: a.role.failed })),
+    );
+  } else decided = options.nodeStates;
+  const states = new Map((decided ?? unpacked()).map((n) => [n.name, n]));
   // The history of a node that is down (and not unclean) says nothing about what runs now.
   const up = new Set([...states.values()].filter((n) => n.online || n.unclean).map((n) => n.name));
-  const acts = activities(cib, (n) => up.has(n));
+  const acts = everywhere
+    ? byResource(everywhere.filter((a) => up.has(a.node)))
+    : activities(cib, (n) => up.has(n));
   const nodes = buildNodes(cib, acts, states).map((n) => ({ ...n }));
   const ctx: Context = {
     cib,
