@@ -5,7 +5,27 @@
  */
 import { escapeAttr as esc } from '@remora/cib';
 import type { Action, Rsc } from './model';
+import { cloneOf } from './model';
 import type { GraphAction, Schedule } from './index';
+
+/**
+ * A resource's names in a transition graph (Pacemaker's add_resource_details):
+ * an anonymous clone instance goes by its configured id, with its own id
+ * (or the name its history has) as `long-id`; an orphan instance found in
+ * the history under another name goes by that name; anything else by its id.
+ */
+export function graphNames(rsc: Rsc): { id: string; longId?: string } {
+  if (rsc.orphan && rsc.historyName !== undefined) return { id: rsc.historyName, longId: rsc.id };
+  const clone = cloneOf(rsc);
+  if (clone && clone.clone?.unique === false && rsc.baseId !== undefined) {
+    const history = rsc.historyName;
+    return {
+      id: rsc.baseId,
+      longId: history !== undefined && history !== rsc.baseId ? history : rsc.id,
+    };
+  }
+  return { id: rsc.id };
+}
 
 /** Parameters and `CRM_meta_*` of an action, as the graph carries them. */
 export function actionAttributes(a: Action, opDefaultTimeout: number): Record<string, string> {
@@ -61,8 +81,10 @@ function actionXml(a: GraphAction): string {
       a.agent.split(':').length === 3
         ? a.agent.split(':')
         : [a.agent.split(':')[0], undefined, a.agent.split(':')[1]];
+    const id = a.primitiveId ?? a.resource;
+    const longId = a.longId !== undefined && a.longId !== id ? ` long-id="${esc(a.longId)}"` : '';
     parts.push(
-      `<primitive id="${esc(a.resource)}" class="${esc(cls ?? '')}"${provider ? ` provider="${esc(provider)}"` : ''} type="${esc(type ?? '')}"/>`,
+      `<primitive id="${esc(id)}"${longId} class="${esc(cls ?? '')}"${provider ? ` provider="${esc(provider)}"` : ''} type="${esc(type ?? '')}"/>`,
     );
   }
   parts.push(`<attributes${attrsText(a.attributes)}/>`);

@@ -10,12 +10,12 @@
  */
 import type { Cib, XmlDocument } from '@remora/cib';
 import { mergeNvSets, parseInterval, parseXml, readCib } from '@remora/cib';
-import { actionAttributes } from './graph';
+import { actionAttributes, graphNames } from './graph';
 import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
 import type { Action, Rsc, SNode } from './model';
-import { cloneOf } from './model';
+import { cloneOf, displayName } from './model';
 import type { SummaryLine } from './output';
 import { actionLine, executedActions, transitionSummary } from './output';
 import { buildStatusView } from './status/build';
@@ -81,6 +81,19 @@ export interface GraphAction {
   readonly attributes: Readonly<Record<string, string>>;
   /** The node's id (uuid) when there is a node. */
   readonly nodeId?: string;
+  /**
+   * The name the resource's history on the node is found under first, as
+   * crm_simulate records results (an anonymous clone instance's name in the
+   * history, or its configured id: the name `text` shows).
+   */
+  readonly historyId?: string;
+  /**
+   * The resource's id in the graph's `<primitive id>` (an anonymous clone
+   * instance's configured id), which new history entries take.
+   */
+  readonly primitiveId?: string;
+  /** The graph's `long-id` (the instance's id, or the name its history has) when it differs from `primitiveId`. */
+  readonly longId?: string;
 }
 
 export interface Schedule {
@@ -161,6 +174,21 @@ class ScheduledAction implements GraphAction {
     return actionLine(this.#action);
   }
 
+  get historyId(): string | undefined {
+    const r = this.#action.rsc;
+    return r && r.kind === 'primitive' ? displayName(r) : undefined;
+  }
+
+  get primitiveId(): string | undefined {
+    const r = this.#action.rsc;
+    return r && r.kind === 'primitive' ? graphNames(r).id : undefined;
+  }
+
+  get longId(): string | undefined {
+    const r = this.#action.rsc;
+    return r && r.kind === 'primitive' ? graphNames(r).longId : undefined;
+  }
+
   get attributes(): Readonly<Record<string, string>> {
     return actionAttributes(this.#action, this.#opDefaultTimeout);
   }
@@ -182,6 +210,9 @@ class ScheduledAction implements GraphAction {
       key: this.key,
       attributes: this.attributes,
       nodeId: this.nodeId,
+      historyId: this.historyId,
+      primitiveId: this.primitiveId,
+      longId: this.longId,
     };
   }
 }

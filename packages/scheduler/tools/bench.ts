@@ -1,8 +1,10 @@
 /**
  * bench:scheduler — remora simulate next to crm_simulate on the reference
  * deployment CIBs (../shared/bin/gen-deployment-cib C G S, or the in-repo
- * equivalent), same file, same run: wall time, peak memory (max RSS from
- * /usr/bin/time), speed-up and whether the Transition Summaries are identical.
+ * equivalent), same file, same run: wall time, CPU time (user + system) and
+ * peak memory (max RSS), both from /usr/bin/time, speed-up and whether the
+ * Transition Summaries are identical. CPU time says what the run cost when
+ * the machine is shared (wall time then counts the waits for a core).
  *
  *   npm run bench:scheduler
  *   npm run bench:scheduler -- --sizes 16/64/64,16/128/128 --ref-timeout 60
@@ -63,12 +65,14 @@ function parseSizes(spec: string): Size[] {
 interface Measured {
   readonly status: 'ok' | 'timeout' | 'failed' | 'skipped';
   readonly seconds?: number;
+  /** User + system CPU seconds. */
+  readonly cpuSeconds?: number;
   readonly peakMB?: number;
   readonly output?: string;
   readonly note?: string;
 }
 
-/** Run a scheduler on a CIB under /usr/bin/time: wall time and max RSS. */
+/** Run a scheduler on a CIB under /usr/bin/time: wall time, CPU time and max RSS. */
 async function measure(
   argv: readonly string[],
   cib: string,
@@ -78,15 +82,20 @@ async function measure(
   tag: string,
 ): Promise<Measured> {
   const rss = join(dir, `${tag}.rss`);
-  const r = await run([TIME, '-f', '%M', '-o', rss, ...argv, '-x', cib, ...extra], {
+  const r = await run([TIME, '-f', '%M %U %S', '-o', rss, ...argv, '-x', cib, ...extra], {
     timeoutMs,
     cwd: userCwd(),
   });
   if (r.timedOut) return { status: 'timeout', note: `> ${timeoutMs / 1000}s` };
-  const kb = existsSync(rss) ? Number(readFileSync(rss, 'utf8').trim().split('\n').pop()) : NaN;
+  // the last line is "maxrss user system" (a failed command has a status line before it)
+  const [kb, user, sys] = existsSync(rss)
+    ? (readFileSync(rss, 'utf8').trim().split('\n').pop() ?? '').split(' ').map(Number)
+    : [];
+  const cpu = (user ?? NaN) + (sys ?? NaN);
   const base = {
     seconds: r.ms / 1000,
-    ...(Number.isFinite(kb) ? { peakMB: kb / 1024 } : {}),
+    ...(kb !== undefined && Number.isFinite(kb) ? { peakMB: kb / 1024 } : {}),
+    ...(Number.isFinite(cpu) ? { cpuSeconds: cpu } : {}),
     output: r.stdout,
   };
   if (!hasSummary(r.stdout)) {
@@ -109,6 +118,11 @@ function fmtTime(m: Measured): string {
   if (m.status === 'ok')
     return m.seconds! < 10 ? `${m.seconds!.toFixed(2)} s` : `${m.seconds!.toFixed(1)} s`;
   return m.note ?? m.status;
+}
+
+function fmtCpu(m: Measured): string {
+  if (m.status !== 'ok' || m.cpuSeconds === undefined) return '';
+  return m.cpuSeconds < 10 ? `${m.cpuSeconds.toFixed(2)} s` : `${m.cpuSeconds.toFixed(1)} s`;
 }
 
 function fmtMem(m: Measured): string {
@@ -158,7 +172,7 @@ async function bench(): Promise<number> {
   console.log(
     `bench:scheduler — ${[candName, '-x CIB', ...candArgs].join(' ')} vs ${[...reference, '-x CIB', ...refArgs].join(' ')}; CIBs from ${useShared ? gen : 'the in-repo deployment generator'}${flags.length ? ` ${flags.join(' ')}` : ''}`,
   );
-  const head = `${'size C/G/S'.padEnd(16)}${'candidate'.padStart(12)}${'peak'.padStart(9)}  ${'crm_simulate'.padStart(22)}${'peak'.padStart(9)}${'speed-up'.padStart(10)}  summaries`;
+  const head = `${'size C/G/S'.padEnd(16)}${'candidate'.padStart(12)}${'cpu'.padStart(9)}${'peak'.padStart(9)}  ${'crm_simulate'.padStart(22)}${'cpu'.padStart(9)}${'peak'.padStart(9)}${'speed-up'.padStart(10)}  summaries`;
   console.log(head);
   let refTooSlow: number | undefined;
   let differ = 0;
@@ -223,7 +237,7 @@ async function bench(): Promise<number> {
       }
       const candCell = cand.status === 'failed' ? 'failed' : fmtTime(cand);
       console.log(
-        `${label.padEnd(16)}${candCell.padStart(12)}${fmtMem(cand).padStart(9)}  ${fmtTime(ref).padStart(22)}${fmtMem(ref).padStart(9)}${ratio.padStart(10)}  ${same}`,
+        `${label.padEnd(16)}${candCell.padStart(12)}${fmtCpu(cand).padStart(9)}${fmtMem(cand).padStart(9)}  ${fmtTime(ref).padStart(22)}${fmtCpu(ref).padStart(9)}${fmtMem(ref).padStart(9)}${ratio.padStart(10)}  ${same}`,
       );
       if (cand.status === 'failed') console.log(`${''.padEnd(16)}candidate ${cand.note}`);
       if (ref.status === 'failed') console.log(`${''.padEnd(16)}reference ${ref.note}`);
@@ -231,10 +245,16 @@ async function bench(): Promise<number> {
         console.log(
           JSON.stringify({
             size: label,
-            candidate: { status: cand.status, seconds: cand.seconds, peakMB: cand.peakMB },
+            candidate: {
+              status: cand.status,
+              seconds: cand.seconds,
+              cpuSeconds: cand.cpuSeconds,
+              peakMB: cand.peakMB,
+            },
             reference: {
               status: ref.status,
               seconds: ref.seconds,
+              cpuSeconds: ref.cpuSeconds,
               peakMB: ref.peakMB,
               note: ref.note,
             },

@@ -12,12 +12,36 @@ export interface ExecutedAction {
   readonly expectedRc: number;
   /** Fencing: reboot, off or on (unfencing leaves the node as it is). */
   readonly fenceAction?: string;
+  /**
+   * The name the resource's history on the node is looked up under first
+   * (an anonymous clone instance's name in the history, or its configured
+   * id: the name the executed-action line shows). Default: `resource`.
+   */
+  readonly historyId?: string;
+  /**
+   * The name the transition graph gives the resource (an anonymous clone
+   * instance's configured id), looked up next and given to a new history
+   * entry. Default: `historyId`.
+   */
+  readonly primitiveId?: string;
+}
+
+interface Entry {
+  readonly record: ResourceHistoryRecord;
+  /** The operations once changed (copied on the first change). */
+  operations?: OperationRecord[];
 }
 
 interface MutableNode {
   state: NodeState;
-  resources: Map<string, { record: ResourceHistoryRecord; operations: OperationRecord[] }>;
+  /** The node's history entries (in order, duplicates kept), built on the first change. */
+  resources?: Entry[];
+  /** The first entry per id. */
+  byId?: Map<string, Entry>;
+  changed: boolean;
 }
+
+const agentParts = new Map<string, { class?: string; provider?: string; type?: string }>();
 
 function splitAgent(agent: string | undefined): {
   class?: string;
@@ -25,10 +49,20 @@ function splitAgent(agent: string | undefined): {
   type?: string;
 } {
   if (!agent) return {};
-  const parts = agent.split(':');
-  if (parts.length === 3) return { class: parts[0], provider: parts[1], type: parts[2] };
-  return { class: parts[0], type: parts.slice(1).join(':') };
+  let parts = agentParts.get(agent);
+  if (!parts) {
+    const p = agent.split(':');
+    parts =
+      p.length === 3
+        ? { class: p[0], provider: p[1], type: p[2] }
+        : { class: p[0], type: p.slice(1).join(':') };
+    agentParts.set(agent, parts);
+  }
+  return parts;
 }
+
+/** Actions that are shown but leave no history (as in crm_simulate). */
+const NO_HISTORY = new Set(['delete', 'meta-data']);
 
 /**
  * The CIB as it would be once every executed action succeeded, the way
@@ -36,23 +70,22 @@ function splitAgent(agent: string | undefined): {
  * is recorded in the node's history with the rc the transition expects (a
  * probe finds the resource stopped), a successful stop forgets the
  * resource's recurring operations, a fenced node leaves the membership and
- * loses its history and transient attributes. Pseudo actions, shutdowns and
- * fail-count clearing change nothing here, as in crm_simulate. The status
- * tools' reading of that CIB (buildStatusView) then gives the revised status.
+ * loses its history and transient attributes. Pseudo actions, shutdowns,
+ * fail-count clearing and history deletions change nothing here, as in
+ * crm_simulate. An anonymous clone instance's operations go to the entry
+ * its history already has on the node (under the name the action shows, or
+ * the configured id), else to a new entry under the configured id. Node
+ * states and history entries nothing changed are the input's own objects.
+ * The status tools' reading of that CIB (buildStatusView) then gives the
+ * revised status.
  */
 export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): Cib {
   const nodes = new Map<string, MutableNode>();
   let callId = 0;
   for (const ns of cib.status) {
-    const resources = new Map<
-      string,
-      { record: ResourceHistoryRecord; operations: OperationRecord[] }
-    >();
-    for (const r of ns.resources) {
-      resources.set(r.id, { record: r, operations: [...r.operations] });
-      for (const op of r.operations) callId = Math.max(callId, op.callId);
-    }
-    nodes.set(ns.uname, { state: ns, resources });
+    for (const r of ns.resources)
+      for (const op of r.operations) if (op.callId > callId) callId = op.callId;
+    nodes.set(ns.uname, { state: ns, changed: false });
   }
   // configured nodes by name, once (not a scan per node: thousands of guests)
   const configured = new Map<string, Cib['nodes'][number]>();
@@ -85,11 +118,34 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
               }
             : { id, uname: name, remote_node: 'true' },
         },
-        resources: new Map(),
+        resources: [],
+        byId: new Map(),
+        changed: true,
       };
       nodes.set(name, n);
     }
     return n;
+  };
+  /** The node's history entry for an action: the first under either name, else a new one. */
+  const entryFor = (n: MutableNode, a: ExecutedAction, resource: string): Entry => {
+    if (!n.resources || !n.byId) {
+      n.resources = n.state.resources.map((record) => ({ record }));
+      n.byId = new Map();
+      for (const e of n.resources) if (!n.byId.has(e.record.id)) n.byId.set(e.record.id, e);
+    }
+    n.changed = true;
+    const first = a.historyId ?? resource;
+    const preferred = a.primitiveId ?? first;
+    let entry = n.byId.get(first) ?? n.byId.get(preferred);
+    if (!entry) {
+      entry = {
+        record: { id: preferred, ...splitAgent(a.agent), operations: [] },
+        operations: [],
+      };
+      n.byId.set(preferred, entry);
+      n.resources.push(entry);
+    }
+    return entry;
   };
   let actionId = 0;
   for (const a of actions) {
@@ -113,23 +169,18 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
           expected: 'down',
         },
       };
-      n.resources.clear();
+      n.resources = [];
+      n.byId = new Map();
+      n.changed = true;
       continue;
     }
-    if (a.type !== 'rsc_op' || !a.resource || !a.node) continue;
-    const n = nodeOf(a.node);
-    let entry = n.resources.get(a.resource);
-    if (!entry) {
-      entry = {
-        record: { id: a.resource, ...splitAgent(a.agent), operations: [] },
-        operations: [],
-      };
-      n.resources.set(a.resource, entry);
-    }
-    const key = `${a.resource}_${a.task}_${a.interval}`;
+    if (a.type !== 'rsc_op' || !a.resource || !a.node || NO_HISTORY.has(a.task)) continue;
+    const entry = entryFor(nodeOf(a.node), a, a.resource);
+    const name = entry.record.id;
+    const key = `${name}_${a.task}_${a.interval}`;
     const transitionKey = `${actionId}:1:${a.expectedRc}:remora-simulate`;
     const record: OperationRecord = {
-      id: a.interval > 0 ? key : `${a.resource}_last_0`,
+      id: a.interval > 0 ? key : `${name}_last_0`,
       operationKey: key,
       operation: a.task,
       callId: ++callId,
@@ -141,15 +192,24 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
       onNode: a.node,
       attributes: {},
     };
-    let ops = entry.operations.filter((o) => o.id !== record.id);
-    // A stopped resource has no recurring operations left.
-    if (a.task === 'stop') ops = ops.filter((o) => o.interval === 0);
+    const ops = (entry.operations ??= [...entry.record.operations]);
+    // the same operation is replaced; a stopped resource has no recurring operations left
+    const stop = a.task === 'stop';
+    let kept = 0;
+    for (const o of ops) if (o.id !== record.id && !(stop && o.interval > 0)) ops[kept++] = o;
+    ops.length = kept;
     ops.push(record);
-    entry.operations = ops;
   }
-  const status: NodeState[] = [...nodes.values()].map((n) => ({
-    ...n.state,
-    resources: [...n.resources.values()].map((e) => ({ ...e.record, operations: e.operations })),
-  }));
+  const status: NodeState[] = [];
+  for (const n of nodes.values()) {
+    if (!n.changed || !n.resources) {
+      status.push(n.state);
+      continue;
+    }
+    const resources: ResourceHistoryRecord[] = [];
+    for (const e of n.resources)
+      resources.push(e.operations ? { ...e.record, operations: e.operations } : e.record);
+    status.push({ ...n.state, resources });
+  }
   return { ...cib, status };
 }
