@@ -20,6 +20,7 @@ import type { SummaryLine } from './output';
 import { actionLine, executedActions, transitionSummary } from './output';
 import { buildStatusView } from './status/build';
 import { formatStatus } from './status/format';
+import type { ExecutedAction } from './status/inject';
 import { injectTransition } from './status/inject';
 import type { StatusView } from './status/view';
 import type { RemoteNodeLink } from './status/revise';
@@ -42,7 +43,7 @@ export type {
 } from './status/view';
 export { buildStatusView, formatStatus, injectTransition };
 export type { FormatStatusOptions, StatusStyle } from './status/format';
-export type { ExecutedAction } from './status/inject';
+export type { ExecutedAction, InjectOptions } from './status/inject';
 export { transitionGraphXml } from './graph';
 export { parametersDigest } from './digest';
 export {
@@ -300,12 +301,20 @@ export function schedule(
   };
   lazy('current', () => buildStatusView(cib, { now, nodeStates: before }));
   const links = remoteNodeLinks(ws);
-  lazy('revised', () =>
-    buildStatusView(injectTransition(cib, actions), {
+  lazy('revised', () => {
+    const nodeStates = revisedNodeStates(cib, before, actions, links);
+    // with the node states known, probes finding a resource outside clones stopped add nothing the lists show
+    const omitStoppedProbe = nodeStates
+      ? (a: ExecutedAction): boolean => {
+          const r = a.resource === undefined ? undefined : ws.byId.get(a.resource);
+          return r !== undefined && r.kind === 'primitive' && cloneOf(r) === undefined;
+        }
+      : undefined;
+    return buildStatusView(injectTransition(cib, actions, { omitStoppedProbe }), {
       now,
-      nodeStates: revisedNodeStates(cib, before, actions, links),
-    }),
-  );
+      nodeStates,
+    });
+  });
   return result as unknown as Schedule;
 }
 

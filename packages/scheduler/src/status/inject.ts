@@ -61,6 +61,18 @@ function splitAgent(agent: string | undefined): {
   return parts;
 }
 
+const failCounted = new WeakMap<NodeState, boolean>();
+
+/** Whether a node's transient attributes hold any fail count. */
+function hasFailCounts(state: NodeState): boolean {
+  let has = failCounted.get(state);
+  if (has === undefined) {
+    has = Object.keys(state.transientAttributes).some((k) => k.startsWith('fail-count-'));
+    failCounted.set(state, has);
+  }
+  return has;
+}
+
 /** Actions that are shown but leave no history (as in crm_simulate). */
 const NO_HISTORY = new Set(['delete', 'meta-data']);
 
@@ -79,7 +91,23 @@ const NO_HISTORY = new Set(['delete', 'meta-data']);
  * The status tools' reading of that CIB (buildStatusView) then gives the
  * revised status.
  */
-export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): Cib {
+export interface InjectOptions {
+  /**
+   * Probes that find a resource stopped where it has no history entry yet
+   * add none when this says so: such an entry reads as "stopped there",
+   * which the status lists do not show for a resource outside clones (they
+   * name clone instances by their entries) on a node without fail counts
+   * (ordered by the node's entries). Default: every probe is recorded.
+   */
+  readonly omitStoppedProbe?: (action: ExecutedAction) => boolean;
+}
+
+export function injectTransition(
+  cib: Cib,
+  actions: readonly ExecutedAction[],
+  options: InjectOptions = {},
+): Cib {
+  const omit = options.omitStoppedProbe;
   const nodes = new Map<string, MutableNode>();
   let callId = 0;
   for (const ns of cib.status) {
@@ -127,7 +155,7 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
     return n;
   };
   /** The node's history entry for an action: the first under either name, else a new one. */
-  const entryFor = (n: MutableNode, a: ExecutedAction, resource: string): Entry => {
+  const entryFor = (n: MutableNode, a: ExecutedAction, resource: string): Entry | undefined => {
     if (!n.resources || !n.byId) {
       n.resources = n.state.resources.map((record) => ({ record }));
       n.byId = new Map();
@@ -138,6 +166,15 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
     const preferred = a.primitiveId ?? first;
     let entry = n.byId.get(first) ?? n.byId.get(preferred);
     if (!entry) {
+      if (
+        omit &&
+        a.task === 'monitor' &&
+        a.interval === 0 &&
+        a.expectedRc === 7 &&
+        !hasFailCounts(n.state) &&
+        omit(a)
+      )
+        return undefined;
       entry = {
         record: { id: preferred, ...splitAgent(a.agent), operations: [] },
         operations: [],
@@ -176,6 +213,7 @@ export function injectTransition(cib: Cib, actions: readonly ExecutedAction[]): 
     }
     if (a.type !== 'rsc_op' || !a.resource || !a.node || NO_HISTORY.has(a.task)) continue;
     const entry = entryFor(nodeOf(a.node), a, a.resource);
+    if (!entry) continue;
     const name = entry.record.id;
     const key = `${name}_${a.task}_${a.interval}`;
     const transitionKey = `${actionId}:1:${a.expectedRc}:remora-simulate`;
