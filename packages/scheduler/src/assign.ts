@@ -131,6 +131,20 @@ export function locate(ws: WorkingSet, rsc: Rsc, node: SNode | undefined, score:
   }
 }
 
+/**
+ * A location constraint's score on one node (Pacemaker's apply_location per
+ * variant): a clone passes it to each instance; a colocated group to its
+ * first member only, the later members get the node with score 0 (the first
+ * member's scores already stand for them, as pcmk__group_apply_location).
+ */
+function locateByConstraint(ws: WorkingSet, rsc: Rsc, node: SNode, score: number): void {
+  if (hasTable(rsc)) addToNode(rsc.allowed, node, score);
+  if (rsc.kind === 'primitive') return;
+  const colocated =
+    rsc.kind === 'group' && (rsc.meta.collocated ?? rsc.meta.colocated ?? 'true') !== 'false';
+  rsc.children.forEach((c, i) => locateByConstraint(ws, c, node, colocated && i > 0 ? 0 : score));
+}
+
 /** -INFINITY on every remote and guest node (as Pacemaker's rsc_avoids_remote_nodes). */
 function banFromRemoteNodes(ws: WorkingSet, rsc: Rsc): void {
   const { members, nonMembers } = nodeLists(ws);
@@ -223,7 +237,7 @@ function applyLocation(ws: WorkingSet, c: LocationConstraint): void {
       // for the promoted role: the promotion priority of the instance placed there
       if (kind === 'promoted') addPromotedLocation(ws, r, node, score);
       if (kind !== 'any') continue;
-      locate(ws, r, node, score);
+      locateByConstraint(ws, r, node, score);
       mark(r, node);
     }
   };
@@ -358,7 +372,7 @@ function applyNodeHealth(ws: WorkingSet): void {
     if (health === 0) continue;
     for (const r of ws.resources) {
       if (health < 0 && (r.meta['allow-unhealthy-nodes'] ?? '') === 'true') continue;
-      locate(ws, r, node, health);
+      locateByConstraint(ws, r, node, health);
     }
   }
 }
