@@ -629,6 +629,18 @@ function addScoresMatchingAttr(
   return out;
 }
 
+/** Whether a group's own colocations have moved to its members (Pacemaker does so when assigning it). */
+function groupStarted(g: Rsc): boolean {
+  return g.assigning || !g.provisional;
+}
+
+/** The "with this" colocations a merge follows: a group's only reach its last member once it is being assigned. */
+function mergedWithThis(rsc: Rsc): Coloc[] {
+  const parent = rsc.parent;
+  if (parent?.kind === 'group' && !groupStarted(parent)) return ownWithThis(rsc);
+  return withThisList(rsc);
+}
+
 export const W = { init: 1, forward: 2, rollback: 4, positive: 8 } as const;
 
 function lastChild(rsc: Rsc): Rsc | undefined {
@@ -659,7 +671,7 @@ export function mergeWeights(
   }
   if (anyAvailable(ws, work)) {
     const multiplier = factor < 0 ? -1 : 1;
-    const list = f & W.forward ? thisWithList(rsc) : withThisList(rsc);
+    const list = f & W.forward ? thisWithList(rsc) : mergedWithThis(rsc);
     for (const c of list) {
       let other: Rsc;
       if (f & W.forward) other = c.primary;
@@ -698,7 +710,9 @@ function mergeGroupWeights(
   } else {
     work = mergeWeights(ws, first, nodes, attr, factor, flags);
   }
-  for (const c of ownWithThis(rsc)) {
+  // (Pacemaker 2.1.5 counts a group's own "with this" colocations here only
+  // once the group is being assigned: before that they add nothing)
+  for (const c of groupStarted(rsc) ? ownWithThis(rsc) : []) {
     work = mergeWeights(
       ws,
       c.dependent,
@@ -1060,8 +1074,12 @@ function currentOf(r: Rsc): SNode | undefined {
 }
 
 export function assignAll(ws: WorkingSet): void {
-  // Pacemaker sorts resources only for utilization-based placement; otherwise configuration order.
-  const order = ws.config.placementStrategy === 'default' ? ws.resources : assignmentOrder(ws);
+  // Pacemaker sorts resources only for utilization-based placement; otherwise
+  // configuration order, by priority (unpack_resources sorts them, stably)
+  const order =
+    ws.config.placementStrategy === 'default'
+      ? [...ws.resources].sort((a, b) => b.priority - a.priority)
+      : assignmentOrder(ws);
   for (const r of order) if (r.remoteNode) assign(ws, r);
   for (const r of order) if (!r.remoteNode) assign(ws, r);
 }
