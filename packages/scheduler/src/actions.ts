@@ -1523,7 +1523,9 @@ function applyOrdering(first: Action, then: Action, flags: number, changed: Set<
 function blockColocatedStarts(a: Action, blocked: (x: Action) => void): void {
   if (a.task !== 'start' || a.runnable || !a.rsc) return;
   const top = topOf(a.rsc);
-  if (top.withThis.length === 0) return;
+  // a group's own colocations moved to its last member when it was assigned,
+  // where Pacemaker 2.1.5 does not look: nothing colocated with a group is blocked
+  if (top.kind === 'group' || top.withThis.length === 0) return;
   for (const child of top.children) {
     const start = child.actions.find((x) => x.task === 'start');
     if (!start || start.runnable) return;
