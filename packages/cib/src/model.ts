@@ -169,6 +169,8 @@ export interface ClusterNode {
   readonly id: string;
   readonly attributes: readonly NvSet[];
   readonly utilization: readonly NvSet[];
+  /** Whether the node has an entry in the configuration's `<nodes>` (a remote or guest node may have none). */
+  readonly declared: boolean;
 }
 
 /** A guest node: created by a resource's `remote-node` meta attribute (a VM or container running the daemon). */
@@ -826,6 +828,7 @@ function readConfiguration(
       id: n.attributes.get('id') ?? uname,
       attributes: readNvSets(n, ['instance_attributes'], p),
       utilization: readNvSets(n, ['utilization'], p),
+      declared: true,
     });
   }
   for (const name of [...guestNames, ...remoteNames]) {
@@ -836,6 +839,7 @@ function readConfiguration(
         id: name,
         attributes: [],
         utilization: [],
+        declared: false,
       });
     }
   }

@@ -587,7 +587,12 @@ function addScoresMatchingAttr(
   onlyPositive: boolean,
 ): Table {
   const t = rsc.allowed;
-  if (attr !== undefined && attr !== '#uname' && attr !== '#id') {
+  // node names and ids are unique, except that the remote and guest nodes not read yet
+  // have none (they share the missing value)
+  const unique =
+    (attr === undefined || attr === '#uname' || attr === '#id') &&
+    nodesWithAttr(ws, attr ?? '#uname', undefined).length === 0;
+  if (!unique) {
     // grouping attribute: the best score per value, node by node
     const best = new Map<string | undefined, number>();
     for (const node of ws.nodes) {
@@ -603,7 +608,7 @@ function addScoresMatchingAttr(
     }
     return out;
   }
-  // node names and ids are unique: each node takes the other resource's score on itself
+  // each node takes the other resource's score on itself
   const scoreOn = (node: SNode): number => {
     const w = t.get(node.index);
     return w !== ABSENT && nodeAvailable(node) ? w : -INF;
@@ -758,7 +763,10 @@ function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: 
 function finalize(rsc: Rsc, chosen: SNode | undefined, force: boolean): boolean {
   if (!force && chosen) {
     const w = rsc.allowed.get(chosen.index);
-    if (w < 0 || !nodeAvailable(chosen)) {
+    // a guest node is taken even while it is down: its connection is assumed to come up
+    // (Pacemaker's pcmk__finalize_assignment; when every node is unavailable the nodes
+    // tie and the first by name is chosen)
+    if (w < 0 || (!nodeAvailable(chosen) && chosen.kind !== 'guest')) {
       rsc.nextRole = Role.Stopped;
       chosen = undefined;
     }

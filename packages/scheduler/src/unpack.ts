@@ -347,12 +347,12 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
       remoteRequiresReset: false,
       remoteWasFenced: false,
       rscDiscovery: true,
+      // a remote or guest node gets its name, id and DC flag as attributes only once
+      // its configuration entry or its node state is read (see identityAttrs)
       attrs: {
         ...permanent,
-        '#uname': name,
-        '#id': id,
+        ...(kind === 'member' ? identityAttrs(name, id) : {}),
         '#kind': kind === 'member' ? 'cluster' : kind === 'guest' ? 'container' : 'remote',
-        '#is_dc': 'false',
       },
       assigned: 0,
       running: [],
@@ -494,7 +494,9 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
         agent: 'ocf:pacemaker:remote',
         cls: 'ocf',
         implicit: true,
-        allowMigrate: parseBoolean(meta['remote-allow-migrate'], true),
+        // only a remote connection of its own migrates by default: a guest's only with
+        // remote-allow-migrate (Pacemaker passes it on as the connection's allow-migrate)
+        allowMigrate: parseBoolean(meta['remote-allow-migrate'], false),
         requires: 'quorum' as const,
         ops: [
           {
@@ -651,11 +653,12 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
 
   // remote node attributes from <nodes> entries of type remote
   for (const n of cib.nodes) {
-    if (n.kind === 'member') continue;
+    if (n.kind === 'member' || !n.declared) continue;
     const node = ws.nodeByName.get(n.name);
     if (!node) continue;
     Object.assign(
       node.attrs,
+      identityAttrs(node.name, node.id),
       mergeNvSets(n.attributes, (rule) => evaluateRule(rule, ruleCtxBase)),
     );
   }
@@ -977,12 +980,24 @@ function determineRemoteOnline(node: SNode): void {
   }
 }
 
+/**
+ * The attributes every node gets when its entry is read (Pacemaker's
+ * add_node_attrs): a cluster node's from the configuration, a remote or guest
+ * node's from its `<nodes>` entry or when its node state is unpacked (its
+ * connection known up, or fencing enabled). Until then a remote or guest node
+ * has no `#uname` or `#id`: such nodes match each other in colocations and
+ * none of them matches a rule on its name.
+ */
+function identityAttrs(name: string, id: string): Record<string, string> {
+  return { '#uname': name, '#id': id, '#is_dc': 'false' };
+}
+
 function remoteAttrs(ws: WorkingSet, node: SNode, transient: Record<string, string>): void {
   if (!node.remoteRequiresReset) {
     node.unclean = false;
     node.unseen = false;
   }
-  Object.assign(node.attrs, transient);
+  Object.assign(node.attrs, identityAttrs(node.name, node.id), transient);
   const sd = node.attrs.shutdown;
   if (sd !== undefined && sd !== '' && sd !== '0') node.shutdown = true;
   if (isTrue(node.attrs.standby)) node.standby = true;
