@@ -566,6 +566,26 @@ function recurringForInactive(
   }
 }
 
+/**
+ * The recurring operations found active in a remote or guest node's history,
+ * as optional actions (Pacemaker's process_recurring creates them while
+ * unpacking, on every node): on such a node a recurring action is required
+ * again when the node's connection starts, so a connection that moves or
+ * recovers re-runs them there, even for a resource that leaves the node.
+ */
+function activeRecurringOnRemoteNodes(ws: WorkingSet, as: ActionSet): void {
+  for (const r of ws.byId.values()) {
+    if (r.kind !== 'primitive' || !r.activeRecurring) continue;
+    for (const [node, keys] of r.activeRecurring) {
+      if (node.kind === 'member') continue;
+      for (const key of keys) {
+        const m = /_([a-z_-]+)_(\d+)$/.exec(key);
+        if (m) as.custom(r, m[1] as string, Number(m[2]), node, true);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- probes
 
 function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): void {
@@ -1726,6 +1746,7 @@ function clearFailCount(as: ActionSet, r: Rsc, node: SNode): void {
 
 export function createActions(ws: WorkingSet): ActionSet {
   const as = new ActionSet(ws);
+  activeRecurringOnRemoteNodes(ws, as);
   // stops decided while unpacking (failures)
   scheduleProbes(ws, as);
   for (const r of ws.resources) {
