@@ -24,6 +24,7 @@ import {
   failCountInfo,
   fenceNode,
   historyRecord,
+  activeNode,
   needsFencing,
   nodeUnfenced,
 } from './unpack';
@@ -238,11 +239,6 @@ function effectiveQuorumPolicy(cfg: WorkingSet['config'], rsc: Rsc): string {
   return cfg.noQuorumPolicy;
 }
 
-function currentNode(rsc: Rsc): SNode | undefined {
-  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
-  return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
-}
-
 function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = false): void {
   const unexpected = restarting && rsc.stopUnexpected === true;
   for (const node of rsc.runningOn) {
@@ -332,7 +328,7 @@ function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
     if (rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
     if (rsc.role > Role.Started) rsc.role = Role.Started;
   }
-  const current = currentNode(rsc);
+  const current = activeNode(rsc);
   const allActive = rsc.runningOn.length;
   const cleanActive = rsc.runningOn.filter((n) => !n.unclean).length;
   let needStop = false;
@@ -1680,6 +1676,13 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       // a failure of an operation whose definition changed is forgotten: retried fresh
       if (!r.managed) {
         for (const c of changes) {
+          if (c.kind === 'restart' && startFrozen(ws, r))
+            for (const start of as.ofRsc(r, 'start')) {
+              // nothing orders an unmanaged resource's monitors after its start
+              start.runnable = false;
+              for (const mon of as.ofRsc(r, 'monitor', start.node))
+                if (mon.interval > 0) mon.runnable = false;
+            }
           if (c.kind !== 'reschedule' || !r.assignedTo) continue;
           const mon = as.find(`${r.id}_${c.task}_${c.interval}`, r.assignedTo);
           if (mon) mon.optional = false;
@@ -1710,7 +1713,10 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
             start.optional = false;
             // Pacemaker records the reason before the start is placed on its node, and
             // placing the start of a resource that requires nothing clears it again
-            if (r.requires !== 'nothing') setReason(start, 'resource definition change', true);
+            if (r.requires !== 'nothing') {
+              setReason(start, 'resource definition change', true);
+              if (startFrozen(ws, r)) start.runnable = false;
+            }
             // a promoted instance restarts back up to promoted
             if (r.role === Role.Promoted && r.nextRole === Role.Promoted)
               for (const p of as.ofRsc(r, 'promote', start.node)) p.optional = false;
@@ -1722,6 +1728,16 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       }
     }
   }
+}
+
+/**
+ * Whether a start that a definition change requires stays unrunnable: Pacemaker
+ * creates that start before it has a node, which makes it unrunnable, and once
+ * placed only a policy that allows starting makes it runnable again; without
+ * quorum, freeze (for an active resource) leaves it as it is.
+ */
+function startFrozen(ws: WorkingSet, r: Rsc): boolean {
+  return r.requires !== 'nothing' && effectiveQuorumPolicy(ws.config, r) === 'freeze';
 }
 
 /** A fail count that has not expired (failure-timeout) and is not being cleared already. */

@@ -26,7 +26,7 @@ import {
   addColocation,
   blockFailure,
   failCountInfo,
-  needsFencing,
+  activeNode,
   resourcesWithFailures,
 } from './unpack';
 import { applyColocationWithClone, assignClone } from './clone';
@@ -733,14 +733,6 @@ function mergeGroupWeights(
 
 // ------------------------------------------------------------- choosing
 
-/** Where the resource is active, as Pacemaker picks it among several nodes. */
-function currentNode(rsc: Rsc): SNode | undefined {
-  if (rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)) return rsc.partialSource;
-  if (!needsFencing(rsc))
-    return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
-  return rsc.runningOn[0];
-}
-
 function compareNodes(ws: WorkingSet, t: Table, a: SNode, b: SNode, preferred?: SNode): number {
   const wa = nodeAvailable(a) ? t.get(a.index) : -INF;
   const wb = nodeAvailable(b) ? t.get(b.index) : -INF;
@@ -831,7 +823,7 @@ function chooseNode(ws: WorkingSet, rsc: Rsc, preferred?: SNode): boolean {
   // a node without room for everything colocated is preferred only when no other node is given
   const roomiest = usesUtilization(ws) ? applyUtilization(ws, rsc) : undefined;
   const prefer = preferred ?? roomiest;
-  const running = currentNode(rsc);
+  const running = activeNode(rsc);
   const t = rsc.allowed;
   let chosen = bestNode(ws, t, running);
   if (prefer && chosen) {
@@ -954,7 +946,7 @@ export function assign(ws: WorkingSet, rsc: Rsc, prefer?: SNode): SNode | undefi
 
   if (!rsc.managed) {
     rsc.nextRole = rsc.role;
-    finalize(rsc, currentNode(rsc), true);
+    finalize(rsc, activeNode(rsc), true);
   } else if (ws.config.stopAllResources) {
     finalize(rsc, undefined, true);
   } else {

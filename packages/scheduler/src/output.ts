@@ -7,6 +7,7 @@ import type { Action, Rsc, SNode } from './model';
 import { ROLE_NAMES, Role, displayName } from './model';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
+import { activeNode } from './unpack';
 
 export interface SummaryLine {
   /** Start, Stop, Move, Recover, Restart, Migrate, Promote, Demote, Reload, Fence, ... */
@@ -71,10 +72,7 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   const next = rsc.assignedTo;
   let current: SNode | undefined;
   if (rsc.runningOn.length > 0) {
-    current =
-      rsc.partialSource && rsc.runningOn.includes(rsc.partialSource)
-        ? rsc.partialSource
-        : (rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0]);
+    current = activeNode(rsc);
     if (rsc.role === Role.Stopped) rsc.role = Role.Started;
   }
   if (!current && rsc.orphan) return;

@@ -186,9 +186,10 @@ function enablesUnfencing(cib: Cib): boolean {
 /**
  * What a resource needs before it may start (Pacemaker's unpack_requires):
  * the configured `requires`, where fence devices never require unfencing
- * and nothing does while fencing is disabled; by default fence devices need
- * quorum, other resources unfencing when it is enabled, else fencing when
- * fencing is enabled.
+ * and nothing does while fencing is disabled; by default fence devices and
+ * remote connections need quorum, other resources unfencing when it is
+ * enabled, else fencing when fencing is enabled, else nothing when
+ * no-quorum-policy is ignore, else quorum.
  */
 function requiresOf(
   value: string | undefined,
@@ -204,10 +205,24 @@ function requiresOf(
     case 'unfencing':
       return isStonith || !config.stonithEnabled ? 'quorum' : 'unfencing';
     default:
-      if (isStonith) return 'quorum';
-      if (config.enableUnfencing && !isRemote) return 'unfencing';
-      return config.stonithEnabled ? 'fencing' : 'quorum';
+      if (isStonith || isRemote) return 'quorum';
+      if (config.enableUnfencing) return 'unfencing';
+      if (config.stonithEnabled) return 'fencing';
+      return config.noQuorumPolicy === 'ignore' ? 'nothing' : 'quorum';
   }
+}
+
+/**
+ * The node a resource active on several nodes counts as active on (Pacemaker's
+ * pe__find_active_on): a partial migration's source, else, unless it needs
+ * fencing, the first clean online node, else the first node it is active on.
+ */
+export function activeNode(rsc: Rsc): SNode | undefined {
+  if (rsc.partialSource)
+    return rsc.runningOn.includes(rsc.partialSource) ? rsc.partialSource : rsc.runningOn[0];
+  if (!needsFencing(rsc))
+    return rsc.runningOn.find((n) => n.online && !n.unclean) ?? rsc.runningOn[0];
+  return rsc.runningOn[0];
 }
 
 /** A resource that must not start on a node that has not been fenced (requires fencing or unfencing). */
@@ -1503,6 +1518,9 @@ function unpackOp(
     if (!node.shutdown || node.online) recordFailed(ws, rsc, node, op);
     rc = rc === 190 ? 0 : 8;
   }
+  // a probe that found the agent not installed or its parameters invalid counts as
+  // not installed there whatever the executor reported (even a timeout)
+  if (isProbe && (rc === 2 || rc === 5)) status = STATUS_NOT_INSTALLED;
   if (status === STATUS_DONE || status === STATUS_ERROR) {
     status = STATUS_DONE;
     if (expected < 0 || expected !== rc) status = STATUS_ERROR;
@@ -1850,8 +1868,11 @@ function failure(
     } else if (rc === 7) rsc.role = Role.Stopped;
     else rsc.role = Role.Unpromoted;
   }
+  // a probe that found the agent not installed or its parameters invalid
+  // (Pacemaker masks such probe failures): the resource is not running there
   const isProbe = task === 'monitor' && op.interval === 0;
-  if (isProbe && rc === 5) rsc.role = Role.Stopped;
+  if (isProbe && (rc === 5 || rc === 2 || op.opStatus === STATUS_NOT_INSTALLED))
+    rsc.role = Role.Stopped;
   else if (rsc.role < Role.Started) setActive(rsc);
   if (failRole !== Role.Started && rsc.nextRole < failRole) {
     rsc.nextRole = failRole;
