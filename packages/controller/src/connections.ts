@@ -161,6 +161,14 @@ export class ConnectionManager {
     }
   }
 
+  /** Take over a connection made by a previous controller (hosted on `host`), watched from now on. */
+  adopt(node: string, host: string, client: ExecutorClient): Connection {
+    const c: Connection = { node, host, executor: new RemoteNodeExecutor(client) };
+    this.connections.set(node, c);
+    this.watch(c);
+    return c;
+  }
+
   /** Remote and guest nodes whose connection is up (made and never lost since): node -> hosting cluster node. */
   connected(): Map<string, string> {
     return new Map(

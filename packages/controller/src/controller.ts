@@ -11,7 +11,7 @@ import { ConnectionManager, isConnectionAction } from './connections';
 import type { ConnectionOpener } from './connections';
 import type { RemoteNodeExecutor } from './executor';
 import { executed } from './executor';
-import type { ExecutedOperation, NodeExecutor } from './executor';
+import type { ExecutedOperation, ExecutorClient, NodeExecutor } from './executor';
 import { ControllerError } from './errors';
 import { Fencer } from './fencer';
 import type { GraphAction, TransitionGraph } from './graph';
@@ -58,6 +58,17 @@ export interface ControllerOptions {
    * from this process.
    */
   readonly connections?: ConnectionOpener;
+  /**
+   * Connections to remote/guest nodes that outlived the previous DC (hosted
+   * on a surviving member), taken over as they are: the controller listens
+   * to each, then calls its `attach` (which starts its events).
+   */
+  readonly adopted?: readonly {
+    readonly node: string;
+    readonly host: string;
+    readonly client: ExecutorClient;
+    readonly attach: () => Promise<void>;
+  }[];
   /** Where fence agents (`stonith:fence_*` resources) live (default /usr/sbin). */
   readonly fenceAgentDir?: string;
   /**
@@ -166,6 +177,12 @@ export class Controller implements AsyncDisposable {
         );
       },
     });
+    for (const a of options.adopted ?? []) {
+      const c = this.connections.adopt(a.node, a.host, a.client);
+      this.wireConnection(c);
+      // Once its feeds are listened to: what the member queued meanwhile arrives first.
+      setImmediate(() => void a.attach().catch(() => undefined));
+    }
     void this.watchCib();
     for (const [node, x] of this.executors) this.watchExecutor(node, x);
     this.loop = (options.startFresh ? this.wipeStatus() : Promise.resolve()).then(() => this.run());
@@ -554,6 +571,14 @@ export class Controller implements AsyncDisposable {
     this.trigger(`connection to ${c.node} lost`);
   }
 
+  /** Answer a remote/guest node's relayed commands and drain requests, follow its results. */
+  private wireConnection(c: Connection): void {
+    this.answerRelay(c.node, c.executor);
+    c.executor.client.onDrainRequest((req) => this.drainRequested(c.node, req.reason));
+    void this.watchResults(c.node, c.executor);
+    void this.watchLostResults(c.node, c.executor);
+  }
+
   private executorFor(node: string): NodeExecutor | undefined {
     return this.executors.get(node) ?? this.connections.connections.get(node)?.executor;
   }
@@ -636,12 +661,7 @@ export class Controller implements AsyncDisposable {
           reason: `${OWN} ${remote} connected`,
         });
         const c = this.connections.connections.get(remote);
-        if (c) {
-          this.answerRelay(remote, c.executor);
-          c.executor.client.onDrainRequest((req) => this.drainRequested(remote, req.reason));
-          void this.watchResults(remote, c.executor);
-          void this.watchLostResults(remote, c.executor);
-        }
+        if (c) this.wireConnection(c);
       }
       if (a.operation === 'stop' && r.rc === 0)
         await this.options.store.modify((doc) => recordRemoteStopped(doc, remote), {

@@ -478,9 +478,32 @@ export class ClusterNode implements AsyncDisposable {
       },
       { scope: 'status', reason: `controller: ${this.self.name} became DC` },
     );
+    // Connections the members we hear still host (for the DC that went away): adopted as they are.
+    const adopted: NonNullable<ControllerOptions['adopted']>[number][] = [];
+    for (const m of alive) {
+      if (m === this.self || !executors.has(m.name)) continue;
+      try {
+        for (const a of await RoutedClient.adoptAll(
+          this.link(m),
+          this.self.name,
+          this.options.deadAfterMs,
+          AbortSignal.timeout(2000),
+        ))
+          adopted.push({
+            node: a.node,
+            host: m.name,
+            client: a.client,
+            attach: () => a.client.attach(),
+          });
+      } catch (err) {
+        this.log(`could not list the connections ${m.name} hosts: ${(err as Error).message}`);
+      }
+    }
     this.store = store;
     this.led = new Set(executors.keys());
-    this.log(`became DC (executors: ${[...executors.keys()].join(' ')})`);
+    this.log(
+      `became DC (executors: ${[...executors.keys()].join(' ')}${adopted.length > 0 ? `; adopted connections: ${adopted.map((a) => `${a.node} on ${a.host}`).join(' ')}` : ''})`,
+    );
     this.controller = Controller.start({
       store,
       scheduler: this.options.scheduler,
@@ -489,6 +512,7 @@ export class ClusterNode implements AsyncDisposable {
       fenceAgentDir: this.options.fenceAgentDir,
       onTransition: this.options.onTransition,
       connections: this.connectionOpener(),
+      adopted,
     });
     this.feed = new AbortController();
     void this.replicate(store, this.feed.signal);

@@ -30,8 +30,11 @@ import type { ExecutorClient } from './executor';
  * the remote node and its drain requests back to the DC, which answers the
  * last two with further requests. The stream ticks every 250 ms: a DC that
  * hears nothing for `deadAfterMs` (the member was killed or stopped) takes
- * the connection as lost; a member whose DC went away closes what it hosts
- * for it (a new DC connects again).
+ * the connection as lost. A member whose DC went away keeps what it hosts
+ * for a while (`adoptWithinMs`), queueing its events: a new DC lists them
+ * (`GET /connections/hosted`), adopts them (`POST /connections/<id>/adopt`)
+ * and attaches its own stream, receiving what arrived meanwhile; what no DC
+ * adopts in time is closed (the DC connects again).
  */
 
 /** Requests to one member's peer endpoint (authenticated by the caller). */
@@ -107,16 +110,46 @@ export class RoutedClient implements ExecutorClient {
       nodeName: string;
     };
     const c = new RoutedClient(link, id, nodeName, request.deadAfterMs ?? 1500);
+    await c.attach();
+    return c;
+  }
+
+  /**
+   * The connections `link`'s member hosts (for a DC that went away, or for
+   * us), to adopt: each is taken over for `dc` and returned unattached —
+   * call attach() once its results and states are listened to.
+   */
+  static async adoptAll(
+    link: PeerLink,
+    dc: string,
+    deadAfterMs = 1500,
+    signal?: AbortSignal,
+  ): Promise<{ readonly node: string; readonly client: RoutedClient }[]> {
+    const listed = JSON.parse(await link.post('/connections/hosted', {}, signal)) as HostedEntry[];
+    const adopted: { node: string; client: RoutedClient }[] = [];
+    for (const h of listed) {
+      try {
+        await link.post(`/connections/${h.id}/adopt`, { dc }, signal);
+      } catch {
+        continue; // closed meanwhile: the scheduler starts it again
+      }
+      adopted.push({ node: h.node, client: new RoutedClient(link, h.id, h.nodeName, deadAfterMs) });
+    }
+    return adopted;
+  }
+
+  /** Attach the member's event stream (state changes, results, relayed commands, drain requests). */
+  async attach(): Promise<void> {
     try {
-      const body = await link.stream(`/connections/${id}/events`, c.stop.signal);
-      void c.read(body);
+      const body = await this.link.stream(`/connections/${this.id}/events`, this.stop.signal);
+      this.lastHeard = Date.now();
+      void this.read(body);
     } catch (err) {
-      await c.close();
+      await this.close();
       throw new ControllerError(
-        `connection to ${request.node} on ${link.member}: ${(err as Error).message}`,
+        `connection to ${this.nodeName} on ${this.link.member}: ${(err as Error).message}`,
       );
     }
-    return c;
   }
 
   get state(): ConnectionState {
@@ -295,15 +328,28 @@ export class RoutedClient implements ExecutorClient {
   }
 }
 
+/** A hosted connection as `/connections/hosted` lists it. */
+interface HostedEntry {
+  readonly id: string;
+  readonly node: string;
+  readonly nodeName: string;
+}
+
 interface Hosted {
   readonly id: string;
   readonly node: string;
-  readonly dc: string;
+  /** The DC it is hosted for (a new DC adopting it replaces it). */
+  dc: string;
   readonly client: RemoteClient;
   /** Events waiting for the DC's stream (results arriving before it attaches). */
   readonly queue: StreamEvent[];
   send?: (e: StreamEvent) => void;
   attached: boolean;
+  /** The current stream (a newer attach replaces it). */
+  attachment?: object;
+  endAttachment?: () => void;
+  /** Closes it when no DC adopts it in time. */
+  orphaned?: NodeJS.Timeout;
   readonly relays: Map<number, (r: Omit<RelayResponse, 'id'>) => void>;
   readonly drains: Map<number, (ok: boolean) => void>;
   readonly stop: AbortController;
@@ -317,6 +363,8 @@ export class HostedConnections {
   constructor(
     private readonly authKey: Buffer,
     private readonly log: (line: string) => void,
+    /** How long a connection whose DC went away waits for a new DC to adopt it, ms. */
+    private readonly adoptWithinMs = 10_000,
   ) {}
 
   /** The remote/guest nodes this member hosts connections to. */
@@ -351,6 +399,15 @@ export class HostedConnections {
       }
       return true;
     }
+    if (req.method === 'POST' && url === '/connections/hosted') {
+      const list: HostedEntry[] = [...this.hosted.values()].map((h) => ({
+        id: h.id,
+        node: h.node,
+        nodeName: h.client.nodeName,
+      }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(list));
+      return true;
+    }
     const m = /^\/connections\/([^/]+)\/([a-z]+)$/.exec(url);
     const h = m ? this.hosted.get(m[1]!) : undefined;
     if (!m || !h) {
@@ -381,6 +438,15 @@ export class HostedConnections {
       }
       case 'recur':
         json(await h.client.recur(input as unknown as RemoteRequest));
+        return true;
+      case 'adopt':
+        if (typeof input.dc !== 'string' || input.dc === '')
+          throw new ControllerError(`connections/${h.id}/adopt: 'dc' is missing`);
+        this.log(`DC ${input.dc} adopted the connection to ${h.node} (hosted for DC ${h.dc})`);
+        h.dc = input.dc;
+        clearTimeout(h.orphaned);
+        h.orphaned = undefined;
+        res.writeHead(204).end();
         return true;
       case 'ping':
         json({ ms: await h.client.ping(Number(input.timeoutMs)) });
@@ -492,10 +558,12 @@ export class HostedConnections {
   }
 
   private attach(h: Hosted, res: ServerResponse): void {
-    if (h.attached) {
-      res.writeHead(409).end('already attached');
-      return;
-    }
+    // A newer stream (a DC that adopted it) replaces the one before.
+    h.endAttachment?.();
+    clearTimeout(h.orphaned);
+    h.orphaned = undefined;
+    const token = {};
+    h.attachment = token;
     h.attached = true;
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     res.flushHeaders();
@@ -504,19 +572,30 @@ export class HostedConnections {
     h.send = write;
     write({ t: 'state', e: { state: h.client.state, at: Date.now() } });
     const tick = setInterval(() => write({ t: 'tick' }), TICK_MS);
+    const end = (): void => void res.end();
+    h.endAttachment = end;
     res.once('close', () => {
       clearInterval(tick);
+      if (h.attachment !== token) return;
+      h.attachment = undefined;
+      h.endAttachment = undefined;
       h.send = undefined;
-      // Nobody to report to (the DC went away or stopped the connection): a new DC connects again.
-      if (this.hosted.get(h.id) === h) void this.drop(h, `DC ${h.dc} went away`);
+      h.attached = false;
+      // Nobody to report to (the DC went away): kept, its events queued, for a new DC to adopt.
+      if (this.hosted.get(h.id) === h)
+        h.orphaned = setTimeout(
+          () => void this.drop(h, `DC ${h.dc} went away and no DC adopted it`),
+          this.adoptWithinMs,
+        );
     });
-    h.stop.signal.addEventListener('abort', () => res.end(), { once: true });
+    h.stop.signal.addEventListener('abort', end, { once: true });
   }
 
   private async drop(h: Hosted, why: string): Promise<void> {
     if (this.hosted.get(h.id) !== h) return;
     this.hosted.delete(h.id);
     this.log(`closed the connection to ${h.node} (${why})`);
+    clearTimeout(h.orphaned);
     h.stop.abort();
     for (const resolve of h.relays.values())
       resolve({ exitCode: 102, stdout: '', stderr: `${h.node}: the connection closed` });
