@@ -479,26 +479,32 @@ export class ClusterNode implements AsyncDisposable {
       { scope: 'status', reason: `controller: ${this.self.name} became DC` },
     );
     // Connections the members we hear still host (for the DC that went away): adopted as they are.
-    const adopted: NonNullable<ControllerOptions['adopted']>[number][] = [];
-    for (const m of alive) {
-      if (m === this.self || !executors.has(m.name)) continue;
-      try {
-        for (const a of await RoutedClient.adoptAll(
-          this.link(m),
-          this.self.name,
-          this.options.deadAfterMs,
-          AbortSignal.timeout(2000),
-        ))
-          adopted.push({
-            node: a.node,
-            host: m.name,
-            client: a.client,
-            attach: () => a.client.attach(),
-          });
-      } catch (err) {
-        this.log(`could not list the connections ${m.name} hosts: ${(err as Error).message}`);
-      }
-    }
+    const adopted = (
+      await Promise.all(
+        alive
+          .filter((m) => m !== this.self && executors.has(m.name))
+          .map(async (m) =>
+            (
+              await RoutedClient.adoptAll(
+                this.link(m),
+                this.self.name,
+                this.options.deadAfterMs,
+                AbortSignal.timeout(2000),
+              ).catch((err: unknown) => {
+                this.log(
+                  `could not list the connections ${m.name} hosts: ${(err as Error).message}`,
+                );
+                return [];
+              })
+            ).map((a) => ({
+              node: a.node,
+              host: m.name,
+              client: a.client,
+              attach: () => a.client.attach(),
+            })),
+          ),
+      )
+    ).flat();
     this.store = store;
     this.led = new Set(executors.keys());
     this.log(
