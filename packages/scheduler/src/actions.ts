@@ -29,6 +29,7 @@ import {
   nodeUnfenced,
 } from './unpack';
 import { configChanges } from './digest';
+import { orderProbes } from './probe-orderings';
 import { ABSENT } from './scores';
 import {
   cloneFirstFlags,
@@ -53,6 +54,11 @@ const NO_ORDERINGS: Ordering[] = [];
 export class ActionSet {
   readonly actions: Action[] = [];
   readonly orderings: Ordering[] = [];
+  /**
+   * "Stop A then X" orderings of a primitive A that is not active (no stop to
+   * order): its probes still come before X (see probe-orderings.ts).
+   */
+  readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[] }[] = [];
   /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
   readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
   /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
@@ -200,11 +206,18 @@ export class ActionSet {
   orderRsc(a: Rsc, firstTask: string, b: Rsc, thenTask: string, flags: number): void {
     const firsts = a === b ? this.rscActions(a, firstTask) : this.firstActions(a, firstTask);
     const thens = this.rscActions(b, thenTask);
+    if (firsts.length === 0) this.noteStopOfStopped(a, firstTask, b, thens);
     for (const f of firsts) {
       // a dangling migration's stop does not make the resource's own actions required
       const fl = f.dangle && f.rsc === b ? flags & ~O.impliesThen : flags;
       for (const t of thens) this.order(f, t, fl);
     }
+  }
+
+  /** Remember "stop A then X" when A has no stop (A is not active). */
+  noteStopOfStopped(a: Rsc, firstTask: string, b: Rsc, thens: Action[]): void {
+    if (firstTask !== 'stop' || a === b || a.kind !== 'primitive' || thens.length === 0) return;
+    this.stopOrderingsOfStopped.push({ first: a, thens });
   }
 
   /** The actions an ordering starts from; a missing one is created without a node (unrunnable). */
@@ -1010,8 +1023,10 @@ function orderUser(
   const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
   if (b.kind === 'clone') {
     // the clone's pseudo action; propagation passes its flags on to each instance
-    for (const f of as.firstActions(a, firstTask))
-      for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(f, t, flags);
+    const firsts = as.firstActions(a, firstTask);
+    const thens = as.ofRsc(b, ta).filter((x) => x.interval === 0);
+    if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
+    for (const f of firsts) for (const t of thens) as.order(f, t, flags);
     return;
   }
   const thenTask = ta;
@@ -1021,6 +1036,7 @@ function orderUser(
       ? b.children.flatMap((m) => as.ofRsc(m, thenTask).filter((x) => x.interval === 0))
       : as.ofRsc(b, thenTask).filter((x) => x.interval === 0);
   const groupThen = b.kind === 'group' ? as.ofRsc(b, thenTask) : [];
+  if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, [...thens, ...groupThen]);
   for (const f of firsts) {
     for (const t of thens) as.order(f, t, flags);
     for (const t of groupThen) as.order(f, t, flags & ~(O.impliesThen | O.impliesFirst));
@@ -1057,7 +1073,17 @@ function remoteState(node: SNode): RemoteState {
   return 'alive';
 }
 
-function remoteOrderings(as: ActionSet): void {
+function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
+  // Pacemaker visits the actions newest first (its list is built by prepending), and a
+  // remote node's first fencing reason is kept: the stops scheduled while unpacking
+  // failures are its oldest actions, then come the probes, then the other actions
+  const fences: { node: SNode; reason: string; rank: number }[] = [];
+  const rankOf = (a: Action): number => {
+    const forced = ws.forcedStops.findIndex(
+      (f) => a.task === 'stop' && f.rsc === a.rsc && f.node === a.node,
+    );
+    return forced >= 0 ? forced - ws.forcedStops.length : a.id;
+  };
   for (const a of [...as.actions]) {
     const rsc = a.rsc;
     if (!rsc || !a.node || a.node.kind === 'member' || !a.node.connection || a.pseudo) continue;
@@ -1070,9 +1096,11 @@ function remoteOrderings(as: ActionSet): void {
     // (a connection without a start gets an unrunnable one, as for any ordering)
     const startThen = (flags: number): void => {
       for (const s of as.firstActions(conn, 'start')) as.order(s, a, flags | O.runnableLeft);
+      if (a.task === 'start') migrationEquivalents(as, conn, 'start', rsc, 'start');
     };
     const thenStop = (flags: number): void => {
       for (const s of stopsOf()) as.order(a, s, flags);
+      if (a.task === 'stop') migrationEquivalents(as, rsc, 'stop', conn, 'stop');
     };
     let task = a.task;
     if (task === 'migrate_to' || task === 'migrate_from') task = 'stop';
@@ -1081,6 +1109,9 @@ function remoteOrderings(as: ActionSet): void {
       guestOrdering(as, a, task, container, startThen, thenStop);
       continue;
     }
+    const fence = (reason: string): void => {
+      fences.push({ node: a.node as SNode, reason, rank: rankOf(a) });
+    };
     if (task === 'start' || task === 'promote') {
       startThen(state === 'failed' ? O.impliesThen : 0);
       for (const other of rsc.actions)
@@ -1088,8 +1119,7 @@ function remoteOrderings(as: ActionSet): void {
           for (const s of startsOf()) as.order(s, other, O.optional);
     } else if (task === 'stop') {
       if (state === 'alive') thenStop(O.impliesFirst);
-      else if (state === 'failed')
-        fenceNode(a.node, 'resources are active but connection is unrecoverable');
+      else if (state === 'failed') fence('resources are active but connection is unrecoverable');
       else if (conn.nextRole === Role.Stopped) thenStop(O.impliesFirst);
       else startThen(0);
     } else if (task === 'demote') {
@@ -1098,10 +1128,39 @@ function remoteOrderings(as: ActionSet): void {
       startThen(O.impliesThen);
     } else {
       if (task === 'monitor' && state === 'failed')
-        fenceNode(a.node, 'resources are in unknown state and connection is unrecoverable');
+        fence('resources are in unknown state and connection is unrecoverable');
       if (conn.runningOn.length > 0 && state === 'stopped') thenStop(O.runnableLeft);
       else startThen(0);
     }
+  }
+  fences.sort((x, y) => y.rank - x.rank);
+  for (const f of fences) fenceNode(f.node, f.reason);
+}
+
+/**
+ * The migration actions' share of an ordering between two resources, one of
+ * which may migrate (Pacemaker's order_migration_equivalents): "A start then
+ * B start" also orders A's start (unless A migrates) and A's migrate_from
+ * before B's migrate_to; "A stop then B stop" orders A's stops before B's
+ * migrate_to (and its migrate_from when B's migration is partial). All
+ * optional: they only order the graph.
+ */
+function migrationEquivalents(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: string): void {
+  if (a === b || (!a.allowMigrate && !b.allowMigrate)) return;
+  for (let p = a.parent; p; p = p.parent) if (p === b) return;
+  for (let p = b.parent; p; p = p.parent) if (p === a) return;
+  const order = (f: Rsc, ft: string, t: Rsc, tt: string, flags: number): void => {
+    const thens = as.ofRsc(t, tt);
+    if (thens.length === 0) return;
+    for (const x of as.ofRsc(f, ft)) for (const y of thens) as.order(x, y, flags);
+  };
+  const nonMigrating = a.allowMigrate ? O.firstNonMigratable : 0;
+  if (fa === 'start' && ta === 'start') {
+    if (a.allowMigrate && b.allowMigrate) order(a, 'migrate_from', b, 'migrate_to', O.optional);
+    if (b.allowMigrate) order(a, 'start', b, 'migrate_to', O.optional | nonMigrating);
+  } else if (fa === 'stop' && ta === 'stop' && b.allowMigrate) {
+    order(a, 'stop', b, 'migrate_to', O.optional | nonMigrating);
+    if (b.partialTarget) order(a, 'stop', b, 'migrate_from', O.optional | nonMigrating);
   }
 }
 
@@ -1665,7 +1724,14 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
       const h = histories.get(node);
       if (!h) continue;
       const from = Math.max(0, h.startIndex);
-      const changes = configChanges(r, node, h.ops, from, timeoutOf);
+      const changes = configChanges(
+        r,
+        node,
+        h.ops,
+        from,
+        timeoutOf,
+        ws.cib.rootAttributes.crm_feature_set,
+      );
       // recurring operations no longer configured (or disabled) count as changed too
       const orphaned = h.ops.some(
         (op, i) =>
@@ -1722,7 +1788,15 @@ function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
               for (const p of as.ofRsc(r, 'promote', start.node)) p.optional = false;
           }
         } else if (r.assignedTo) {
-          const mon = as.find(`${r.id}_${c.task}_${c.interval}`, r.assignedTo);
+          // an expired failure of an older feature set forces the monitor Pacemaker
+          // recreated from the history: the one on the node the history is from,
+          // even when the resource leaves it
+          const key = `${r.id}_${c.task}_${c.interval}`;
+          const here = !c.expiredLegacy || c.node === r.assignedTo || !r.runningOn.includes(c.node);
+          const mon =
+            here || !c.node.online || c.node.unclean
+              ? as.find(key, r.assignedTo)
+              : (as.find(key, c.node) ?? as.custom(r, c.task, c.interval, c.node, false));
           if (mon) mon.optional = false;
         }
       }
@@ -1865,8 +1939,9 @@ export function createActions(ws: WorkingSet): ActionSet {
   // after the configured orderings: a required unfencing is what a start is required by
   // (Pacemaker orders clone instances against each other only while updating flags)
   unfencingOrderings(ws, as);
-  remoteOrderings(as);
+  remoteOrderings(ws, as);
   scheduleFencingAndShutdowns(ws, as);
+  orderProbes(ws, as);
   propagate(as);
   breakLoadLoops(as);
   // a required stop cancels a reload

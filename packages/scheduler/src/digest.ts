@@ -29,6 +29,12 @@ export interface ConfigChange {
   readonly kind: 'restart' | 'reload' | 'reschedule';
   readonly task: string;
   readonly interval: number;
+  /**
+   * A reschedule forced by a failure that expired, recorded by a Pacemaker older
+   * than feature set 3.16.0: Pacemaker 2.1.5 then requires the monitor it
+   * recreated from that history, on the node the history is from.
+   */
+  readonly expiredLegacy?: boolean;
 }
 
 /** Operations since the last start whose recorded digest no longer matches the configuration. */
@@ -38,6 +44,7 @@ export function configChanges(
   ops: readonly OperationRecord[],
   startIndex: number,
   timeoutOf: (task: string, interval: number) => number | undefined,
+  cibFeatureSet?: string,
 ): ConfigChange[] {
   const out: ConfigChange[] = [];
   ops.forEach((op, i) => {
@@ -57,7 +64,9 @@ export function configChanges(
       params.CRM_meta_timeout = String(timeout);
     }
     if (interval > 0 && expiredRecurringFailures.has(op)) {
-      out.push({ rsc, node, kind: 'reschedule', task, interval });
+      const version = op.attributes.crm_feature_set ?? cibFeatureSet;
+      const expiredLegacy = version !== undefined && olderThan(version, [3, 16, 0]);
+      out.push({ rsc, node, kind: 'reschedule', task, interval, expiredLegacy });
       return;
     }
     // parameters the agent cannot reload (listed when it can reload the others)
@@ -78,4 +87,14 @@ export function configChanges(
     out.push({ rsc, node, kind: interval > 0 ? 'reschedule' : kind, task, interval });
   });
   return out;
+}
+
+function olderThan(version: string, ref: readonly number[]): boolean {
+  const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < ref.length; i++) {
+    const a = v[i] ?? 0;
+    const b = ref[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return false;
 }

@@ -17,7 +17,7 @@ import { applyNodeCriteria, assignAll, createInternalConstraints } from './assig
 import type { Action, Rsc, SNode } from './model';
 import { cloneOf, displayName } from './model';
 import type { SummaryLine } from './output';
-import { actionLine, executedActions, transitionSummary } from './output';
+import { actionLine, executedActions, graphInput, transitionSummary } from './output';
 import { buildStatusView } from './status/build';
 import { formatStatus } from './status/format';
 import type { ExecutedAction } from './status/inject';
@@ -274,6 +274,7 @@ export function schedule(
   const actions: GraphAction[] = executed.map((a, i) => {
     const inputs: number[] = [];
     for (const o of a.before) {
+      if (!graphInput(o)) continue;
       const id = ids.get(o.first);
       if (id !== undefined) inputs.push(id);
     }

@@ -311,6 +311,8 @@ export const O = {
   oneOrMore: 512,
   /** A required 'then' (stop) of a resource that is promoted now makes 'first' (demote) required. */
   promotedImpliesFirst: 1024,
+  /** Left out of the graph when 'first' is part of a migration (it is the migrate_to/from that count). */
+  firstNonMigratable: 2048,
 } as const;
 
 export interface Ordering {

@@ -3,8 +3,8 @@
  * LogActions) and the executed actions in a valid order (the status lists
  * are status/: the CIB read as crm_mon reads it).
  */
-import type { Action, Rsc, SNode } from './model';
-import { ROLE_NAMES, Role, displayName } from './model';
+import type { Action, Ordering, Rsc, SNode } from './model';
+import { O, ROLE_NAMES, Role, displayName } from './model';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
 import { activeNode } from './unpack';
@@ -174,6 +174,15 @@ function onUncleanNode(a: Action): boolean {
   return !(node.kind === 'guest' && !node.remoteRequiresReset);
 }
 
+/**
+ * Whether an ordering is an input in the graph: one that only applies while
+ * 'first' is not part of a migration is dropped when it is (Pacemaker's
+ * apply_first_non_migratable).
+ */
+export function graphInput(o: Ordering): boolean {
+  return !(o.flags & O.firstNonMigratable && o.first.migrateRunnable);
+}
+
 /** Actions the transition runs (required, runnable), in a topological order of the orderings. */
 export function executedActions(as: ActionSet): Action[] {
   const live = as.actions.filter(
@@ -188,14 +197,15 @@ export function executedActions(as: ActionSet): Action[] {
   for (const a of live) indegree.set(a, 0);
   for (const a of live)
     for (const o of a.after)
-      if (inGraph.has(o.then)) indegree.set(o.then, (indegree.get(o.then) ?? 0) + 1);
+      if (inGraph.has(o.then) && graphInput(o))
+        indegree.set(o.then, (indegree.get(o.then) ?? 0) + 1);
   const ready = live.filter((a) => indegree.get(a) === 0);
   const out: Action[] = [];
   for (let head = 0; head < ready.length; head++) {
     const a = ready[head] as Action;
     out.push(a);
     for (const o of a.after) {
-      if (!inGraph.has(o.then)) continue;
+      if (!inGraph.has(o.then) || !graphInput(o)) continue;
       const d = (indegree.get(o.then) ?? 0) - 1;
       indegree.set(o.then, d);
       if (d === 0) ready.push(o.then);
