@@ -337,10 +337,9 @@ function demoteResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting: 
 
 function createPrimitiveActions(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
   if (rsc.nextRole === Role.Unknown) rsc.nextRole = rsc.assignedTo ? Role.Started : Role.Stopped;
-  if (!inPromotable(rsc)) {
-    if (rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
-    if (rsc.role > Role.Started) rsc.role = Role.Started;
-  }
+  // a resource that is not promotable never goes beyond started; one found
+  // promoted or unpromoted anyway is demoted and restarted (the role matrix)
+  if (!inPromotable(rsc) && rsc.nextRole > Role.Started) rsc.nextRole = Role.Started;
   const current = activeNode(rsc);
   const allActive = rsc.runningOn.length;
   const cleanActive = rsc.runningOn.filter((n) => !n.unclean).length;
@@ -511,7 +510,6 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
         ? rsc.nextRole === Role.Promoted
         : op.role !== rsc.nextRole && !(op.role === Role.Started && rsc.nextRole === Role.Started);
     if (otherRole) {
-      if (!inPromotable(rsc) && rsc.nextRole === Role.Started) continue;
       if (optional) {
         const cancel = as.custom(rsc, 'cancel', op.interval, node, false, { key: `${key}-cancel` });
         cancel.cancel = true;
