@@ -45,7 +45,8 @@ const INFINITY_HACK = INF * -100;
 
 export type Table = NodeScores;
 
-function baseWeight(node: SNode): number {
+/** A node's weight before any constraint: -INFINITY for cluster nodes that are offline or shutting down. */
+export function baseWeight(node: SNode): number {
   if (node.kind === 'member' && (!node.online || node.shutdown)) return -INF;
   return 0;
 }

@@ -9,7 +9,15 @@ import { INF, O, Role, cloneOf, nodeAvailable, primitivesOf } from './model';
 import { parseBoolean } from '@remora/cib';
 import type { ActionSet } from './actions';
 import type { WorkingSet } from './unpack';
-import { W, applyColocToWeights, assign, hasTable, locate, mergeWeights } from './assign';
+import {
+  W,
+  applyColocToWeights,
+  assign,
+  baseWeight,
+  hasTable,
+  locate,
+  mergeWeights,
+} from './assign';
 import type { NodeScores } from './scores';
 import { ABSENT } from './scores';
 import {
@@ -60,6 +68,19 @@ function tableOf(inst: Rsc): NodeScores {
   return inst.allowed;
 }
 
+/**
+ * Whether an instance's current node is still allowed for it when instances
+ * are sorted. Pacemaker's node scores do not yet reflect that a node is
+ * offline or shutting down at that point (only assignment checks it), so
+ * for such a node, whose scores here start from -INFINITY, only a missing
+ * score disallows it.
+ */
+function allowedOn(inst: Rsc, node: SNode): boolean {
+  const w = weight(tableOf(inst), node);
+  if (w === ABSENT) return false;
+  return w >= 0 || baseWeight(node) <= -INF;
+}
+
 /** Pacemaker's sort_clone_instance: the order instances are placed in. */
 function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
   const na = runningNodes(a);
@@ -70,19 +91,13 @@ function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
   let n2: SNode | undefined = nb[0];
   let can1 = true;
   let can2 = true;
-  if (n1) {
-    const w = weight(tableOf(a), n1);
-    if (w === ABSENT || w < 0) {
-      n1 = undefined;
-      can1 = false;
-    }
+  if (n1 && !allowedOn(a, n1)) {
+    n1 = undefined;
+    can1 = false;
   }
-  if (n2) {
-    const w = weight(tableOf(b), n2);
-    if (w === ABSENT || w < 0) {
-      n2 = undefined;
-      can2 = false;
-    }
+  if (n2 && !allowedOn(b, n2)) {
+    n2 = undefined;
+    can2 = false;
   }
   if (can1 !== can2) return can1 ? -1 : 1;
   // promotable instances: their best promotion score stands in for the priority
