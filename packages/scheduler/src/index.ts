@@ -10,7 +10,8 @@
  */
 import type { Cib, XmlDocument } from '@remora/cib';
 import { mergeNvSets, parseInterval, parseXml, readCib } from '@remora/cib';
-import { actionAttributes, graphNames } from './graph';
+import type { GraphContext } from './graph';
+import { actionAttributes, graphNames, locksToNode } from './graph';
 import type { ActionSet } from './actions';
 import { createActions } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
@@ -95,6 +96,12 @@ export interface GraphAction {
   readonly primitiveId?: string;
   /** The graph's `long-id` (the instance's id, or the name its history has) when it differs from `primitiveId`. */
   readonly longId?: string;
+  /**
+   * shutdown-lock: when the resource's lock to the node started (seconds
+   * since the epoch), on actions that keep it locked there, so the executor
+   * records the lock with the result.
+   */
+  readonly shutdownLock?: number;
 }
 
 export interface Schedule {
@@ -140,16 +147,16 @@ class ScheduledAction implements GraphAction {
   readonly key: string;
   readonly nodeId?: string;
   readonly #action: Action;
-  readonly #opDefaultTimeout: number;
+  readonly #graph: GraphContext;
 
   constructor(
     a: Action,
     readonly id: number,
     readonly inputs: readonly number[],
-    opDefaultTimeout: number,
+    graph: GraphContext,
   ) {
     this.#action = a;
-    this.#opDefaultTimeout = opDefaultTimeout;
+    this.#graph = graph;
     const router =
       a.node && a.node.kind !== 'member'
         ? (a.node.connection?.assignedTo ?? a.node.connection?.runningOn[0])
@@ -190,8 +197,12 @@ class ScheduledAction implements GraphAction {
     return r && r.kind === 'primitive' ? graphNames(r).longId : undefined;
   }
 
+  get shutdownLock(): number | undefined {
+    return locksToNode(this.#action) ? this.#action.rsc?.lockTime : undefined;
+  }
+
   get attributes(): Readonly<Record<string, string>> {
-    return actionAttributes(this.#action, this.#opDefaultTimeout);
+    return actionAttributes(this.#action, this.#graph);
   }
 
   toJSON(): Record<string, unknown> {
@@ -214,6 +225,7 @@ class ScheduledAction implements GraphAction {
       historyId: this.historyId,
       primitiveId: this.primitiveId,
       longId: this.longId,
+      shutdownLock: this.shutdownLock,
     };
   }
 }
@@ -271,6 +283,7 @@ export function schedule(
   const ids = new Map<Action, number>(executed.map((a, i) => [a, i]));
   const d = mergeNvSets(cib.opDefaults).timeout;
   const opDefaultTimeout = d ? parseInterval(d, '/cib/configuration/op_defaults/timeout') : 20_000;
+  const graph: GraphContext = { opDefaultTimeout, nodes: ws.nodes, notifyData: new Map() };
   const actions: GraphAction[] = executed.map((a, i) => {
     const inputs: number[] = [];
     for (const o of a.before) {
@@ -278,7 +291,7 @@ export function schedule(
       const id = ids.get(o.first);
       if (id !== undefined) inputs.push(id);
     }
-    return new ScheduledAction(a, i, inputs, opDefaultTimeout);
+    return new ScheduledAction(a, i, inputs, graph);
   });
   // inputs always come earlier in a valid order; a later one means an ordering loop
   const looped = actions.filter((a) => a.inputs.some((i) => i >= a.id));

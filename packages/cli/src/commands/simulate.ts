@@ -26,12 +26,15 @@ export function registerSimulateCommands(program: Command): void {
     .option('-p, --xml-pipe', 'read the CIB from stdin')
     .option('-S, --simulate', 'execute the transition (every action succeeds) and show the result')
     .option('-s, --show-scores', 'show the node scores behind each placement')
-    .option('-G, --save-graph <file>', 'write the transition graph as JSON')
+    .option(
+      '-G, --save-graph <file>',
+      "write the transition graph: Pacemaker's <transition_graph> XML when the file name ends in .xml, else JSON",
+    )
     .option('-d, --date <when>', 'run as if it were this date/time (ISO 8601)')
     .option('--output-as <format>', 'text or json', 'text')
     .addHelpText(
       'after',
-      '\nExamples:\n  remora simulate -x cib.xml -S\n  remora simulate -x cib.xml -G graph.json --output-as json',
+      '\nExamples:\n  remora simulate -x cib.xml -S\n  remora simulate -x cib.xml -G graph.json --output-as json\n  remora simulate -x cib.xml -G graph.xml   # as crm_simulate -G writes it',
     )
     .action(async (options: SimulateOptions) => {
       const format = parseOutputFormat(options.outputAs);
@@ -46,7 +49,7 @@ export function registerSimulateCommands(program: Command): void {
           );
       }
       const { parseXml, readCib } = await import('@remora/cib');
-      const { schedule, formatSimulation } = await import('@remora/scheduler');
+      const { schedule, formatSimulation, transitionGraphXml } = await import('@remora/scheduler');
       let result;
       try {
         result = schedule(readCib(parseXml(text, { source })), { now });
@@ -60,7 +63,9 @@ export function registerSimulateCommands(program: Command): void {
       if (options.saveGraph !== undefined)
         await writeFile(
           options.saveGraph,
-          `${JSON.stringify({ actions: result.actions }, null, 2)}\n`,
+          options.saveGraph.toLowerCase().endsWith('.xml')
+            ? transitionGraphXml(result)
+            : `${JSON.stringify({ actions: result.actions }, null, 2)}\n`,
         );
       if (format === 'json') printJson(result);
       else
