@@ -335,10 +335,11 @@ function actionXml(a: GraphAction): string {
       a.agent.split(':').length === 3
         ? a.agent.split(':')
         : [a.agent.split(':')[0], undefined, a.agent.split(':')[1]];
-    const id = a.primitiveId ?? a.resource;
-    const longId = a.longId !== undefined && a.longId !== id ? ` long-id="${esc(a.longId)}"` : '';
+    // The instance's own id (@remora/controller records results and keys recurring operations
+    // by it); Pacemaker names an anonymous instance by its configured id (GraphAction.primitiveId)
+    // with this one as long-id.
     parts.push(
-      `<primitive id="${esc(id)}"${longId} class="${esc(cls ?? '')}"${provider ? ` provider="${esc(provider)}"` : ''} type="${esc(type ?? '')}"/>`,
+      `<primitive id="${esc(a.resource)}" class="${esc(cls ?? '')}"${provider ? ` provider="${esc(provider)}"` : ''} type="${esc(type ?? '')}"/>`,
     );
   }
   parts.push(`<attributes${attrsText(a.attributes)}/>`);
