@@ -61,6 +61,12 @@ export class ActionSet {
   readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[] }[] = [];
   /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
   readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
+  /**
+   * Orderings decided while probing guest nodes (the guest's container stop or
+   * probe before the start of a resource not probed there), resolved once the
+   * resources' actions exist, as Pacemaker resolves orderings after creating them.
+   */
+  readonly guestProbeOrders: { first: Rsc; task: 'stop' | 'monitor'; then: Rsc }[] = [];
   /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
   private readonly index = new Map<string, Map<SNode | undefined, Action>>();
   /** Actions per resource and task, for resolving resource-level orderings. */
@@ -578,7 +584,8 @@ function recurringForInactive(
  * as optional actions (Pacemaker's process_recurring creates them while
  * unpacking, on every node): on such a node a recurring action is required
  * again when the node's connection starts, so a connection that moves or
- * recovers re-runs them there, even for a resource that leaves the node.
+ * recovers re-runs them there, even for a resource that leaves the node (but
+ * not for one placed nowhere: pcmk__finalize_assignment made them unrunnable).
  */
 function activeRecurringOnRemoteNodes(ws: WorkingSet, as: ActionSet): void {
   for (const r of ws.byId.values()) {
@@ -587,7 +594,14 @@ function activeRecurringOnRemoteNodes(ws: WorkingSet, as: ActionSet): void {
       if (node.kind === 'member') continue;
       for (const key of keys) {
         const m = /_([a-z_-]+)_(\d+)$/.exec(key);
-        if (m) as.custom(r, m[1] as string, Number(m[2]), node, true);
+        if (!m) continue;
+        const [task, interval] = [m[1] as string, Number(m[2])];
+        const a = as.custom(r, task, interval, node, true);
+        // a resource placed nowhere cannot run them (but still its role="Stopped" monitors)
+        const forStopped = r.ops.some(
+          (o) => o.name === task && o.interval === interval && o.role === Role.Stopped,
+        );
+        if (!r.assignedTo && !forStopped) a.runnable = false;
       }
     }
   }
@@ -624,9 +638,19 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   }
   if (mode === 'never') return;
   if (node.kind === 'guest') {
+    // nothing runs on a stopped guest: start the resource after the guest's probe
+    // where it will run (if not known there); nor on a guest about to stop: start the
+    // resource after the guest's stop (in case it restarts)
     const guest = node.connection?.container;
-    if (guest && guest.role === Role.Stopped) return;
-    if (guest && guestWillStop(node)) return;
+    if (guest && guest.role === Role.Stopped) {
+      if (guest.assignedTo && !guest.knownOn.has(guest.assignedTo))
+        as.guestProbeOrders.push({ first: guest, task: 'monitor', then: topOf(rsc) });
+      return;
+    }
+    if (guest && guestWillStop(node)) {
+      as.guestProbeOrders.push({ first: guest, task: 'stop', then: topOf(rsc) });
+      return;
+    }
   }
   const probe = as.custom(rsc, 'monitor', 0, node, false);
   probe.expectedRc = 7;
@@ -663,11 +687,8 @@ function scheduleProbes(ws: WorkingSet, as: ActionSet): void {
     if (!node.online) continue;
     if (node.unclean) continue;
     if (!node.rscDiscovery) continue;
-    if (node.kind === 'guest') {
-      // a guest that is stopped (or about to stop) runs nothing: no probes at all
-      const guest = node.connection?.container;
-      if (!guest || guest.role === Role.Stopped || guestWillStop(node)) continue;
-    }
+    // (a guest that is stopped or about to stop is probed for nothing: see probeResource)
+    if (node.kind === 'guest' && !node.connection?.container) continue;
     for (const r of ws.resources) probeResource(ws, as, r, node);
   }
 }
@@ -1100,6 +1121,12 @@ function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
       for (const s of stopsOf()) as.order(a, s, flags);
       if (a.task === 'stop') migrationEquivalents(as, rsc, 'stop', conn, 'stop');
     };
+    // a resource moving onto a remote or guest node stops where it was only after the
+    // connection started (if that fails, it stays where it runs)
+    if (a.task === 'start')
+      for (const other of rsc.actions)
+        if (other.task === 'stop' && other.node !== a.node)
+          for (const s of startsOf()) as.order(s, other, O.optional);
     let task = a.task;
     if (task === 'migrate_to' || task === 'migrate_from') task = 'stop';
     const container = conn.container;
@@ -1112,9 +1139,6 @@ function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
     };
     if (task === 'start' || task === 'promote') {
       startThen(state === 'failed' ? O.impliesThen : 0);
-      for (const other of rsc.actions)
-        if (other.task === 'stop' && other.node !== a.node)
-          for (const s of startsOf()) as.order(s, other, O.optional);
     } else if (task === 'stop') {
       if (state === 'alive') thenStop(O.impliesFirst);
       else if (state === 'failed') fence('resources are active but connection is unrecoverable');
@@ -1930,6 +1954,7 @@ export function createActions(ws: WorkingSet): ActionSet {
         inst.kind === 'group' ? groupInternal(as, inst) : primitiveInternal(as, inst),
       );
   }
+  for (const o of as.guestProbeOrders) as.orderRsc(o.first, o.task, o.then, 'start', O.optional);
   utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);
   userOrderings(ws, as);
