@@ -7,7 +7,6 @@
 import type { OrderConstraint, ResourceSet } from '@remora/cib';
 import type { Action, Ordering, Rsc, SNode } from './model';
 import {
-  INF,
   O,
   Role,
   cloneOf,
@@ -16,7 +15,6 @@ import {
   isActiveRole,
   nodeAvailable,
   primitivesOf,
-  topOf,
 } from './model';
 import type { WorkingSet } from './unpack';
 import {
@@ -32,7 +30,6 @@ import { configChanges } from './digest';
 import { orderProbes } from './probe-orderings';
 import { ABSENT } from './scores';
 import {
-  cloneFirstFlags,
   cloneInternal,
   createCloneActions,
   createNotifications,
@@ -42,6 +39,7 @@ import {
   orderInterleaved,
 } from './clone';
 import { mergeNvSets, parseBoolean, parseInterval } from '@remora/cib';
+import { propagate, setReason } from './propagate';
 
 /**
  * The ordering lists of an action without any: shared, and replaced by the
@@ -226,8 +224,14 @@ export class ActionSet {
     this.stopOrderingsOfStopped.push({ first: a, thens });
   }
 
-  /** The actions an ordering starts from; a missing one is created without a node (unrunnable). */
-  firstActions(a: Rsc, task: string): Action[] {
+  /**
+   * The actions an ordering starts from; a missing one is created without a node
+   * (unrunnable). `configured`: for a configured ordering, which Pacemaker applies
+   * before the internal ones, so the resource's own stop comes before a start
+   * created here (a stopping resource's start is then required, and so is what
+   * it implies).
+   */
+  firstActions(a: Rsc, task: string, configured = false): Action[] {
     const firsts = this.rscActions(a, task);
     if (firsts.length > 0 || task === 'monitor') return firsts;
     const stopped =
@@ -236,7 +240,11 @@ export class ActionSet {
     // nothing to demote: an ordering after the demotion of an unpromoted resource is ignored
     if (task === 'demote' && a.role === Role.Unpromoted) return [];
     if (a.kind !== 'primitive') return [];
-    return [this.custom(a, task, 0, undefined, true)];
+    const created = this.custom(a, task, 0, undefined, true);
+    if (configured && task === 'start')
+      for (const stop of this.rscActions(a, 'stop'))
+        this.order(stop, created, O.optional | O.impliesThen | O.restart);
+    return [created];
   }
 
   private rscActions(r: Rsc, task: string): Action[] {
@@ -280,10 +288,6 @@ function startResource(as: ActionSet, rsc: Rsc, node: SNode, optional: boolean):
   // (an unmanaged resource's start stays optional)
   if (start.runnable && !optional && rsc.managed) start.optional = false;
   return start;
-}
-
-function setReason(a: Action, reason: string, overwrite = false): void {
-  if (a.reason === undefined || overwrite) a.reason = reason;
 }
 
 /** What takes a resource one step from a role to the next (Pacemaker's role transition table). */
@@ -908,12 +912,10 @@ function orderAfterMinimum(
   const met = as.custom(undefined, key, 0, undefined, true, { pseudo: true, key });
   met.requiredRunnable = min;
   for (const inst of clone.children)
-    for (const f of as.firstActions(inst, fa)) as.order(f, met, O.oneOrMore);
-  const thens =
-    b.kind === 'group'
-      ? b.children.flatMap((m) => as.ofRsc(m, ta).filter((x) => x.interval === 0))
-      : as.ofRsc(b, ta).filter((x) => x.interval === 0);
-  for (const t of thens) as.order(met, t, flags | O.runnableLeft);
+    for (const f of as.firstActions(inst, fa, true)) as.order(f, met, O.oneOrMore);
+  // (a group's own pseudo action: propagation passes its flags on to each member)
+  for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0))
+    as.order(met, t, flags | O.runnableLeft);
 }
 
 function setResources(ws: WorkingSet, c: OrderConstraint, set: ResourceSet): Rsc[] {
@@ -1005,23 +1007,13 @@ function orderSets(
 /** A resource's action (a group's completion pseudo action) before a given action. */
 function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flags: number): void {
   const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
-  for (const f of as.firstActions(a, firstTask)) as.order(f, then, flags);
+  for (const f of as.firstActions(a, firstTask, true)) as.order(f, then, flags);
 }
 
 /** A given action before a resource's action (each group member's). */
 function orderActionToUser(as: ActionSet, first: Action, b: Rsc, ta: string, flags: number): void {
-  if (b.kind === 'clone') {
-    // the clone's pseudo action; propagation passes its flags on to each instance
-    for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(first, t, flags);
-    return;
-  }
-  const thens =
-    b.kind === 'group'
-      ? b.children.flatMap((m) => as.ofRsc(m, ta).filter((x) => x.interval === 0))
-      : as.ofRsc(b, ta).filter((x) => x.interval === 0);
-  for (const t of thens) as.order(first, t, flags);
-  if (b.kind === 'group')
-    for (const t of as.ofRsc(b, ta)) as.order(first, t, flags & ~(O.impliesThen | O.impliesFirst));
+  // a collective's own pseudo action: propagation passes its flags on to each member
+  for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(first, t, flags);
 }
 
 /** An ordering between resources, where either may be a group (its pseudo action stands for it). */
@@ -1040,26 +1032,12 @@ function orderUser(
     return;
   }
   const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
-  if (b.kind === 'clone') {
-    // the clone's pseudo action; propagation passes its flags on to each instance
-    const firsts = as.firstActions(a, firstTask);
-    const thens = as.ofRsc(b, ta).filter((x) => x.interval === 0);
-    if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
-    for (const f of firsts) for (const t of thens) as.order(f, t, flags);
-    return;
-  }
-  const thenTask = ta;
-  const firsts = as.firstActions(a, firstTask);
-  const thens =
-    b.kind === 'group'
-      ? b.children.flatMap((m) => as.ofRsc(m, thenTask).filter((x) => x.interval === 0))
-      : as.ofRsc(b, thenTask).filter((x) => x.interval === 0);
-  const groupThen = b.kind === 'group' ? as.ofRsc(b, thenTask) : [];
-  if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, [...thens, ...groupThen]);
-  for (const f of firsts) {
-    for (const t of thens) as.order(f, t, flags);
-    for (const t of groupThen) as.order(f, t, flags & ~(O.impliesThen | O.impliesFirst));
-  }
+  // a collective's own pseudo action (Pacemaker's): propagation passes its flags on to
+  // each member or instance
+  const firsts = as.firstActions(a, firstTask, true);
+  const thens = as.ofRsc(b, ta).filter((x) => x.interval === 0);
+  if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
+  for (const f of firsts) for (const t of thens) as.order(f, t, flags);
 }
 
 /** The group pseudo action that marks a task as complete for orderings after it. */
@@ -1393,290 +1371,6 @@ function unfencingOrderings(ws: WorkingSet, as: ActionSet): void {
   }
 }
 
-// ---------------------------------------------------------------- propagation
-
-function implies(then: Action, first: Action, flag: 'optional' | 'runnable'): boolean {
-  if (flag === 'optional') {
-    if (!then.optional) return false;
-    then.optional = false;
-    if (first.rsc && then.rsc !== first.rsc)
-      setReason(then, `required ${first.rsc.id} ${first.task}`);
-    else if (!first.rsc && then.rsc) setReason(then, `required ${first.task}`);
-    return true;
-  }
-  if (!then.runnable) return false;
-  then.runnable = false;
-  if (first.rsc && then.rsc !== first.rsc)
-    setReason(then, `unrunnable ${first.rsc.id} ${first.task}`);
-  else if (!first.rsc && first.requiredRunnable !== undefined)
-    setReason(then, `unrunnable ${first.key}`);
-  return true;
-}
-
-/** `a` can no longer be part of a migration because of `because` (the reason is overwritten). */
-function unmigratable(a: Action, because: Action): void {
-  if (!a.migrateRunnable) return;
-  a.migrateRunnable = false;
-  if (because.rsc && a.rsc !== because.rsc)
-    setReason(a, `unrunnable ${because.rsc.id} ${because.task}`, true);
-}
-
-/**
- * The action named as the reason when `then` becomes unrunnable: Pacemaker
- * looks at all of an action's inputs in order, so the earliest unrunnable
- * one it must wait for is the reason, whichever was found unrunnable first.
- */
-function blockingFirst(then: Action, fallback: Action): Action {
-  for (const o of then.before) {
-    if (!(o.flags & O.runnableLeft) || o.first.rsc === then.rsc) continue;
-    if (!o.first.rsc && o.first.requiredRunnable === undefined) continue;
-    if (!firstFlags(o.first).runnable) return o.first;
-    if (o.first === fallback) break;
-  }
-  return fallback;
-}
-
-/**
- * The flags of an ordering's "first" action: a collective's pseudo action
- * summarises its members' (required if any is; a group's runnable if all are,
- * a clone's if any is). Before an action on a node (`node`), a clone's
- * action is required only if an instance's action there is (Pacemaker's
- * action_flags_for_ordering), runnable if any instance's is anywhere.
- */
-function firstFlags(a: Action, node?: SNode): { optional: boolean; runnable: boolean } {
-  const rsc = a.rsc;
-  if (rsc && rsc.kind === 'clone' && a.pseudo)
-    return cloneFirstFlags(a, (x) => firstFlags(x), node);
-  if (rsc && rsc.kind === 'group' && a.pseudo) {
-    const task = a.task === 'running' ? 'start' : a.task === 'stopped' ? 'stop' : a.task;
-    let optional = true;
-    let runnable = true;
-    for (const m of rsc.children) {
-      const ma = m.actions.find((x) => x.task === task && x.interval === 0);
-      if (ma) {
-        if (!ma.optional) optional = false;
-        // as Pacemaker's group_action_flags: a member that cannot run its action
-        // makes the group's completion (running, stopped) unrunnable, not its start
-        if (!ma.runnable && task !== a.task) runnable = false;
-      } else if (task !== 'stop' && task !== 'demote') runnable = false;
-    }
-    return { optional, runnable };
-  }
-  return { optional: a.optional, runnable: a.runnable };
-}
-
-/** The node an ordering's "then" is scoped to (a group's start: where the group is). */
-function orderingNode(then: Action): SNode | undefined {
-  if (then.node) return then.node;
-  const rsc = then.rsc;
-  if (rsc?.kind !== 'group' || then.task !== 'start') return undefined;
-  // where all its members are placed (none when they are apart or not placed)
-  const nodes = new Set(primitivesOf(rsc).map((m) => m.assignedTo));
-  const [only] = nodes;
-  return nodes.size === 1 ? only : undefined;
-}
-
-function applyOrdering(first: Action, then: Action, flags: number, changed: Set<Action>): void {
-  if (flags & O.oneOrMore && then.requiredRunnable !== undefined) {
-    // runnable once enough of the actions before it are
-    let count = 0;
-    for (const o of then.before) if (o.flags & O.oneOrMore && firstFlags(o.first).runnable) count++;
-    const runnable = count >= then.requiredRunnable;
-    if (runnable !== then.runnable) {
-      then.runnable = runnable;
-      changed.add(then);
-    }
-    return;
-  }
-  // a clone's action is required once one of its instances' is (Pacemaker's summary flags)
-  for (const a of [first, then])
-    if (a.rsc?.kind === 'clone' && a.pseudo && a.optional && !firstFlags(a).optional) {
-      a.optional = false;
-      changed.add(a);
-    }
-  const ff = firstFlags(first, orderingNode(then));
-  const f0 = [first.optional, first.runnable, first.migrateRunnable, first.pseudo];
-  const t0 = [then.optional, then.runnable, then.migrateRunnable, then.pseudo];
-  // implies-then before the other flags, as Pacemaker applies them: a 'then' made
-  // required and unrunnable by one ordering keeps "required X" as its reason
-  if (flags & O.impliesThen && then.optional && !ff.optional && !first.migrateRunnable) {
-    implies(then, first, 'optional');
-  }
-  // a remote connection that migrates is not really stopping for what runs through it
-  const migratingConnection =
-    then.task === 'stop' && then.migrateRunnable && then.rsc?.remoteNode !== undefined;
-  if (
-    flags & O.impliesFirst &&
-    !then.optional &&
-    first.optional &&
-    !ff.optional &&
-    !migratingConnection
-  ) {
-    first.optional = false;
-    if (then.rsc && first.rsc !== then.rsc)
-      setReason(first, `required ${then.rsc.id} ${then.task}`);
-  }
-  // a required action that does not migrate keeps what must come before it from migrating
-  if (flags & O.impliesFirst && !then.optional && first.migrateRunnable && !then.migrateRunnable)
-    unmigratable(first, then);
-  if (flags & O.impliesFirstMigratable) {
-    if ((!then.migrateRunnable || !then.runnable) && first.runnable) {
-      first.runnable = false;
-      if (then.rsc && first.rsc !== then.rsc)
-        setReason(first, `unrunnable ${then.rsc.id} ${then.task}`);
-    }
-    if (!then.optional && first.optional) first.optional = false;
-  }
-  if (flags & O.pseudoLeft && !first.runnable && (then.migrateRunnable || then.pseudo)) {
-    unmigratable(then, first);
-    then.pseudo = false;
-  }
-  if (
-    flags & O.promotedImpliesFirst &&
-    !then.optional &&
-    first.optional &&
-    then.rsc?.role === Role.Promoted
-  ) {
-    first.optional = false;
-    if (first.rsc && then.rsc !== first.rsc)
-      setReason(first, `required ${then.rsc.id} ${then.task}`);
-  }
-  if (flags & O.runnableLeft && then.runnable && !ff.runnable) {
-    if (then.pseudo) then.runnable = false;
-    else implies(then, blockingFirst(then, first), 'runnable');
-    if (then.migrateRunnable) unmigratable(then, first);
-  }
-  if (flags & O.asymmetrical && then.rsc && !ff.runnable && then.runnable) {
-    let skip = false;
-    if (then.optional) {
-      const active = isActiveRole(then.rsc.role);
-      if (!active && then.task === 'stop') skip = true;
-      else if (
-        active &&
-        then.task === 'start' &&
-        then.rsc.runningOn.length === 1 &&
-        then.rsc.runningOn[0] === then.node
-      )
-        skip = true;
-    }
-    if (!skip) implies(then, first, 'runnable');
-  }
-  // a mandatory ordering after the stop of a blocked resource (unmanaged after a
-  // failure it cannot recover from): 'then' would wait forever
-  if (
-    flags & (O.impliesThen | O.impliesFirst | O.restart) &&
-    first.rsc &&
-    !first.rsc.managed &&
-    first.rsc.blocked &&
-    !first.runnable &&
-    first.task === 'stop' &&
-    then.runnable
-  ) {
-    then.runnable = false;
-  }
-  if (flags & O.restart && then.rsc && first.rsc) {
-    let restart = false;
-    if (!then.optional) restart = true;
-    if (!then.runnable && then.rsc.managed && first.rsc === then.rsc) restart = true;
-    if (restart) {
-      if (first.runnable && first.optional) first.optional = false;
-      if (!then.optional && first.optional) first.optional = false;
-      if (!then.migrateRunnable && first.migrateRunnable) unmigratable(first, then);
-      if (!first.optional && !first.runnable && then.runnable) then.runnable = false;
-    }
-  }
-  if (
-    f0.some(
-      (v, i) => v !== [first.optional, first.runnable, first.migrateRunnable, first.pseudo][i],
-    )
-  )
-    changed.add(first);
-  if (t0.some((v, i) => v !== [then.optional, then.runnable, then.migrateRunnable, then.pseudo][i]))
-    changed.add(then);
-  // an ordering before a clone's action applies to each runnable instance's same action
-  if (then.rsc?.kind === 'clone' && then.pseudo && flags & (O.impliesThen | O.runnableLeft)) {
-    for (const inst of then.rsc.children) {
-      const ia = inst.actions.find((x) => x.task === then.task && x.interval === 0);
-      if (ia && firstFlags(ia).runnable)
-        applyOrdering(first, ia, flags & (O.impliesThen | O.runnableLeft), changed);
-    }
-  }
-  // an ordering before a group's action applies to each member's same action
-  if (then.rsc?.kind === 'group' && then.pseudo && flags & (O.impliesThen | O.runnableLeft)) {
-    for (const m of then.rsc.children) {
-      const ma = m.actions.find((x) => x.task === then.task && x.interval === 0);
-      if (ma) applyOrdering(first, ma, flags & (O.impliesThen | O.runnableLeft), changed);
-    }
-  }
-}
-
-/**
- * A start that became unrunnable through an ordering blocks the starts of
- * what is colocated with its resource with INFINITY (Pacemaker's
- * pcmk__block_colocated_starts): once every instance or member of the
- * top-level resource cannot start, each mandatory dependent's start becomes
- * unrunnable ("colocation with X"), and so on down the colocation chain.
- */
-function blockColocatedStarts(a: Action, blocked: (x: Action) => void): void {
-  if (a.task !== 'start' || a.runnable || !a.rsc) return;
-  const top = topOf(a.rsc);
-  // a group's own colocations moved to its last member when it was assigned,
-  // where Pacemaker 2.1.5 does not look: nothing colocated with a group is blocked
-  if (top.kind === 'group' || top.withThis.length === 0) return;
-  for (const child of top.children) {
-    const start = child.actions.find((x) => x.task === 'start');
-    if (!start || start.runnable) return;
-  }
-  for (const c of top.withThis) {
-    if (c.score < INF) continue;
-    for (const x of c.dependent.actions) {
-      if (x.task !== 'start' || !x.runnable) continue;
-      x.runnable = false;
-      setReason(x, `colocation with ${a.rsc.id}`);
-      blocked(x);
-    }
-  }
-}
-
-export function propagate(as: ActionSet): void {
-  const queue: Action[] = [...as.actions];
-  const queued = new Set<Action>(queue);
-  // starts that could run before orderings were applied: one that no longer can blocks its dependents
-  const runnableStarts = new Set<Action>(
-    as.actions.filter((a) => a.task === 'start' && a.runnable && a.rsc),
-  );
-  const enqueue = (a: Action): void => {
-    if (queued.has(a)) return;
-    queue.push(a);
-    queued.add(a);
-    // members' flags feed their group's and clone's pseudo actions
-    for (let g = a.rsc?.parent; g; g = g.parent) for (const ga of g.actions) enqueue(ga);
-  };
-  const changed = new Set<Action>();
-  const block = (x: Action): void => {
-    runnableStarts.delete(x);
-    blockColocatedStarts(x, block);
-    enqueue(x);
-    for (const next of x.after) enqueue(next.then);
-  };
-  // a moving head instead of shift(): the queue holds every action (large clusters)
-  for (let head = 0; head < queue.length; head++) {
-    const a = queue[head] as Action;
-    queued.delete(a);
-    // as Pacemaker updates an action: from what must come first, the latest ordering first
-    for (let i = a.before.length - 1; i >= 0; i--) {
-      const o = a.before[i] as Ordering;
-      applyOrdering(o.first, o.then, o.flags, changed);
-      for (const c of changed) {
-        if (!c.runnable && runnableStarts.delete(c)) blockColocatedStarts(c, block);
-        enqueue(c);
-        for (const next of c.after) enqueue(next.then);
-      }
-      changed.clear();
-    }
-  }
-}
-
 // ---------------------------------------------------------------- configuration changes
 
 function applyConfigChanges(ws: WorkingSet, as: ActionSet): void {
@@ -1856,6 +1550,24 @@ function clearFailCount(as: ActionSet, r: Rsc, node: SNode): void {
 
 // ---------------------------------------------------------------- entry
 
+/**
+ * The actions in the order Pacemaker creates them, for propagation: the
+ * recurring operations active in the history first (created while unpacking),
+ * then the others as remora creates them.
+ */
+function visitOrder(ws: WorkingSet, as: ActionSet): Action[] {
+  const early: Action[] = [];
+  const seen = new Set<Action>();
+  for (const { rsc, node, key } of ws.activeRecurringOps) {
+    const a = as.find(key, node);
+    if (!a || a.rsc !== rsc || seen.has(a)) continue;
+    seen.add(a);
+    early.push(a);
+  }
+  if (early.length === 0) return as.actions;
+  return [...early, ...as.actions.filter((a) => !seen.has(a))];
+}
+
 export function createActions(ws: WorkingSet): ActionSet {
   const as = new ActionSet(ws);
   activeRecurringOnRemoteNodes(ws, as);
@@ -1965,7 +1677,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   remoteOrderings(ws, as);
   scheduleFencingAndShutdowns(ws, as);
   orderProbes(ws, as);
-  propagate(as);
+  propagate(visitOrder(ws, as));
   breakLoadLoops(as);
   // a required stop cancels a reload
   for (const a of as.actions) {

@@ -106,6 +106,12 @@ export interface WorkingSet {
   readonly clearFailcounts: { rsc: Rsc; node: SNode }[];
   /** Resource histories to delete from a node's status: "lrm_delete" actions (expired shutdown locks). */
   readonly historyDeletes: { rsc: Rsc; node: SNode }[];
+  /**
+   * Recurring operations active on an online node, in the order the history is
+   * read: Pacemaker creates their actions while unpacking (process_recurring),
+   * before any other, which decides the order orderings are applied in.
+   */
+  readonly activeRecurringOps: { rsc: Rsc; node: SNode; key: string }[];
   readonly warnings: string[];
   dc?: SNode;
   /** Creates an orphan instance of an anonymous clone (history with no free instance). */
@@ -330,6 +336,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     bans: [],
     clearFailcounts: [],
     historyDeletes: [],
+    activeRecurringOps: [],
     warnings: [],
   };
 
@@ -1307,7 +1314,7 @@ function unpackResourceHistory(ws: WorkingSet, node: SNode, h: ResourceHistoryRe
   const st: NodeHistoryState = { onFail: OnFail.Ignore };
   const ops = [...h.operations].sort(compareByCallId);
   for (const op of ops) unpackOp(ws, rsc, node, op, st);
-  recordActiveRecurring(rsc, node, ops);
+  recordActiveRecurring(ws, rsc, node, ops);
   processState(ws, rsc, node, st);
   if (savedRole > rsc.role) rsc.role = savedRole;
   // an instance active under another name keeps that name in the transition
@@ -1415,7 +1422,12 @@ export function blockFailure(rsc: Rsc, node: SNode, op?: OperationRecord): boole
 }
 
 /** Recurring operations active since the last start (Pacemaker's calculate_active_ops + process_recurring). */
-function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRecord[]): void {
+function recordActiveRecurring(
+  ws: WorkingSet,
+  rsc: Rsc,
+  node: SNode,
+  ops: readonly OperationRecord[],
+): void {
   let stopIndex = -1;
   let startIndex = -1;
   let impliedMonitorStart = -1;
@@ -1438,7 +1450,9 @@ function recordActiveRecurring(rsc: Rsc, node: SNode, ops: readonly OperationRec
     if (startIndex < stopIndex && i <= stopIndex) return;
     if (i < startIndex) return;
     if (op.interval === 0 || op.opStatus === -1) return;
-    keys.add(`${rsc.id}_${op.operation}_${op.interval}`);
+    const key = `${rsc.id}_${op.operation}_${op.interval}`;
+    keys.add(key);
+    ws.activeRecurringOps.push({ rsc, node, key });
   });
   if (keys.size === 0) return;
   rsc.activeRecurring ??= new Map();
