@@ -600,13 +600,15 @@ export function cloneFirstFlags(
   const clone = a.rsc as Rsc;
   // a notification stands for the action it notifies about
   const notified = /_notify_([a-z_]+)_0$/.exec(a.key);
-  const task = childTask(
-    (a.task === 'notify' || a.task === 'notified') && notified ? (notified[1] as string) : a.task,
-  );
+  const own =
+    (a.task === 'notify' || a.task === 'notified') && notified ? (notified[1] as string) : a.task;
+  const task = childTask(own);
   let optional = true;
   let runnable = false;
   for (const inst of clone.children) {
-    const ia = inst.actions.find((x) => x.task === task && x.interval === 0);
+    // (a cloned group's instance has the completion pseudo action itself: running, stopped)
+    const it = inst.kind === 'primitive' ? task : own;
+    const ia = inst.actions.find((x) => x.task === it && x.interval === 0);
     if (!ia) continue;
     const f = flagsOf(ia);
     if (f.runnable) runnable = true;
