@@ -482,7 +482,10 @@ function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
   start.pseudo = true;
   rsc.migration = { to, from };
   if (to) as.order(to, from, O.optional | O.impliesFirstMigratable);
-  as.order(from, stop, O.optional | O.impliesFirstMigratable);
+  // before every stop of the resource (Pacemaker orders by the stop's key): a
+  // dangling migration's stop elsewhere is not migratable, so neither is this one
+  for (const s of as.ofRsc(rsc, 'stop'))
+    if (s.interval === 0) as.order(from, s, O.optional | O.impliesFirstMigratable);
   as.order(from, start, O.optional | O.impliesFirstMigratable | O.pseudoLeft);
 }
 

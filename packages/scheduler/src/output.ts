@@ -185,7 +185,7 @@ export function graphInput(o: Ordering): boolean {
 
 /** Actions the transition runs (required, runnable), in a topological order of the orderings. */
 export function executedActions(as: ActionSet): Action[] {
-  const live = as.actions.filter(
+  let live = as.actions.filter(
     (a) =>
       (!a.optional || (a.printAlways === true && a.rsc?.managed === true)) &&
       a.runnable &&
@@ -193,6 +193,18 @@ export function executedActions(as: ActionSet): Action[] {
       !unmanagedAction(a),
   );
   const inGraph = new Set(live);
+  // A Serialize ordering after an action that cannot run stays in Pacemaker's
+  // graph as an input that never completes: the transition stalls there, and
+  // nothing after it runs (crm_simulate: "An invalid transition was produced")
+  const stalled: Action[] = live.filter((a) =>
+    a.before.some((o) => o.flags & O.serialize && !o.first.runnable && !inGraph.has(o.first)),
+  );
+  for (let head = 0; head < stalled.length; head++) {
+    const a = stalled[head] as Action;
+    if (!inGraph.delete(a)) continue;
+    for (const o of a.after) if (inGraph.has(o.then) && graphInput(o)) stalled.push(o.then);
+  }
+  if (inGraph.size < live.length) live = live.filter((a) => inGraph.has(a));
   const indegree = new Map<Action, number>();
   for (const a of live) indegree.set(a, 0);
   for (const a of live)
