@@ -193,11 +193,17 @@ export function executedActions(as: ActionSet): Action[] {
       !unmanagedAction(a),
   );
   const inGraph = new Set(live);
-  // A Serialize ordering after an action that cannot run stays in Pacemaker's
+  // A Serialize ordering after a resource's action that cannot run stays in Pacemaker's
   // graph as an input that never completes: the transition stalls there, and
   // nothing after it runs (crm_simulate: "An invalid transition was produced")
   const stalled: Action[] = live.filter((a) =>
-    a.before.some((o) => o.flags & O.serialize && !o.first.runnable && !inGraph.has(o.first)),
+    a.before.some(
+      (o) =>
+        o.flags & O.serialize &&
+        o.first.rsc?.kind === 'primitive' &&
+        !o.first.runnable &&
+        !inGraph.has(o.first),
+    ),
   );
   for (let head = 0; head < stalled.length; head++) {
     const a = stalled[head] as Action;

@@ -1784,6 +1784,35 @@ function migrateToSucceeded(ws: WorkingSet, rsc: Rsc, node: SNode, op: Operation
   }
 }
 
+/**
+ * A failed migrate_from: the resource is still active on the migration source
+ * (counted there before the target, as Pacemaker's unpack_migrate_from_failure
+ * does) unless the source has no history of it or newer state after the migration.
+ */
+function migrateFromFailed(ws: WorkingSet, rsc: Rsc, op: OperationRecord): void {
+  const source = op.attributes.migrate_source;
+  const target = op.attributes.migrate_target;
+  if (!source || !target) return;
+  const sourceOps = opsOn(ws, rsc.id, source);
+  if (sourceOps.length === 0) return;
+  const to = sourceOps.find(
+    (o) =>
+      o.operation === 'migrate_to' &&
+      o.rc === 0 &&
+      o.attributes.migrate_source === source &&
+      o.attributes.migrate_target === target,
+  );
+  const ref = to ?? op;
+  const sameNode = to !== undefined;
+  if (
+    nonMonitorAfter(ws, rsc.id, source, ref, sameNode) ||
+    monitorNotRunningAfter(ws, rsc.id, source, ref, sameNode)
+  )
+    return;
+  const sourceNode = ws.nodeByName.get(source);
+  if (sourceNode?.online) addRunning(rsc, sourceNode);
+}
+
 function recordFailed(ws: WorkingSet, rsc: Rsc, node: SNode, op: OperationRecord): void {
   if (
     ws.failedOps.some(
@@ -1882,6 +1911,7 @@ function failure(
     } else if (rc === 7) rsc.role = Role.Stopped;
     else rsc.role = Role.Unpromoted;
   }
+  if (task === 'migrate_from') migrateFromFailed(ws, rsc, op);
   // a probe that found the agent not installed or its parameters invalid
   // (Pacemaker masks such probe failures): the resource is not running there
   const isProbe = task === 'monitor' && op.interval === 0;
