@@ -15,6 +15,7 @@ import {
   isActiveRole,
   nodeAvailable,
   primitivesOf,
+  topOf,
 } from './model';
 import type { WorkingSet } from './unpack';
 import {
