@@ -1898,6 +1898,18 @@ function failure(
   const task = op.operation;
   st.lastFailure = op;
   if (!(!ws.config.symmetric && rc === 5)) recordFailed(ws, rsc, node, op);
+  // a remote connection whose stop failed with a hard error on a node that cannot be
+  // fenced: nothing more can be tried (Pacemaker's check_recoverable), so it is
+  // unmanaged and blocked before its on-fail is chosen (an unmanaged connection stops)
+  if (
+    task === 'stop' &&
+    rsc.remoteNode?.kind === 'remote' &&
+    [2, 3, 4, 5].includes(rc) &&
+    !canFenceWhileUnpacking(ws, node)
+  ) {
+    rsc.managed = false;
+    rsc.blocked = true;
+  }
   const { onFail, failRole } = onFailFor(ws, rsc, task, op.interval);
   if (st.onFail < onFail) st.onFail = onFail;
   if (task === 'stop') {
@@ -1922,6 +1934,14 @@ function failure(
     rsc.nextRole = failRole;
   }
   if (failRole === Role.Stopped) ws.bans.push({ rsc, score: -INF });
+}
+
+/** Whether fencing could be used on a node (Pacemaker's pe_can_fence). */
+function canFenceWhileUnpacking(ws: WorkingSet, node: SNode): boolean {
+  const c = ws.config;
+  if (!c.stonithEnabled || !c.haveStonithResource) return false;
+  if (c.haveQuorum || c.noQuorumPolicy === 'ignore') return true;
+  return node.online;
 }
 
 function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryState): void {
