@@ -2027,10 +2027,9 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
       }
     }
     if (!node.running.includes(rsc)) node.running.push(rsc);
-    if (node.maintenance) {
-      rsc.maintenance = true;
-      rsc.managed = false;
-    }
+    // active on a maintenance node: unmanaged (Pacemaker 2.1.5 does not put the
+    // resource itself in maintenance, so it keeps its monitors on other nodes)
+    if (node.maintenance) rsc.managed = false;
     if (!rsc.managed) ws.bans.push({ rsc, node, score: INF });
     switch (onFail) {
       case OnFail.Ignore:
