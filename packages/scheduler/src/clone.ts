@@ -18,8 +18,8 @@ import {
   locate,
   mergeWeights,
 } from './assign';
-import type { NodeScores } from './scores';
-import { ABSENT } from './scores';
+import { ABSENT, NodeScores } from './scores';
+import { thisWithList, withThisList } from './colocations';
 import {
   addPromotionScores,
   colocateWithPromotable,
@@ -40,11 +40,14 @@ export function instanceNode(inst: Rsc, current: boolean): SNode | undefined {
   return nodes.size === 1 ? [...nodes][0] : undefined;
 }
 
+/** Where an instance is active: a cloned group's nodes in the order its members' histories were read. */
 function runningNodes(inst: Rsc): SNode[] {
   const nodes: SNode[] = [];
   for (const p of primitivesOf(inst))
     for (const n of p.runningOn) if (!nodes.includes(n)) nodes.push(n);
-  return nodes;
+  if (inst.kind !== 'group' || nodes.length < 2 || !inst.activeOn) return nodes;
+  const seen = inst.activeOn.filter((n) => nodes.includes(n));
+  return [...seen, ...nodes.filter((n) => !seen.includes(n))];
 }
 
 function isFailed(inst: Rsc): boolean {
@@ -81,8 +84,24 @@ function allowedOn(inst: Rsc, node: SNode): boolean {
   return w >= 0 || baseWeight(node) <= -INF;
 }
 
+/**
+ * Pacemaker's cmp_instance_by_colocation: an active instance's score on its
+ * current node once the clone's colocations are applied to that node alone
+ * (the primaries' scores, and the positive preferences of the dependents).
+ */
+function colocatedScore(ws: WorkingSet, clone: Rsc, node: SNode): number {
+  let work = new NodeScores(ABSENT, new Map([[node.index, baseWeight(node)]]));
+  for (const c of thisWithList(clone))
+    work = mergeWeights(ws, c.primary, work, c.nodeAttribute, c.score / INF, 0);
+  for (const c of withThisList(clone)) {
+    if (!c.influence) continue;
+    work = mergeWeights(ws, c.dependent, work, c.nodeAttribute, c.score / INF, W.positive);
+  }
+  return work.get(node.index);
+}
+
 /** Pacemaker's sort_clone_instance: the order instances are placed in. */
-function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
+function compareInstances(clone: Rsc, a: Rsc, b: Rsc, colocated: (node: SNode) => number): number {
   const na = runningNodes(a);
   const nb = runningNodes(b);
   if (na.length > 0 && nb.length > 0 && na.length !== nb.length)
@@ -121,6 +140,9 @@ function compareInstances(clone: Rsc, a: Rsc, b: Rsc): number {
   const f1 = isFailed(a);
   const f2 = isFailed(b);
   if (f1 !== f2) return f1 ? 1 : -1;
+  const s1 = colocated(n1);
+  const s2 = colocated(n2);
+  if (s1 !== s2) return s1 > s2 ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
@@ -213,7 +235,14 @@ function allocateInstance(
   }));
   let chosen = assign(ws, inst, prefer);
   if (chosen && prefer && chosen !== prefer) {
-    unassignInstance(inst, saved);
+    if (inst.kind === 'group') {
+      // Pacemaker 2.1.5 cannot take a group instance back (native_deallocate
+      // does nothing for a group): only the group's own scores are restored,
+      // its members stay where they were placed and the instance, no longer
+      // provisional, is not counted on that node
+      const own = saved.find((s) => s.r === inst);
+      if (own) inst.allowed = own.allowed;
+    } else unassignInstance(inst, saved);
     chosen = undefined;
   }
   if (chosen) {
@@ -235,7 +264,16 @@ export function assignClone(ws: WorkingSet, clone: Rsc): void {
     clone.allowed = mergeInto(ws, clone, c);
   }
   info.perNode = new Int32Array(ws.nodes.length);
-  clone.children.sort((a, b) => compareInstances(clone, a, b));
+  const colocatedOn = new Map<SNode, number>();
+  const colocated = (node: SNode): number => {
+    let v = colocatedOn.get(node);
+    if (v === undefined) {
+      v = colocatedScore(ws, clone, node);
+      colocatedOn.set(node, v);
+    }
+    return v;
+  };
+  clone.children.sort((a, b) => compareInstances(clone, a, b, colocated));
 
   const max = info.max;
   let available = 0;

@@ -7,6 +7,7 @@
  * as its first member's ("group with R") and last member's ("R with group").
  */
 import type { Coloc, Rsc } from './model';
+import { INF } from './model';
 
 const VARIANT: Record<Rsc['kind'], number> = { primitive: 0, group: 1, clone: 2 };
 
@@ -32,11 +33,37 @@ function lastChild(rsc: Rsc): Rsc | undefined {
   return rsc.kind === 'group' ? rsc.children[rsc.children.length - 1] : undefined;
 }
 
-/** Colocations where `rsc` is the dependent (a group's first member also gets the group's). */
+/**
+ * Whether a group member comes after an unmanaged one (the first member
+ * counts when it is unmanaged itself): the internal colocations no longer
+ * carry the group's mandatory colocations that far, so Pacemaker's
+ * expand_group_colocations gives them to the member directly.
+ */
+function afterUnmanagedMember(group: Rsc, member: Rsc): boolean {
+  const members = group.children;
+  let unmanaged = members[0] !== undefined && !members[0].managed;
+  for (let i = 1; i < members.length; i++) {
+    const m = members[i] as Rsc;
+    if (m === member) return unmanaged;
+    if (!m.managed) unmanaged = true;
+  }
+  return false;
+}
+
+/**
+ * Colocations where `rsc` is the dependent (a group's first member also gets
+ * the group's, a member after an unmanaged one its mandatory ones).
+ */
 export function thisWithList(rsc: Rsc): Coloc[] {
   const parent = rsc.parent;
-  if (parent?.kind === 'group' && parent.children[0] === rsc && parent.thisWith.length > 0)
-    return sortedBy([...rsc.thisWith, ...parent.thisWith], 'primary');
+  if (parent?.kind === 'group' && parent.thisWith.length > 0) {
+    if (parent.children[0] === rsc)
+      return sortedBy([...rsc.thisWith, ...parent.thisWith], 'primary');
+    if (afterUnmanagedMember(parent, rsc)) {
+      const mandatory = parent.thisWith.filter((c) => c.score >= INF);
+      if (mandatory.length > 0) return sortedBy([...rsc.thisWith, ...mandatory], 'primary');
+    }
+  }
   return sortedBy(rsc.thisWith, 'primary');
 }
 

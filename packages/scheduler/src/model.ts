@@ -179,6 +179,12 @@ export interface Rsc {
   role: Role;
   nextRole: Role;
   runningOn: SNode[];
+  /**
+   * Collectives: the nodes where something in them is active, in the order
+   * the histories were read (Pacemaker adds a member's node to its parents'
+   * running_on).
+   */
+  activeOn?: SNode[];
   /** Nodes with any history for the resource. */
   knownOn: Set<SNode>;
   failed: boolean;

@@ -2019,6 +2019,10 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
   }
   if (isActiveRole(rsc.role)) {
     if (!rsc.runningOn.includes(node)) rsc.runningOn.push(node);
+    for (let p = rsc.parent; p; p = p.parent) {
+      p.activeOn ??= [];
+      if (!p.activeOn.includes(node)) p.activeOn.push(node);
+    }
     if (rsc.runningOn.length > 1) {
       if (rsc.multipleActive === 'stop_only') ws.bans.push({ rsc, score: -INF });
       else if (rsc.multipleActive === 'block') {
