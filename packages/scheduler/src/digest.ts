@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { OperationRecord } from '@remora/cib';
 import { escapeAttr } from '@remora/cib';
 import type { Rsc, SNode } from './model';
-import { expiredRecurringFailures } from './unpack';
+import { expiredRecurringFailures, olderFeatureSet } from './unpack';
 
 /** The digest Pacemaker (feature set 3.x) records for an operation with these parameters. */
 export function parametersDigest(params: Readonly<Record<string, string>>): string {
@@ -65,7 +65,7 @@ export function configChanges(
     }
     if (interval > 0 && expiredRecurringFailures.has(op)) {
       const version = op.attributes.crm_feature_set ?? cibFeatureSet;
-      const expiredLegacy = version !== undefined && olderThan(version, [3, 16, 0]);
+      const expiredLegacy = version !== undefined && olderFeatureSet(version, [3, 16, 0]);
       out.push({ rsc, node, kind: 'reschedule', task, interval, expiredLegacy });
       return;
     }
@@ -87,14 +87,4 @@ export function configChanges(
     out.push({ rsc, node, kind: interval > 0 ? 'reschedule' : kind, task, interval });
   });
   return out;
-}
-
-function olderThan(version: string, ref: readonly number[]): boolean {
-  const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < ref.length; i++) {
-    const a = v[i] ?? 0;
-    const b = ref[i] ?? 0;
-    if (a !== b) return a < b;
-  }
-  return false;
 }

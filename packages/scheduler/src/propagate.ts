@@ -11,7 +11,7 @@
  */
 import type { Action, Ordering, Rsc, SNode } from './model';
 import { INF, O, Role, isActiveRole, primitivesOf, topOf } from './model';
-import { cloneFirstFlags } from './clone';
+import { childTask, cloneFirstFlags } from './clone';
 
 /** What applying an ordering changed: its 'first', its 'then'. */
 const FIRST_CHANGED = 1;
@@ -56,22 +56,6 @@ function clearBecause(a: Action, flag: Flag, because: Action): boolean {
   return true;
 }
 
-/** The task of a collective's member that a collective pseudo action summarises. */
-function memberTask(task: string): string {
-  switch (task) {
-    case 'running':
-      return 'start';
-    case 'stopped':
-      return 'stop';
-    case 'promoted':
-      return 'promote';
-    case 'demoted':
-      return 'demote';
-    default:
-      return task;
-  }
-}
-
 /** The newest action of `rsc` for `task` (on `node` when given), as Pacemaker's find_first_action. */
 function newestAction(rsc: Rsc, task: string, node: SNode | undefined): Action | undefined {
   for (let i = rsc.actions.length - 1; i >= 0; i--) {
@@ -97,7 +81,7 @@ function flagsOf(a: Action, node?: SNode): Flags {
     return { optional: f.optional, runnable: f.runnable, migrateRunnable: a.migrateRunnable };
   }
   if (rsc && a.pseudo && rsc.kind === 'group') {
-    const task = memberTask(a.task);
+    const task = childTask(a.task);
     let optional = true;
     let runnable = true;
     for (const m of rsc.children) {

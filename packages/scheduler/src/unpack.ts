@@ -243,7 +243,7 @@ export function nodeUnfenced(node: SNode): boolean {
 }
 
 /** Whether a feature set version (missing: oldest) is older than `ref`. */
-function olderFeatureSet(version: string | undefined, ref: readonly number[]): boolean {
+export function olderFeatureSet(version: string | undefined, ref: readonly number[]): boolean {
   if (version === undefined) return true;
   const v = version.split('.').map((x) => Number.parseInt(x, 10) || 0);
   for (let i = 0; i < ref.length; i++) {
