@@ -227,6 +227,15 @@ export class ActionSet {
    */
   firstActions(a: Rsc, task: string, configured = false): Action[] {
     const firsts = this.rscActions(a, task);
+    if (configured)
+      for (const f of firsts) {
+        if (!f.lateFirst) continue;
+        // Pacemaker creates it here, for this configured ordering
+        f.lateFirst = false;
+        if (task === 'start' && !a.noInternalConstraints)
+          for (const stop of this.rscActions(a, 'stop'))
+            this.order(stop, f, O.optional | O.impliesThen | O.restart);
+      }
     if (firsts.length > 0 || task === 'monitor') return firsts;
     const stopped =
       a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
@@ -235,7 +244,9 @@ export class ActionSet {
     if (task === 'demote' && a.role === Role.Unpromoted) return [];
     if (a.kind !== 'primitive') return [];
     const created = this.custom(a, task, 0, undefined, true);
-    if (configured && task === 'start')
+    if (!configured) created.lateFirst = true;
+    // (the internal stop-then-start ordering, which an unmanaged primitive lacks)
+    if (configured && task === 'start' && !a.noInternalConstraints)
       for (const stop of this.rscActions(a, 'stop'))
         this.order(stop, created, O.optional | O.impliesThen | O.restart);
     return [created];
@@ -735,15 +746,16 @@ function groupInternal(as: ActionSet, g: Rsc): void {
 // ---------------------------------------------------------------- orderings
 
 function primitiveInternal(as: ActionSet, rsc: Rsc): void {
+  for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
+    const flags = probe.probeFlags ?? O.optional;
+    for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
+  }
+  if (rsc.noInternalConstraints) return;
   as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
   if (inPromotable(rsc) || rsc.role > Role.Unpromoted) {
     // demote before stop (required when a promoted resource must stop), start before promote
     as.orderRsc(rsc, 'demote', rsc, 'stop', O.promotedImpliesFirst);
     as.orderRsc(rsc, 'start', rsc, 'promote', O.runnableLeft);
-  }
-  for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
-    const flags = probe.probeFlags ?? O.optional;
-    for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
   }
   if (rsc.container && !containerNodeConnection(rsc)) {
     as.orderRsc(rsc.container, 'start', rsc, 'start', O.impliesThen | O.runnableLeft);
@@ -907,8 +919,7 @@ function orderAfterMinimum(
   for (const inst of clone.children)
     for (const f of as.firstActions(inst, fa, true)) as.order(f, met, O.oneOrMore);
   // (a group's own pseudo action: propagation passes its flags on to each member)
-  for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0))
-    as.order(met, t, flags | O.runnableLeft);
+  for (const t of userThens(as, b, ta)) as.order(met, t, flags | O.runnableLeft);
 }
 
 function setResources(ws: WorkingSet, c: OrderConstraint, set: ResourceSet): Rsc[] {
@@ -1006,7 +1017,16 @@ function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flag
 /** A given action before a resource's action (each group member's). */
 function orderActionToUser(as: ActionSet, first: Action, b: Rsc, ta: string, flags: number): void {
   // a collective's own pseudo action: propagation passes its flags on to each member
-  for (const t of as.ofRsc(b, ta).filter((x) => x.interval === 0)) as.order(first, t, flags);
+  for (const t of userThens(as, b, ta)) as.order(first, t, flags);
+}
+
+/**
+ * The actions a configured ordering leads to: the resource's own for the task,
+ * not those only an internal ordering created (Pacemaker has not created them
+ * yet when it applies the configured orderings, and ignores the ordering).
+ */
+function userThens(as: ActionSet, b: Rsc, ta: string): Action[] {
+  return as.ofRsc(b, ta).filter((x) => x.interval === 0 && !x.lateFirst);
 }
 
 /** An ordering between resources, where either may be a group (its pseudo action stands for it). */
@@ -1028,7 +1048,7 @@ function orderUser(
   // a collective's own pseudo action (Pacemaker's): propagation passes its flags on to
   // each member or instance
   const firsts = as.firstActions(a, firstTask, true);
-  const thens = as.ofRsc(b, ta).filter((x) => x.interval === 0);
+  const thens = userThens(as, b, ta);
   if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
   for (const f of firsts) for (const t of thens) as.order(f, t, flags);
 }
@@ -1270,11 +1290,16 @@ function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {
   const container = node.connection?.container;
   if (!container) return;
   const stop = as.ofRsc(container, 'stop')[0];
+  // only a label (the container's recovery does the fencing): "reboot" when the
+  // container has a start of its own in this transition, however optional or
+  // unrunnable, else "off"; a blocked container gets no start. Starts created
+  // without a node come from orderings, which Pacemaker applies after this.
+  const action = as.ofRsc(container, 'start').some((s) => s.node !== undefined) ? 'reboot' : 'off';
   const fence = as.custom(undefined, 'stonith', 0, node, false, {
-    key: `stonith-${node.name}-${container.nextRole === Role.Stopped ? 'off' : 'reboot'}`,
+    key: `stonith-${node.name}-${action}`,
     pseudo: true,
   });
-  fence.fenceAction = container.nextRole === Role.Stopped ? 'off' : 'reboot';
+  fence.fenceAction = action;
   setReason(fence, 'guest is unclean');
   fence.guestOf = container;
   if (stop) as.order(stop, fence, O.impliesThen | O.runnableLeft);

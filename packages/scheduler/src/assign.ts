@@ -529,6 +529,11 @@ export function createInternalConstraints(ws: WorkingSet): void {
         });
       }
     } else if (r.kind === 'primitive') {
+      // (pcmk__primitive_internal_constraints does nothing for an unmanaged primitive)
+      if (!r.managed) {
+        r.noInternalConstraints = true;
+        continue;
+      }
       if (r.remoteNode || r.cls === 'stonith') avoidRemote(r);
       const onNodeOf = containerNodeConnection(r);
       if (onNodeOf) {

@@ -161,6 +161,11 @@ export interface Rsc {
   /** Remote connections: reconnect_interval in ms (0: none). */
   reconnectMs?: number;
   managed: boolean;
+  /**
+   * Unmanaged when Pacemaker created the internal constraints: it skips a
+   * primitive's own (stop before start, container, remote-node bans).
+   */
+  noInternalConstraints?: boolean;
   targetRole: Role;
   multipleActive: string;
   allowMigrate: boolean;
@@ -297,6 +302,12 @@ export interface Action {
   requiredRunnable?: number;
   /** In the transition even when optional (a start already pending). */
   printAlways?: boolean;
+  /**
+   * Created without a node as the first action of an internal ordering, which
+   * Pacemaker applies after the configured orderings: those do not see it as a
+   * 'then' (it did not exist yet when they were applied).
+   */
+  lateFirst?: boolean;
   /** Guest fencing: the resource that runs the guest. */
   guestOf?: Rsc;
 }
