@@ -290,8 +290,9 @@ function stopResource(as: ActionSet, rsc: Rsc, optional: boolean, restarting = f
 
 function startResource(as: ActionSet, rsc: Rsc, node: SNode, optional: boolean): Action {
   const start = as.custom(rsc, 'start', 0, node, true);
-  // (an unmanaged resource's start stays optional)
-  if (start.runnable && !optional && rsc.managed) start.optional = false;
+  // required even for an unmanaged resource (Pacemaker's start_resource clears the
+  // flag directly); such a start stays out of the graph, but what waits for it stalls
+  if (start.runnable && !optional) start.optional = false;
   return start;
 }
 
@@ -1250,11 +1251,36 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
       demote.runnable = true;
       if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, demote, O.optional);
     }
-    for (const a of rsc.actions) {
-      if (a.task === 'start' && needsFencing(rsc) && a.node !== node)
-        as.order(fence, a, O.optional);
-    }
+    orderStartsVsFence(as, rsc, fence, node);
   }
+}
+
+/**
+ * A resource's starts (and promotes) wait for a fencing (order_start_vs_fencing):
+ * all of them when it requires fencing; when it requires only quorum, a start
+ * waits (and is runnable only when the fencing is) if the fenced node is among
+ * those the resource may consider and its state there is unknown, as it may
+ * be active there.
+ */
+function orderStartsVsFence(as: ActionSet, rsc: Rsc, fence: Action, node: SNode): void {
+  if (needsFencing(rsc)) {
+    for (const a of rsc.actions)
+      if ((a.task === 'start' || a.task === 'promote') && a.node !== node)
+        as.order(fence, a, O.optional);
+    return;
+  }
+  if (rsc.requires !== 'quorum' || rsc.allowed.get(node.index) === ABSENT) return;
+  if (knownOnForFencing(rsc, node)) return;
+  for (const a of rsc.actions)
+    if (a.task === 'start') as.order(fence, a, O.optional | O.runnableLeft);
+}
+
+/** Known on a node, directly or, for an anonymous clone's primitive instance, through its clone. */
+function knownOnForFencing(rsc: Rsc, node: SNode): boolean {
+  if (rsc.knownOn.has(node)) return true;
+  const p = rsc.parent;
+  if (p?.kind !== 'clone' || p.clone?.unique !== false) return false;
+  return p.children.some((c) => c.knownOn.has(node));
 }
 
 function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {

@@ -196,13 +196,16 @@ export function executedActions(as: ActionSet): Action[] {
   // A Serialize ordering after a resource's action that cannot run stays in Pacemaker's
   // graph as an input that never completes: the transition stalls there, and
   // nothing after it runs (crm_simulate: "An invalid transition was produced")
+  // So does any input that is required and runnable but left out of the graph (an
+  // unmanaged resource's start or stop, an action on a node that is to be fenced):
+  // Pacemaker drops only optional inputs that are not in the graph
   const stalled: Action[] = live.filter((a) =>
     a.before.some(
       (o) =>
-        o.flags & O.serialize &&
-        o.first.rsc?.kind === 'primitive' &&
-        !o.first.runnable &&
-        !inGraph.has(o.first),
+        !inGraph.has(o.first) &&
+        graphInput(o) &&
+        ((o.flags & O.serialize && o.first.rsc?.kind === 'primitive' && !o.first.runnable) ||
+          (o.first.runnable && !o.first.optional)),
     ),
   );
   for (let head = 0; head < stalled.length; head++) {

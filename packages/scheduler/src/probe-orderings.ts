@@ -82,6 +82,9 @@ function stopOrderings(as: ActionSet): void {
     if (then.rsc === first) return;
     // a resource inside a stopping container is not probed before the container stops
     if (first.container && then.rsc === first.container && then.task === 'stop') return;
+    // a guest's fencing follows its container's stop through an ordering between the two
+    // actions, not a constraint (pcmk__fence_guest): the container's probes stay unordered
+    if (then.guestOf) return;
     let seen = done.get(first);
     if (!seen) done.set(first, (seen = new Set()));
     if (seen.has(then)) return;
