@@ -5,8 +5,9 @@
  * "unrunnable" along orderings until nothing changes.
  */
 import type { OrderConstraint, ResourceSet } from '@remora/cib';
-import type { Action, Ordering, Rsc, SNode } from './model';
+import type { Action, Coloc, Ordering, Rsc, SNode } from './model';
 import {
+  INF,
   O,
   Role,
   cloneOf,
@@ -56,7 +57,7 @@ export class ActionSet {
    * "Stop A then X" orderings of a primitive A that is not active (no stop to
    * order): its probes still come before X (see probe-orderings.ts).
    */
-  readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[] }[] = [];
+  readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[]; flags: number }[] = [];
   /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
   readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
   /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
@@ -165,7 +166,12 @@ export class ActionSet {
     }
   }
 
-  order(first: Action | undefined, then: Action | undefined, flags: number): void {
+  order(
+    first: Action | undefined,
+    then: Action | undefined,
+    flags: number,
+    collectiveFirst?: Action,
+  ): void {
     if (!first || !then || first === then) return;
     for (const o of first.after) {
       if (o.then === then) {
@@ -175,7 +181,9 @@ export class ActionSet {
         return;
       }
     }
-    const o: Ordering = { first, then, flags };
+    const o: Ordering = collectiveFirst
+      ? { first, then, flags, collectiveFirst }
+      : { first, then, flags };
     if (first.after === NO_ORDERINGS) first.after = [o];
     else first.after.push(o);
     if (then.before === NO_ORDERINGS) then.before = [o];
@@ -213,29 +221,30 @@ export class ActionSet {
   }
 
   /** Remember "stop A then X" when A has no stop (A is not active). */
-  noteStopOfStopped(a: Rsc, firstTask: string, b: Rsc, thens: Action[]): void {
+  noteStopOfStopped(
+    a: Rsc,
+    firstTask: string,
+    b: Rsc,
+    thens: Action[],
+    flags: number = O.optional,
+  ): void {
     if (firstTask !== 'stop' || a === b || a.kind !== 'primitive' || thens.length === 0) return;
-    this.stopOrderingsOfStopped.push({ first: a, thens });
+    this.stopOrderingsOfStopped.push({ first: a, thens, flags });
   }
 
   /**
    * The actions an ordering starts from; a missing one is created without a node
-   * (unrunnable). `configured`: for a configured ordering, which Pacemaker applies
-   * before the internal ones, so the resource's own stop comes before a start
-   * created here (a stopping resource's start is then required, and so is what
-   * it implies).
+   * (unrunnable). Configured orderings (`configured`) come before the internal
+   * ones, as Pacemaker applies them, so a start created here gets its
+   * resource's own "stop then start" too (a stopping resource's start is then
+   * required, and so is what it implies); one created for another ordering
+   * before them (`lateFirst`) is theirs only once a configured ordering starts
+   * from it.
    */
   firstActions(a: Rsc, task: string, configured = false): Action[] {
     const firsts = this.rscActions(a, task);
-    if (configured)
-      for (const f of firsts) {
-        if (!f.lateFirst) continue;
-        // Pacemaker creates it here, for this configured ordering
-        f.lateFirst = false;
-        if (task === 'start' && !a.noInternalConstraints)
-          for (const stop of this.rscActions(a, 'stop'))
-            this.order(stop, f, O.optional | O.impliesThen | O.restart);
-      }
+    // Pacemaker creates it here, for this configured ordering
+    if (configured) for (const f of firsts) f.lateFirst = false;
     if (firsts.length > 0 || task === 'monitor') return firsts;
     const stopped =
       a.kind === 'group' ? a.children.every((c) => !isActiveRole(c.role)) : !isActiveRole(a.role);
@@ -245,10 +254,6 @@ export class ActionSet {
     if (a.kind !== 'primitive') return [];
     const created = this.custom(a, task, 0, undefined, true);
     if (!configured) created.lateFirst = true;
-    // (the internal stop-then-start ordering, which an unmanaged primitive lacks)
-    if (configured && task === 'start' && !a.noInternalConstraints)
-      for (const stop of this.rscActions(a, 'stop'))
-        this.order(stop, created, O.optional | O.impliesThen | O.restart);
     return [created];
   }
 
@@ -851,7 +856,23 @@ const INVERSE: Record<string, string> = {
 };
 
 function userOrderings(ws: WorkingSet, as: ActionSet): void {
+  // -INFINITY colocations order too, where Pacemaker unpacks them among the orderings
+  const anti = new Map<string, Coloc[]>();
+  for (const co of ws.colocations) {
+    if (co.score > -INF) continue;
+    const list = anti.get(co.id);
+    if (list) list.push(co);
+    else anti.set(co.id, [co]);
+  }
   for (const c of ws.constraints) {
+    if (c.kind === 'colocation') {
+      for (const co of anti.get(c.id) ?? []) {
+        antiColocationOrder(as, co.dependent, co.dependentRole, co.primary, co.primaryRole);
+        antiColocationOrder(as, co.primary, co.primaryRole, co.dependent, co.dependentRole);
+      }
+      anti.delete(c.id);
+      continue;
+    }
     if (c.kind !== 'order') continue;
     const symmetric = c.symmetrical && c.orderKind !== 'Serialize';
     if (c.first !== undefined && c.then !== undefined) {
@@ -883,6 +904,44 @@ function userOrderings(ws: WorkingSet, as: ActionSet): void {
         if (symmetric) orderSets(ws, as, c, set, last, true, true);
       }
       last = set;
+    }
+  }
+}
+
+/**
+ * What keeps two resources apart with -INFINITY (Pacemaker's
+ * anti_colocation_order): `first` losing its role (stop, or demote when
+ * promoted; also promote when the colocation names the unpromoted role) before
+ * `then` gaining its role (start, or promote; also demote for unpromoted).
+ */
+function antiColocationOrder(
+  as: ActionSet,
+  first: Rsc,
+  firstRole: Role,
+  then: Rsc,
+  thenRole: Role,
+): void {
+  const firstTasks =
+    firstRole === Role.Promoted
+      ? ['demote']
+      : firstRole === Role.Unpromoted
+        ? ['stop', 'promote']
+        : ['stop'];
+  const thenTasks =
+    thenRole === Role.Promoted
+      ? ['promote']
+      : thenRole === Role.Unpromoted
+        ? ['start', 'demote']
+        : ['start'];
+  for (const ft of firstTasks) {
+    const firstTask = first.kind === 'group' || first.kind === 'clone' ? groupTask(ft, true) : ft;
+    for (const tt of thenTasks) {
+      const firsts = as.firstActions(first, firstTask, true);
+      const thens = userThens(as, then, tt);
+      if (firsts.length === 0)
+        as.noteStopOfStopped(first, firstTask, then, thens, O.antiColocation);
+      const own = collectiveAction(as, first, ft, firstTask);
+      for (const f of firsts) for (const t of thens) as.order(f, t, O.antiColocation, own);
     }
   }
 }
@@ -1012,7 +1071,19 @@ function orderSets(
 /** A resource's action (a group's completion pseudo action) before a given action. */
 function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flags: number): void {
   const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
-  for (const f of as.firstActions(a, firstTask, true)) as.order(f, then, flags);
+  const own = collectiveAction(as, a, fa, firstTask);
+  for (const f of as.firstActions(a, firstTask, true)) as.order(f, then, flags, own);
+}
+
+/** A collective's own action for a task an ordering after it converts (its start for running). */
+function collectiveAction(
+  as: ActionSet,
+  a: Rsc,
+  task: string,
+  converted: string,
+): Action | undefined {
+  if (converted === task) return undefined;
+  return as.ofRsc(a, task).find((x) => x.interval === 0);
 }
 
 /** A given action before a resource's action (each group member's). */
@@ -1051,7 +1122,8 @@ function orderUser(
   const firsts = as.firstActions(a, firstTask, true);
   const thens = userThens(as, b, ta);
   if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
-  for (const f of firsts) for (const t of thens) as.order(f, t, flags);
+  const own = collectiveAction(as, a, fa, firstTask);
+  for (const f of firsts) for (const t of thens) as.order(f, t, flags, own);
 }
 
 /** The group pseudo action that marks a task as complete for orderings after it. */
@@ -1701,6 +1773,7 @@ export function createActions(ws: WorkingSet): ActionSet {
     });
     a.clearFailcount = true;
   }
+  userOrderings(ws, as);
   // in Pacemaker's order: top-level resources, a group's members within the group's
   for (const r of ws.resources) {
     if (r.kind === 'primitive') primitiveInternal(as, r);
@@ -1712,7 +1785,6 @@ export function createActions(ws: WorkingSet): ActionSet {
   }
   utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);
-  userOrderings(ws, as);
   inhibitUnpaired(ws, as);
   // after the configured orderings: a required unfencing is what a start is required by
   // (Pacemaker orders clone instances against each other only while updating flags)

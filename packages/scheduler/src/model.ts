@@ -330,12 +330,25 @@ export const O = {
   promotedImpliesFirst: 1024,
   /** Left out of the graph when 'first' is part of a migration (it is the migrate_to/from that count). */
   firstNonMigratable: 2048,
+  /**
+   * Only this flag: from a -INFINITY colocation (A's stop before B's start, and
+   * the reverse). It changes no action; in the graph it is an input only on the
+   * same node (or without one) and when 'first' is required.
+   */
+  antiColocation: 4096,
 } as const;
 
 export interface Ordering {
   readonly first: Action;
   readonly then: Action;
   flags: number;
+  /**
+   * A configured ordering after a group or clone's start (stop), whose 'first'
+   * is the collective's running (stopped) action: Pacemaker keeps it on the
+   * collective's own start (stop) action until the graph is written, so the
+   * probe orderings follow it from there.
+   */
+  collectiveFirst?: Action;
 }
 
 export function isActiveRole(role: Role): boolean {

@@ -183,6 +183,39 @@ export function graphInput(o: Ordering): boolean {
   return !(o.flags & O.firstNonMigratable && o.first.migrateRunnable);
 }
 
+/**
+ * Whether Pacemaker keeps an ordering as an input of 'then' in the graph
+ * when 'first' itself is left out (its check_dump_input): an unrunnable
+ * 'first' counts unless the ordering only orders (optional) or counts towards
+ * one-or-more, or migrates; an anti-colocation's only on the same node (or
+ * without one) and for a required 'first'; an optional 'first' never (except
+ * one printed anyway); nor a failed unmanaged stop before a clone's action.
+ */
+function keptInput(o: Ordering): boolean {
+  const { first, then, flags } = o;
+  if (!graphInput(o)) return false;
+  if (!first.runnable) {
+    if ((flags & ~O.optional) === 0) return false;
+    if (flags & (O.oneOrMore | O.impliesFirstMigratable)) return false;
+  }
+  if (flags === O.optional && first.migrateRunnable && first.task === 'stop') return false;
+  if (flags === O.antiColocation) {
+    if (first.node && then.node && first.node !== then.node) return false;
+    return !first.optional;
+  }
+  const frsc = first.rsc;
+  if (
+    frsc &&
+    frsc !== then.rsc &&
+    frsc.failed &&
+    !frsc.managed &&
+    first.task === 'stop' &&
+    then.rsc?.kind === 'clone'
+  )
+    return false;
+  return !first.optional || first.printAlways === true;
+}
+
 /** Actions the transition runs (required, runnable), in a topological order of the orderings. */
 export function executedActions(as: ActionSet): Action[] {
   let live = as.actions.filter(
@@ -193,20 +226,12 @@ export function executedActions(as: ActionSet): Action[] {
       !unmanagedAction(a),
   );
   const inGraph = new Set(live);
-  // A Serialize ordering after a resource's action that cannot run stays in Pacemaker's
-  // graph as an input that never completes: the transition stalls there, and
-  // nothing after it runs (crm_simulate: "An invalid transition was produced")
-  // So does any input that is required and runnable but left out of the graph (an
-  // unmanaged resource's start or stop, an action on a node that is to be fenced):
-  // Pacemaker drops only optional inputs that are not in the graph
+  // An input the transition leaves out (an unrunnable action, an unmanaged
+  // resource's start or stop, an action on a node that is to be fenced) can stay
+  // in Pacemaker's graph as an input that never completes: the transition stalls
+  // there, and nothing after it runs (crm_simulate: "An invalid transition was produced")
   const stalled: Action[] = live.filter((a) =>
-    a.before.some(
-      (o) =>
-        !inGraph.has(o.first) &&
-        graphInput(o) &&
-        ((o.flags & O.serialize && o.first.rsc?.kind === 'primitive' && !o.first.runnable) ||
-          (o.first.runnable && !o.first.optional)),
-    ),
+    a.before.some((o) => !inGraph.has(o.first) && keptInput(o)),
   );
   for (let head = 0; head < stalled.length; head++) {
     const a = stalled[head] as Action;

@@ -17,7 +17,7 @@
  */
 import type { ActionSet } from './actions';
 import { compatibleInstance } from './clone';
-import type { Action, Rsc } from './model';
+import type { Action, Ordering, Rsc } from './model';
 import { O, topOf } from './model';
 import type { WorkingSet } from './unpack';
 
@@ -46,7 +46,28 @@ function impliesThen(after: Action, o: { then: Action; flags: number }): boolean
   );
 }
 
-function restartOrderings(ws: WorkingSet, as: ActionSet, probe: Action, from: Action): void {
+/**
+ * The orderings after an action as Pacemaker's probe orderings see them: a
+ * configured ordering after a collective's start (stop) hangs off that start
+ * (stop), not off the running (stopped) action remora gives it.
+ */
+function orderingsAfter(
+  after: Action,
+  moved: ReadonlyMap<Action, readonly Ordering[]>,
+): readonly Ordering[] {
+  const own = moved.get(after);
+  const kept = after.after.filter((o) => o.collectiveFirst === undefined);
+  if (!own) return kept.length === after.after.length ? after.after : kept;
+  return [...own, ...kept];
+}
+
+function restartOrderings(
+  ws: WorkingSet,
+  as: ActionSet,
+  probe: Action,
+  from: Action,
+  moved: ReadonlyMap<Action, readonly Ordering[]>,
+): void {
   const prsc = probe.rsc as Rsc;
   const seen = new Set<Action>();
   const stack = [from];
@@ -63,7 +84,7 @@ function restartOrderings(ws: WorkingSet, as: ActionSet, probe: Action, from: Ac
     }
     const interleaved = rsc?.kind === 'clone' && rsc.clone?.interleave === true;
     const pair = interleaved ? compatibleInstance(ws, prsc, rsc, false) : undefined;
-    for (const o of after.after) {
+    for (const o of orderingsAfter(after, moved)) {
       if (!impliesThen(after, o)) {
         // down from a group or clone to its own members' actions only
         const child = o.then.rsc;
@@ -77,27 +98,38 @@ function restartOrderings(ws: WorkingSet, as: ActionSet, probe: Action, from: Ac
 }
 
 function stopOrderings(as: ActionSet): void {
-  const done = new Map<Rsc, Set<Action>>();
-  const add = (first: Rsc, then: Action): void => {
+  // (per kind: an anti-colocation's probe orderings keep their kind, as Pacemaker's do)
+  const done = [new Map<Rsc, Set<Action>>(), new Map<Rsc, Set<Action>>()];
+  const add = (first: Rsc, then: Action, flags: number): void => {
     if (then.rsc === first) return;
     // a resource inside a stopping container is not probed before the container stops
     if (first.container && then.rsc === first.container && then.task === 'stop') return;
     // a guest's fencing follows its container's stop through an ordering between the two
     // actions, not a constraint (pcmk__fence_guest): the container's probes stay unordered
     if (then.guestOf) return;
-    let seen = done.get(first);
-    if (!seen) done.set(first, (seen = new Set()));
+    const kind = flags === O.antiColocation ? O.antiColocation : O.optional;
+    const byRsc = done[kind === O.optional ? 0 : 1] as Map<Rsc, Set<Action>>;
+    let seen = byRsc.get(first);
+    if (!seen) byRsc.set(first, (seen = new Set()));
     if (seen.has(then)) return;
     seen.add(then);
     for (const probe of probesOf(as, first))
-      if (probeBefore(probe, then)) as.order(probe, then, O.optional);
+      if (probeBefore(probe, then)) as.order(probe, then, kind);
   };
   for (const o of [...as.orderings])
-    if (o.first.task === 'stop' && o.first.rsc?.kind === 'primitive') add(o.first.rsc, o.then);
-  for (const s of as.stopOrderingsOfStopped) for (const t of s.thens) add(s.first, t);
+    if (o.first.task === 'stop' && o.first.rsc?.kind === 'primitive')
+      add(o.first.rsc, o.then, o.flags);
+  for (const s of as.stopOrderingsOfStopped) for (const t of s.thens) add(s.first, t, s.flags);
 }
 
 export function orderProbes(ws: WorkingSet, as: ActionSet): void {
+  const moved = new Map<Action, Ordering[]>();
+  for (const o of as.orderings) {
+    if (!o.collectiveFirst) continue;
+    const list = moved.get(o.collectiveFirst);
+    if (list) list.push(o);
+    else moved.set(o.collectiveFirst, [o]);
+  }
   const visit = (r: Rsc): void => {
     if (r.kind !== 'primitive') {
       for (const c of r.children) visit(c);
@@ -114,7 +146,7 @@ export function orderProbes(ws: WorkingSet, as: ActionSet): void {
             : o.then;
         if (t && !afters.includes(t)) afters.push(t);
       }
-      for (const after of afters) restartOrderings(ws, as, probe, after);
+      for (const after of afters) restartOrderings(ws, as, probe, after, moved);
     }
   };
   for (const r of ws.resources) visit(r);

@@ -89,8 +89,12 @@ function flagsOf(a: Action, node?: SNode): Flags {
       if (ma) {
         if (!ma.optional) optional = false;
         // a member that cannot run its action makes the group's completion
-        // (running, stopped) unrunnable, not its start (group_action_flags)
-        if (!ma.runnable && task !== a.task) runnable = false;
+        // (running, stopped) unrunnable, not its start (group_action_flags,
+        // which clears the pseudo action's own flag too)
+        if (!ma.runnable && task !== a.task) {
+          runnable = false;
+          a.runnable = false;
+        }
       } else if (task !== 'stop' && task !== 'demote') runnable = false;
     }
     if (!optional) a.optional = false;
