@@ -798,6 +798,25 @@ function utilizationOrderings(ws: WorkingSet, as: ActionSet): void {
 }
 
 /**
+ * An action on a guest node never waits in the graph for an action of the
+ * guest's own container (Pacemaker's ordering_is_invalid, once flags have
+ * propagated): a configured "rsc then vm" with rsc placed inside vm's guest,
+ * or its inverse "rsc stop then vm stop", would otherwise close a loop with
+ * the container start (stop) the guest's actions wait for (come before).
+ * Pacemaker exempts its internal remote orderings (pe_order_preserve); none
+ * of remora's internal orderings goes from a guest's action to its container.
+ */
+function dropGuestContainerOrderings(as: ActionSet): void {
+  const invalid = (o: Ordering): boolean =>
+    o.first.rsc !== undefined &&
+    o.then.rsc !== undefined &&
+    o.first.node?.kind === 'guest' &&
+    o.first.node.connection?.container === o.then.rsc;
+  const drop = as.orderings.filter(invalid);
+  for (const o of drop) as.unorder(o.first, (t) => t === o.then);
+}
+
+/**
  * Resources migrating both ways between two nodes order each other through
  * the nodes' load_stopped pseudo actions (stop there, load_stopped, migrate_to
  * here): Pacemaker drops a "load_stopped then migrate_to" ordering that would
@@ -1793,6 +1812,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   scheduleFencingAndShutdowns(ws, as);
   orderProbes(ws, as);
   propagate(visitOrder(ws, as));
+  dropGuestContainerOrderings(as);
   breakLoadLoops(as);
   // a required stop cancels a reload
   for (const a of as.actions) {
