@@ -177,9 +177,17 @@ function onUncleanNode(a: Action): boolean {
 /**
  * Whether an ordering is an input in the graph: one that only applies while
  * 'first' is not part of a migration is dropped when it is (Pacemaker's
- * apply_first_non_migratable).
+ * apply_first_non_migratable); one only from a -INFINITY colocation when its
+ * actions are on different nodes or 'first' is optional (should_add_input_to_graph),
+ * whether or not 'first' is in the graph (a probe on a remote node before its
+ * connection's start would otherwise close a loop).
  */
 export function graphInput(o: Ordering): boolean {
+  if (o.flags === O.antiColocation) {
+    const a = o.first.node;
+    const b = o.then.node;
+    if ((a && b && a !== b) || o.first.optional) return false;
+  }
   return !(o.flags & O.firstNonMigratable && o.first.migrateRunnable);
 }
 
