@@ -171,14 +171,14 @@ export class ActionSet {
     then: Action | undefined,
     flags: number,
     collectiveFirst?: Action,
-  ): void {
-    if (!first || !then || first === then) return;
+  ): Ordering | undefined {
+    if (!first || !then || first === then) return undefined;
     for (const o of first.after) {
       if (o.then === then) {
         // Pacemaker drops an ordering between the same actions that shares a flag with
         // one already there (two user orderings, Optional then Mandatory: the first wins)
         if (!(o.flags & flags)) o.flags |= flags;
-        return;
+        return undefined;
       }
     }
     const o: Ordering = collectiveFirst
@@ -188,6 +188,32 @@ export class ActionSet {
     else first.after.push(o);
     if (then.before === NO_ORDERINGS) then.before = [o];
     else then.before.push(o);
+    this.orderings.push(o);
+    return o;
+  }
+
+  /**
+   * An ordering Pacemaker makes at once (order_actions, as against fencing)
+   * rather than when it applies its list of orderings: older than those, so it
+   * comes after them when the orderings before or after an action are visited
+   * newest first, and after the other early ones.
+   */
+  orderEarly(first: Action, then: Action, flags: number): void {
+    if (first === then) return;
+    if (first.after.some((x) => x.then === then)) {
+      this.order(first, then, flags);
+      return;
+    }
+    const o: Ordering = { first, then, flags, early: true };
+    const insert = (list: Ordering[]): Ordering[] => {
+      if (list === NO_ORDERINGS) return [o];
+      const i = list.findIndex((x) => !x.early);
+      if (i < 0) list.push(o);
+      else list.splice(i, 0, o);
+      return list;
+    };
+    first.after = insert(first.after);
+    then.before = insert(then.before);
     this.orderings.push(o);
   }
 
@@ -1091,7 +1117,7 @@ function orderSets(
 function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flags: number): void {
   const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
   const own = collectiveAction(as, a, fa, firstTask);
-  for (const f of as.firstActions(a, firstTask, true)) as.order(f, then, flags, own);
+  for (const f of as.firstActions(a, firstTask, true)) remapped(as.order(f, then, flags, own));
 }
 
 /** A collective's own action for a task an ordering after it converts (its start for running). */
@@ -1142,7 +1168,18 @@ function orderUser(
   const thens = userThens(as, b, ta);
   if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
   const own = collectiveAction(as, a, fa, firstTask);
-  for (const f of firsts) for (const t of thens) as.order(f, t, flags, own);
+  for (const f of firsts) for (const t of thens) remapped(as.order(f, t, flags, own));
+}
+
+/**
+ * An ordering after a collective's completion standing for its start (stop, ...):
+ * Pacemaker orders after the start and swaps in the completion only when it first
+ * updates 'then' (action_for_ordering), so it counts from the next update on.
+ */
+function remapped(o: Ordering | undefined): void {
+  if (!o?.collectiveFirst || !o.first.rsc || !o.then.rsc) return;
+  for (let p = o.then.rsc.parent; p; p = p.parent) if (p === o.first.rsc) return;
+  o.remapped = true;
 }
 
 /** The group pseudo action that marks a task as complete for orderings after it. */
@@ -1325,12 +1362,14 @@ function fenceAction(ws: WorkingSet, as: ActionSet, node: SNode, reason: string)
 }
 
 function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: SNode): void {
-  for (const rsc of ws.byId.values()) {
-    if (rsc.kind !== 'primitive' || !rsc.managed) continue;
+  // in Pacemaker's order of resources (guest connections last): the orderings made
+  // here are visited in that order
+  for (const rsc of ws.resources.flatMap(primitivesOf)) {
+    if (!rsc.managed) continue;
     for (const stop of as.ofRsc(rsc, 'stop', node)) {
       stop.pseudo = true;
       stop.runnable = true;
-      if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, stop, O.optional);
+      if (needsFencing(rsc) || node.kind === 'guest') as.orderEarly(fence, stop, O.optional);
       notifyAfterFencing(as, rsc, fence);
       // the stop is implied by the fencing: the node's connection need not wait for it
       // (it would wait for the fencing, which waits for the guest's container to stop)
@@ -1340,7 +1379,7 @@ function orderStopsVsFence(ws: WorkingSet, as: ActionSet, fence: Action, node: S
     for (const demote of as.ofRsc(rsc, 'demote', node)) {
       demote.pseudo = true;
       demote.runnable = true;
-      if (needsFencing(rsc) || node.kind === 'guest') as.order(fence, demote, O.optional);
+      if (needsFencing(rsc) || node.kind === 'guest') as.orderEarly(fence, demote, O.optional);
     }
     orderStartsVsFence(as, rsc, fence, node);
   }
@@ -1357,13 +1396,13 @@ function orderStartsVsFence(as: ActionSet, rsc: Rsc, fence: Action, node: SNode)
   if (needsFencing(rsc)) {
     for (const a of rsc.actions)
       if ((a.task === 'start' || a.task === 'promote') && a.node !== node)
-        as.order(fence, a, O.optional);
+        as.orderEarly(fence, a, O.optional);
     return;
   }
   if (rsc.requires !== 'quorum' || rsc.allowed.get(node.index) === ABSENT) return;
   if (knownOnForFencing(rsc, node)) return;
   for (const a of rsc.actions)
-    if (a.task === 'start') as.order(fence, a, O.optional | O.runnableLeft);
+    if (a.task === 'start') as.orderEarly(fence, a, O.optional | O.runnableLeft);
 }
 
 /** Known on a node, directly or, for an anonymous clone's primitive instance, through its clone. */
@@ -1419,7 +1458,7 @@ function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {
   fence.fenceAction = action;
   setReason(fence, 'guest is unclean');
   fence.guestOf = container;
-  if (stop) as.order(stop, fence, O.impliesThen | O.runnableLeft);
+  if (stop) as.orderEarly(stop, fence, O.impliesThen | O.runnableLeft);
   orderStopsVsFence(ws, as, fence, node);
 }
 
@@ -1719,7 +1758,7 @@ export function createActions(ws: WorkingSet): ActionSet {
       );
   }
   for (const f of ws.forcedStops) {
-    if (f.rsc.runningOn.includes(f.node)) as.custom(f.rsc, 'stop', 0, f.node, false);
+    if (f.container || f.rsc.runningOn.includes(f.node)) as.custom(f.rsc, 'stop', 0, f.node, false);
   }
   // orphaned recurring operations: cancel them
   for (const r of ws.byId.values()) {

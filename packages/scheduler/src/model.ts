@@ -349,6 +349,14 @@ export interface Ordering {
    * probe orderings follow it from there.
    */
   collectiveFirst?: Action;
+  /** Made at once, before the orderings Pacemaker applies later (see ActionSet.orderEarly). */
+  early?: boolean;
+  /**
+   * After a collective's completion that stands for its start (collectiveFirst):
+   * not applied the first time 'then' is updated, the newest ordering of both
+   * actions from then on (Pacemaker's action_for_ordering makes it anew there).
+   */
+  remapped?: boolean;
 }
 
 export function isActiveRole(role: Role): boolean {

@@ -174,6 +174,17 @@ class Propagation {
     let changed = 0;
     for (let i = before.length - 1; i >= 0; i--) {
       const o = before[i] as Ordering;
+      if (o.remapped) {
+        // becomes the newest ordering of both actions, and 'then' is updated again
+        o.remapped = false;
+        before.splice(i, 1);
+        before.push(o);
+        const after = o.first.after;
+        after.splice(after.indexOf(o), 1);
+        after.push(o);
+        changed |= THEN_CHANGED;
+        continue;
+      }
       changed &= ~FIRST_CHANGED;
       changed |= this.applyOrdering(o);
       if (changed & FIRST_CHANGED) {

@@ -79,6 +79,11 @@ export interface FailedOp {
 export interface ForcedStop {
   readonly rsc: Rsc;
   readonly node: SNode;
+  /**
+   * The container of a failed resource (on-fail=restart-container): stopped
+   * there even when its history does not show it active.
+   */
+  readonly container?: boolean;
 }
 
 export interface WorkingSet {
@@ -2004,7 +2009,7 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
     case OnFail.RestartContainer:
       rsc.failed = true;
       rsc.stopFlag = true;
-      if (rsc.container) ws.forcedStops.push({ rsc: rsc.container, node });
+      if (rsc.container) ws.forcedStops.push({ rsc: rsc.container, node, container: true });
       else if (isActiveRole(rsc.role)) ws.forcedStops.push({ rsc, node });
       break;
     case OnFail.ResetRemote:
