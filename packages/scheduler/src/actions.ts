@@ -16,6 +16,7 @@ import {
   isActiveRole,
   nodeAvailable,
   primitivesOf,
+  topOf,
 } from './model';
 import type { WorkingSet } from './unpack';
 import {
@@ -28,7 +29,7 @@ import {
   nodeUnfenced,
 } from './unpack';
 import { configChanges } from './digest';
-import { orderProbes } from './probe-orderings';
+import { orderProbes, probeRestartOrderer } from './probe-orderings';
 import { ABSENT } from './scores';
 import {
   cloneInternal,
@@ -60,6 +61,13 @@ export class ActionSet {
   readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[]; flags: number }[] = [];
   /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
   readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
+  /**
+   * Guest nodes whose resources were not probed because the guest is stopped
+   * (`monitor`: Pacemaker orders their starts after the container's probes) or
+   * about to stop (`stop`: after the container's stop, and so its probes), see
+   * guestProbeOrderings.
+   */
+  readonly unprobedGuests: { node: SNode; task: 'stop' | 'monitor'; done: boolean }[] = [];
   /** Actions by key, then node (maps keyed by objects and constant task names: no string building per lookup). */
   private readonly index = new Map<string, Map<SNode | undefined, Action>>();
   /** Actions per resource and task, for resolving resource-level orderings. */
@@ -653,17 +661,27 @@ function activeRecurringOnRemoteNodes(ws: WorkingSet, as: ActionSet): void {
 
 // ---------------------------------------------------------------- probes
 
-function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): void {
+/**
+ * Probe a resource on a node. With `unprobed`, only collect the top-level
+ * resources that would be probed on a stopped or stopping guest node.
+ */
+function probeResource(
+  ws: WorkingSet,
+  as: ActionSet,
+  rsc: Rsc,
+  node: SNode,
+  unprobed?: Set<Rsc>,
+): void {
   if (rsc.kind === 'clone') {
     if (rsc.exclusiveDiscover && rsc.discovery.get(node.index) !== 'exclusive') {
       const any = primitivesOf(rsc).some((p) => p.discovery.get(node.index) === 'exclusive');
       if (!any) return;
     }
-    for (const inst of instancesToProbe(rsc, node)) probeResource(ws, as, inst, node);
+    for (const inst of instancesToProbe(rsc, node)) probeResource(ws, as, inst, node, unprobed);
     return;
   }
   if (rsc.kind !== 'primitive') {
-    for (const c of rsc.children) probeResource(ws, as, c, node);
+    for (const c of rsc.children) probeResource(ws, as, c, node, unprobed);
     return;
   }
   if (node.kind !== 'member') {
@@ -682,19 +700,63 @@ function probeResource(ws: WorkingSet, as: ActionSet, rsc: Rsc, node: SNode): vo
   }
   if (mode === 'never') return;
   if (node.kind === 'guest') {
-    // nothing runs on a stopped guest, nor on a guest about to stop. Pacemaker also
-    // orders the resource's start after the guest's probe (or stop) there, for every
-    // resource and guest: guests x resources x nodes orderings that made 16/1000/1000
-    // take 2 GB; not re-created (only the order inside an ordering loop differs)
+    // nothing runs on a stopped guest, nor on a guest about to stop: the resource's
+    // start comes after the guest's probes or stop (see guestProbeOrderings)
     const guest = node.connection?.container;
-    if (guest && (guest.role === Role.Stopped || guestWillStop(node))) return;
+    if (guest && (guest.role === Role.Stopped || guestWillStop(node))) {
+      unprobed?.add(topOf(rsc));
+      return;
+    }
   }
+  if (unprobed) return;
   const probe = as.custom(rsc, 'monitor', 0, node, false);
   probe.expectedRc = 7;
   const flags =
     !probe.runnable && rsc.runningOn.length === 0 ? O.optional | O.runnableLeft : O.optional;
   probe.probeFlags = flags;
   orderAfterUnfencing(ws, as, rsc, node, probe);
+}
+
+/**
+ * Pacemaker orders the start of every resource it would have probed on a
+ * stopped guest after the guest's container's probes (pcmk__probe_rsc_on_node's
+ * probe_then_start), and on a guest about to stop after the container's stop and
+ * so its probes: optional orderings, with the probe restart orderings they imply.
+ * They only delay starts unless the container's stop or probes never run (an
+ * ordering loop, a stalled input), and there are guests x resources x nodes of
+ * them: they are made only for a guest with such an action among those the
+ * transition has but never runs (`neverRun`). True when any was made.
+ */
+export function guestProbeOrderings(
+  ws: WorkingSet,
+  as: ActionSet,
+  neverRun: ReadonlySet<Action>,
+): boolean {
+  let made = false;
+  for (const g of as.unprobedGuests) {
+    if (g.done) continue;
+    const guest = g.node.connection?.container;
+    if (!guest) continue;
+    const probes = as.ofRsc(guest, 'monitor').filter((a) => a.interval === 0);
+    const firsts =
+      g.task === 'stop'
+        ? [...as.ofRsc(guest, 'stop').filter((a) => a.interval === 0), ...probes]
+        : probes;
+    if (!firsts.some((f) => neverRun.has(f))) continue;
+    g.done = true;
+    made = true;
+    const tops = new Set<Rsc>();
+    for (const r of ws.resources) probeResource(ws, as, r, g.node, tops);
+    const orderRestarts = probeRestartOrderer(ws, as);
+    for (const top of tops) {
+      const starts = as.ofRsc(top, 'start').filter((a) => a.interval === 0);
+      for (const f of firsts) for (const t of starts) as.order(f, t, O.optional);
+      // (the container's probes before such a start are added after the probe
+      // restart orderings when it comes from the guest's stop: add_probe_orderings_for_stops)
+      if (g.task === 'monitor') for (const p of probes) for (const t of starts) orderRestarts(p, t);
+    }
+  }
+  return made;
 }
 
 function containsGuest(rsc: Rsc): boolean {
@@ -727,7 +789,17 @@ function scheduleProbes(ws: WorkingSet, as: ActionSet): void {
     if (node.kind === 'guest') {
       // a guest that is stopped (or about to stop) runs nothing: no probes at all
       const guest = node.connection?.container;
-      if (!guest || guest.role === Role.Stopped || guestWillStop(node)) continue;
+      if (!guest) continue;
+      if (guest.role === Role.Stopped) {
+        // (probe_then_start: only when the container will start where its state is unknown)
+        if (guest.assignedTo && !guest.knownOn.has(guest.assignedTo))
+          as.unprobedGuests.push({ node, task: 'monitor', done: false });
+        continue;
+      }
+      if (guestWillStop(node)) {
+        as.unprobedGuests.push({ node, task: 'stop', done: false });
+        continue;
+      }
     }
     for (const r of ws.resources) probeResource(ws, as, r, node);
   }

@@ -13,7 +13,7 @@ import { mergeNvSets, parseInterval, parseXml, readCib } from '@remora/cib';
 import type { GraphContext } from './graph';
 import { actionAttributes, graphNames, locksToNode } from './graph';
 import type { ActionSet } from './actions';
-import { createActions } from './actions';
+import { createActions, guestProbeOrderings } from './actions';
 import { applyNodeCriteria, assignAll, createInternalConstraints } from './assign';
 import type { Action, Rsc, SNode } from './model';
 import { cloneOf, displayName } from './model';
@@ -279,7 +279,13 @@ export function schedule(
   };
   const as: ActionSet = createActions(ws);
   const summary = transitionSummary(ws, as);
-  const executed = executedActions(as);
+  let neverRun = new Set<Action>();
+  let executed = executedActions(as, neverRun);
+  // orderings after a guest's container that matter only when it never runs
+  while (guestProbeOrderings(ws, as, neverRun)) {
+    neverRun = new Set<Action>();
+    executed = executedActions(as, neverRun);
+  }
   const ids = new Map<Action, number>(executed.map((a, i) => [a, i]));
   const d = mergeNvSets(cib.opDefaults).timeout;
   const opDefaultTimeout = d ? parseInterval(d, '/cib/configuration/op_defaults/timeout') : 20_000;

@@ -224,15 +224,20 @@ function keptInput(o: Ordering): boolean {
   return !first.optional || first.printAlways === true;
 }
 
-/** Actions the transition runs (required, runnable), in a topological order of the orderings. */
-export function executedActions(as: ActionSet): Action[] {
-  let live = as.actions.filter(
-    (a) =>
-      (!a.optional || (a.printAlways === true && a.rsc?.managed === true)) &&
-      a.runnable &&
-      !onUncleanNode(a) &&
-      !unmanagedAction(a),
+/** Whether an action is part of the transition (required or pending, runnable, for a node that stays). */
+export function inTransition(a: Action): boolean {
+  return (
+    (!a.optional || (a.printAlways === true && a.rsc?.managed === true)) &&
+    a.runnable &&
+    !onUncleanNode(a) &&
+    !unmanagedAction(a)
   );
+}
+
+/** Actions the transition runs (required, runnable), in a topological order of the orderings. */
+export function executedActions(as: ActionSet, neverRun?: Set<Action>): Action[] {
+  let live = as.actions.filter(inTransition);
+  const all = live;
   const inGraph = new Set(live);
   // An input the transition leaves out (an unrunnable action, an unmanaged
   // resource's start or stop, an action on a node that is to be fenced) can stay
@@ -264,6 +269,10 @@ export function executedActions(as: ActionSet): Action[] {
       indegree.set(o.then, d);
       if (d === 0) ready.push(o.then);
     }
+  }
+  if (neverRun && out.length < all.length) {
+    const ran = new Set(out);
+    for (const a of all) if (!ran.has(a)) neverRun.add(a);
   }
   // a cycle would leave actions out: append them (and let verification report it)
   if (out.length < live.length) {

@@ -122,7 +122,8 @@ function stopOrderings(as: ActionSet): void {
   for (const s of as.stopOrderingsOfStopped) for (const t of s.thens) add(s.first, t, s.flags);
 }
 
-export function orderProbes(ws: WorkingSet, as: ActionSet): void {
+/** Orderings after collectives' starts (stops), by that start (stop). */
+function movedOrderings(as: ActionSet): Map<Action, Ordering[]> {
   const moved = new Map<Action, Ordering[]>();
   for (const o of as.orderings) {
     if (!o.collectiveFirst) continue;
@@ -130,6 +131,20 @@ export function orderProbes(ws: WorkingSet, as: ActionSet): void {
     if (list) list.push(o);
     else moved.set(o.collectiveFirst, [o]);
   }
+  return moved;
+}
+
+/** What makes the restart orderings (probe before stops) for an ordering of a probe before an action. */
+export function probeRestartOrderer(
+  ws: WorkingSet,
+  as: ActionSet,
+): (probe: Action, then: Action) => void {
+  const moved = movedOrderings(as);
+  return (probe, then) => restartOrderings(ws, as, probe, then, moved);
+}
+
+export function orderProbes(ws: WorkingSet, as: ActionSet): void {
+  const moved = movedOrderings(as);
   const visit = (r: Rsc): void => {
     if (r.kind !== 'primitive') {
       for (const c of r.children) visit(c);
