@@ -901,11 +901,12 @@ function utilizationOrderings(ws: WorkingSet, as: ActionSet): void {
  * propagated): a configured "rsc then vm" with rsc placed inside vm's guest,
  * or its inverse "rsc stop then vm stop", would otherwise close a loop with
  * the container start (stop) the guest's actions wait for (come before).
- * Pacemaker exempts its internal remote orderings (pe_order_preserve); none
- * of remora's internal orderings goes from a guest's action to its container.
+ * Pacemaker exempts its internal remote orderings (pe_order_preserve, O.preserve
+ * here); none of them goes from a guest's action to its container.
  */
 function dropGuestContainerOrderings(as: ActionSet): void {
   const invalid = (o: Ordering): boolean =>
+    !(o.flags & O.preserve) &&
     o.first.rsc !== undefined &&
     o.then.rsc !== undefined &&
     o.first.node?.kind === 'guest' &&
@@ -1306,11 +1307,12 @@ function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
     // the connection's start comes first, and 'a' cannot run unless that start can
     // (a connection without a start gets an unrunnable one, as for any ordering)
     const startThen = (flags: number): void => {
-      for (const s of as.firstActions(conn, 'start')) as.order(s, a, flags | O.runnableLeft);
+      for (const s of as.firstActions(conn, 'start'))
+        as.order(s, a, flags | O.runnableLeft | O.preserve);
       if (a.task === 'start') migrationEquivalents(as, conn, 'start', rsc, 'start');
     };
     const thenStop = (flags: number): void => {
-      for (const s of stopsOf()) as.order(a, s, flags);
+      for (const s of stopsOf()) as.order(a, s, flags | O.preserve);
       if (a.task === 'stop') migrationEquivalents(as, rsc, 'stop', conn, 'stop');
     };
     // a resource moving onto a remote or guest node stops where it was only after the
@@ -1396,7 +1398,8 @@ function guestOrdering(
   thenStop: (flags: number) => void,
 ): void {
   if (task === 'start' || task === 'promote') {
-    for (const s of as.ofRsc(container, 'start')) as.order(s, a, O.impliesThen | O.runnableLeft);
+    for (const s of as.ofRsc(container, 'start'))
+      as.order(s, a, O.impliesThen | O.runnableLeft | O.preserve);
     startThen(0);
   } else if (task === 'stop' || task === 'demote') {
     if (!container.failed) thenStop(0);

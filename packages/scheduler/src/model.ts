@@ -336,6 +336,14 @@ export const O = {
    * same node (or without one) and when 'first' is required.
    */
   antiColocation: 4096,
+  /**
+   * An internal remote-node ordering (Pacemaker's pe_order_preserve, which every
+   * connection start-then-action and action-then-stop ordering carries): never
+   * dropped as a guest's action before its container's, and it counts as an
+   * ordering that can change actions (an unrunnable required 'first' stays an
+   * input in the graph) even when it has no other flag.
+   */
+  preserve: 8192,
 } as const;
 
 export interface Ordering {
