@@ -853,6 +853,9 @@ function primitiveInternal(as: ActionSet, rsc: Rsc): void {
   for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
     const flags = probe.probeFlags ?? O.optional;
     for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
+    // probe, then migrate_to (migrate_from when migrate_to already ran)
+    const m = rsc.migration;
+    if (m) as.order(probe, m.to ?? m.from, O.optional);
   }
   if (rsc.noInternalConstraints) return;
   as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
@@ -1242,6 +1245,7 @@ function orderUser(
   if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
   const own = collectiveAction(as, a, fa, firstTask);
   for (const f of firsts) for (const t of thens) remapped(as.order(f, t, flags, own));
+  migrationEquivalents(as, a, fa, b, ta);
 }
 
 /**
@@ -1353,12 +1357,23 @@ function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
   for (const f of fences) fenceNode(f.node, f.reason);
 }
 
+/** A collective's completion pseudo action for a task (what orderings after it count from). */
+const COMPLETED: Readonly<Record<string, string>> = {
+  start: 'running',
+  stop: 'stopped',
+  promote: 'promoted',
+  demote: 'demoted',
+};
+
 /**
  * The migration actions' share of an ordering between two resources, one of
  * which may migrate (Pacemaker's order_migration_equivalents): "A start then
  * B start" also orders A's start (unless A migrates) and A's migrate_from
  * before B's migrate_to; "A stop then B stop" orders A's stops before B's
- * migrate_to (and its migrate_from when B's migration is partial). All
+ * migrate_to (and its migrate_from when B's migration is partial), and so do
+ * "A promote then B start" and "A demote then B stop" with A's promote and
+ * demote. Pacemaker does this for every ordering between two resources, the
+ * configured ones too. All
  * optional: they only order the graph.
  */
 function migrationEquivalents(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: string): void {
@@ -1368,7 +1383,14 @@ function migrationEquivalents(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: str
   const order = (f: Rsc, ft: string, t: Rsc, tt: string, flags: number): void => {
     const thens = as.ofRsc(t, tt);
     if (thens.length === 0) return;
-    for (const x of as.ofRsc(f, ft)) for (const y of thens) as.order(x, y, flags);
+    // a collective's completion pseudo action stands for it (as for any ordering after it)
+    const collective = f.kind === 'group' || f.kind === 'clone';
+    const done = collective ? (COMPLETED[ft] ?? ft) : ft;
+    const firsts = as.ofRsc(f, done);
+    // "stop A then B migrate_to" with A stopped still orders A's probes (probe-orderings.ts)
+    if (firsts.length === 0) as.noteStopOfStopped(f, ft, t, thens);
+    const own = collective ? collectiveAction(as, f, ft, done) : undefined;
+    for (const x of firsts) for (const y of thens) remapped(as.order(x, y, flags, own));
   };
   const nonMigrating = a.allowMigrate ? O.firstNonMigratable : 0;
   if (fa === 'start' && ta === 'start') {
@@ -1377,6 +1399,11 @@ function migrationEquivalents(as: ActionSet, a: Rsc, fa: string, b: Rsc, ta: str
   } else if (fa === 'stop' && ta === 'stop' && b.allowMigrate) {
     order(a, 'stop', b, 'migrate_to', O.optional | nonMigrating);
     if (b.partialTarget) order(a, 'stop', b, 'migrate_from', O.optional | nonMigrating);
+  } else if (fa === 'promote' && ta === 'start' && b.allowMigrate) {
+    order(a, 'promote', b, 'migrate_to', O.optional);
+  } else if (fa === 'demote' && ta === 'stop' && b.allowMigrate) {
+    order(a, 'demote', b, 'migrate_to', O.optional);
+    if (b.partialTarget) order(a, 'demote', b, 'migrate_from', O.optional);
   }
 }
 

@@ -177,7 +177,8 @@ function onUncleanNode(a: Action): boolean {
 /**
  * Whether an ordering is an input in the graph: one that only applies while
  * 'first' is not part of a migration is dropped when it is (Pacemaker's
- * apply_first_non_migratable); one only from a -INFINITY colocation when its
+ * apply_first_non_migratable), and so is a merely optional one after a stop
+ * that is part of a migration; one only from a -INFINITY colocation when its
  * actions are on different nodes or 'first' is optional (should_add_input_to_graph),
  * whether or not 'first' is in the graph (a probe on a remote node before its
  * connection's start would otherwise close a loop).
@@ -188,7 +189,10 @@ export function graphInput(o: Ordering): boolean {
     const b = o.then.node;
     if ((a && b && a !== b) || o.first.optional) return false;
   }
-  return !(o.flags & O.firstNonMigratable && o.first.migrateRunnable);
+  if (!o.first.migrateRunnable) return true;
+  if (o.flags & O.firstNonMigratable) return false;
+  // a merely optional ordering after a stop that is part of a migration
+  return !(o.flags === O.optional && o.first.task === 'stop');
 }
 
 /**
@@ -206,7 +210,6 @@ function keptInput(o: Ordering): boolean {
     if ((flags & ~O.optional) === 0) return false;
     if (flags & (O.oneOrMore | O.impliesFirstMigratable)) return false;
   }
-  if (flags === O.optional && first.migrateRunnable && first.task === 'stop') return false;
   if (flags === O.antiColocation) {
     if (first.node && then.node && first.node !== then.node) return false;
     return !first.optional;
