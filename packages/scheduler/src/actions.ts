@@ -849,14 +849,27 @@ function groupInternal(as: ActionSet, g: Rsc): void {
 
 // ---------------------------------------------------------------- orderings
 
-function primitiveInternal(as: ActionSet, rsc: Rsc): void {
-  for (const probe of as.ofRsc(rsc, 'monitor').filter((a) => a.interval === 0)) {
-    const flags = probe.probeFlags ?? O.optional;
-    for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
-    // probe, then migrate_to (migrate_from when migrate_to already ran)
-    const m = rsc.migration;
-    if (m) as.order(probe, m.to ?? m.from, O.optional);
+/**
+ * Each probe before its resource's starts, once the internal orderings exist
+ * (Pacemaker schedules probes after creating those, so a start an internal
+ * ordering created without a node, such as the previous group member's, is
+ * ordered after the probe too).
+ */
+function probeStartOrderings(ws: WorkingSet, as: ActionSet): void {
+  for (const rsc of ws.byId.values()) {
+    if (rsc.kind !== 'primitive') continue;
+    for (const probe of as.ofRsc(rsc, 'monitor')) {
+      if (probe.interval !== 0) continue;
+      const flags = probe.probeFlags ?? O.optional;
+      for (const s of as.ofRsc(rsc, 'start')) as.order(probe, s, flags);
+      // probe, then migrate_to (migrate_from when migrate_to already ran)
+      const m = rsc.migration;
+      if (m) as.order(probe, m.to ?? m.from, O.optional);
+    }
   }
+}
+
+function primitiveInternal(as: ActionSet, rsc: Rsc): void {
   if (rsc.noInternalConstraints) return;
   as.orderRsc(rsc, 'stop', rsc, 'start', O.optional | O.impliesThen | O.restart);
   if (inPromotable(rsc) || rsc.role > Role.Unpromoted) {
@@ -1945,6 +1958,7 @@ export function createActions(ws: WorkingSet): ActionSet {
   }
   utilizationOrderings(ws, as);
   applyConfigChanges(ws, as);
+  probeStartOrderings(ws, as);
   inhibitUnpaired(ws, as);
   // after the configured orderings: a required unfencing is what a start is required by
   // (Pacemaker orders clone instances against each other only while updating flags)
