@@ -148,16 +148,23 @@ class Propagation {
       const start = child.actions.find((x) => x.task === 'start');
       if (!start || start.runnable) return;
     }
-    for (const c of top.withThis) {
-      if (c.score < INF) continue;
-      for (const x of c.dependent.actions) {
-        if (x.task !== 'start' || !x.runnable) continue;
-        x.runnable = false;
-        setReason(x, `colocation with ${a.rsc.id}`);
-        this.blockColocatedStarts(x);
-        this.update(x);
-      }
+    for (const c of top.withThis) if (c.score >= INF) this.blockStarts(c.dependent, a.rsc);
+  }
+
+  /**
+   * Block a dependent's runnable starts, then its members' or instances'
+   * (Pacemaker's mark_action_blocked: what the parent cannot do, neither can
+   * its children).
+   */
+  private blockStarts(rsc: Rsc, primary: Rsc): void {
+    for (const x of rsc.actions) {
+      if (x.task !== 'start' || !x.runnable) continue;
+      x.runnable = false;
+      setReason(x, `colocation with ${primary.id}`);
+      this.blockColocatedStarts(x);
+      this.update(x);
     }
+    for (const child of rsc.children) this.blockStarts(child, primary);
   }
 
   /** Apply every ordering before `then` (pcmk__update_action_for_orderings). */
