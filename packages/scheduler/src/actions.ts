@@ -1067,17 +1067,9 @@ function antiColocationOrder(
       : thenRole === Role.Unpromoted
         ? ['start', 'demote']
         : ['start'];
-  for (const ft of firstTasks) {
-    const firstTask = first.kind === 'group' || first.kind === 'clone' ? groupTask(ft, true) : ft;
-    for (const tt of thenTasks) {
-      const firsts = as.firstActions(first, firstTask, true);
-      const thens = userThens(as, then, tt);
-      if (firsts.length === 0)
-        as.noteStopOfStopped(first, firstTask, then, thens, O.antiColocation);
-      const own = collectiveAction(as, first, ft, firstTask);
-      for (const f of firsts) for (const t of thens) as.order(f, t, O.antiColocation, own);
-    }
-  }
+  for (const ft of firstTasks)
+    for (const tt of thenTasks)
+      orderResources(as, first, ft, then, tt, O.antiColocation, O.antiColocation);
 }
 
 /** The deprecated `restart-type="restart"` meta attribute. */
@@ -1204,7 +1196,7 @@ function orderSets(
 
 /** A resource's action (a group's completion pseudo action) before a given action. */
 function orderUserToAction(as: ActionSet, a: Rsc, fa: string, then: Action, flags: number): void {
-  const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
+  const firstTask = completionTask(a, fa);
   const own = collectiveAction(as, a, fa, firstTask);
   for (const f of as.firstActions(a, firstTask, true)) remapped(as.order(f, then, flags, own));
 }
@@ -1250,15 +1242,40 @@ function orderUser(
     orderInterleaved(ws, as, a, fa, b, ta, flags);
     return;
   }
-  const firstTask = a.kind === 'group' || a.kind === 'clone' ? groupTask(fa, true) : fa;
-  // a collective's own pseudo action (Pacemaker's): propagation passes its flags on to
-  // each member or instance
+  for (const o of orderResources(as, a, fa, b, ta, flags)) remapped(o);
+  migrationEquivalents(as, a, fa, b, ta);
+}
+
+/**
+ * `a`'s `fa` before `b`'s `ta`, as Pacemaker makes an ordering between resources
+ * (configured, or for an anti-colocation): a collective's own pseudo action
+ * stands for it and propagation passes its flags on to each member or instance;
+ * a missing 'first' is created without a node; a stop of a stopped 'first' is
+ * remembered with `stopOfStoppedFlags` (its probes are ordered instead).
+ * Returns the orderings made.
+ */
+function orderResources(
+  as: ActionSet,
+  a: Rsc,
+  fa: string,
+  b: Rsc,
+  ta: string,
+  flags: number,
+  stopOfStoppedFlags: number = O.optional,
+): (Ordering | undefined)[] {
+  const firstTask = completionTask(a, fa);
   const firsts = as.firstActions(a, firstTask, true);
   const thens = userThens(as, b, ta);
-  if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens);
+  if (firsts.length === 0) as.noteStopOfStopped(a, firstTask, b, thens, stopOfStoppedFlags);
   const own = collectiveAction(as, a, fa, firstTask);
-  for (const f of firsts) for (const t of thens) remapped(as.order(f, t, flags, own));
-  migrationEquivalents(as, a, fa, b, ta);
+  const made: (Ordering | undefined)[] = [];
+  for (const f of firsts) for (const t of thens) made.push(as.order(f, t, flags, own));
+  return made;
+}
+
+/** The task an ordering after `a` waits for: a collective's completion (running for start). */
+function completionTask(a: Rsc, task: string): string {
+  return a.kind === 'group' || a.kind === 'clone' ? groupTask(task, true) : task;
 }
 
 /**
