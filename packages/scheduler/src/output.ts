@@ -210,10 +210,8 @@ function keptInput(o: Ordering): boolean {
     if ((flags & ~O.optional) === 0) return false;
     if (flags & (O.oneOrMore | O.impliesFirstMigratable)) return false;
   }
-  if (flags === O.antiColocation) {
-    if (first.node && then.node && first.node !== then.node) return false;
-    return !first.optional;
-  }
+  // graphInput has already dropped one on different nodes or after an optional 'first'
+  if (flags === O.antiColocation) return true;
   const frsc = first.rsc;
   if (
     frsc &&
