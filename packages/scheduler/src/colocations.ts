@@ -4,7 +4,10 @@
  * first, then clones before groups before primitives, then id), "with this"
  * lists by the dependent; among colocations with the same resource the latest
  * comes first (as a sorted insertion puts it). A group's own colocations count
- * as its first member's ("group with R") and last member's ("R with group").
+ * as its first member's ("group with R") and last member's ("R with group"):
+ * they are inserted one by one into the member's sorted list, each before the
+ * member's own and the group's earlier-inserted ones of equal priority, so
+ * among equals the group's come first and in configuration order.
  */
 import type { Coloc, Rsc } from './model';
 import { INF } from './model';
@@ -58,7 +61,7 @@ export function thisWithList(rsc: Rsc): Coloc[] {
   const parent = rsc.parent;
   if (parent?.kind === 'group' && parent.thisWith.length > 0) {
     if (parent.children[0] === rsc)
-      return sortedBy([...rsc.thisWith, ...parent.thisWith], 'primary');
+      return sortedBy([...rsc.thisWith, ...[...parent.thisWith].reverse()], 'primary');
     if (afterUnmanagedMember(parent, rsc)) {
       const mandatory = parent.thisWith.filter((c) => c.score >= INF);
       if (mandatory.length > 0) return sortedBy([...rsc.thisWith, ...mandatory], 'primary');
@@ -71,7 +74,7 @@ export function thisWithList(rsc: Rsc): Coloc[] {
 export function withThisList(rsc: Rsc): Coloc[] {
   const parent = rsc.parent;
   if (parent && lastChild(parent) === rsc && parent.withThis.length > 0)
-    return sortedBy([...rsc.withThis, ...parent.withThis], 'dependent');
+    return sortedBy([...rsc.withThis, ...[...parent.withThis].reverse()], 'dependent');
   return sortedBy(rsc.withThis, 'dependent');
 }
 
