@@ -1320,9 +1320,11 @@ function remoteState(node: SNode): RemoteState {
 }
 
 function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
-  // Pacemaker visits the actions newest first (its list is built by prepending), and a
-  // remote node's first fencing reason is kept: the stops scheduled while unpacking
-  // failures are its oldest actions, then come the probes, then the other actions
+  // Pacemaker visits the actions newest first (its list is built by prepending), so
+  // a connection's start is ordered before its newest action on the node first and
+  // its oldest (the probes) last, which is the order flags propagate along later;
+  // a remote node's first fencing reason is kept: the stops scheduled while
+  // unpacking failures are its oldest actions, then come the probes, then the others
   const fences: { node: SNode; reason: string; rank: number }[] = [];
   const rankOf = (a: Action): number => {
     const forced = ws.forcedStops.findIndex(
@@ -1330,7 +1332,7 @@ function remoteOrderings(ws: WorkingSet, as: ActionSet): void {
     );
     return forced >= 0 ? forced - ws.forcedStops.length : a.id;
   };
-  for (const a of [...as.actions]) {
+  for (const a of [...as.actions].reverse()) {
     const rsc = a.rsc;
     if (!rsc || !a.node || a.node.kind === 'member' || !a.node.connection || a.pseudo) continue;
     if (rsc.remoteNode) continue;
