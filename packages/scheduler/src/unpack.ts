@@ -1579,6 +1579,14 @@ function unpackOp(
         if (status === STATUS_DONE && rc !== expected) status = STATUS_ERROR;
         break;
     }
+    // a stop that failed with a hard error on a node that cannot be fenced: nothing
+    // more can be tried (Pacemaker's check_recoverable, while remapping the result,
+    // so even when the failure has expired), the resource is unmanaged and blocked
+    // before its on-fail is chosen (an unmanaged remote connection stops)
+    if (status === STATUS_ERROR_HARD && task === 'stop' && !canFenceWhileUnpacking(ws, node)) {
+      rsc.managed = false;
+      rsc.blocked = true;
+    }
   }
 
   if (expired && rc !== expected) {
@@ -1903,18 +1911,6 @@ function failure(
   const task = op.operation;
   st.lastFailure = op;
   if (!(!ws.config.symmetric && rc === 5)) recordFailed(ws, rsc, node, op);
-  // a remote connection whose stop failed with a hard error on a node that cannot be
-  // fenced: nothing more can be tried (Pacemaker's check_recoverable), so it is
-  // unmanaged and blocked before its on-fail is chosen (an unmanaged connection stops)
-  if (
-    task === 'stop' &&
-    rsc.remoteNode?.kind === 'remote' &&
-    [2, 3, 4, 5].includes(rc) &&
-    !canFenceWhileUnpacking(ws, node)
-  ) {
-    rsc.managed = false;
-    rsc.blocked = true;
-  }
   const { onFail, failRole } = onFailFor(ws, rsc, task, op.interval);
   if (st.onFail < onFail) st.onFail = onFail;
   if (task === 'stop') {
@@ -1947,6 +1943,19 @@ function canFenceWhileUnpacking(ws: WorkingSet, node: SNode): boolean {
   if (!c.stonithEnabled || !c.haveStonithResource) return false;
   if (c.haveQuorum || c.noQuorumPolicy === 'ignore') return true;
   return node.online;
+}
+
+/**
+ * A stop decided while unpacking a failure. Pacemaker creates it at once, and
+ * a stop on a node that is not online (a remote node whose connection failed,
+ * a guest that must be reset) cannot run: the node becomes unclean ("stop is
+ * unrunnable"), so nothing is placed there (fenced when fencing is enabled).
+ */
+function forceStop(ws: WorkingSet, f: ForcedStop): void {
+  ws.forcedStops.push(f);
+  const node = f.node;
+  if (node.online || (node.kind === 'guest' && !node.remoteRequiresReset)) return;
+  if (f.rsc.managed && !node.unclean) fenceNode(node, 'stop is unrunnable');
 }
 
 function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryState): void {
@@ -2003,14 +2012,14 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
       if (isActiveRole(rsc.role)) {
         rsc.failed = true;
         rsc.stopFlag = true;
-        ws.forcedStops.push({ rsc, node });
+        forceStop(ws, { rsc, node });
       }
       break;
     case OnFail.RestartContainer:
       rsc.failed = true;
       rsc.stopFlag = true;
-      if (rsc.container) ws.forcedStops.push({ rsc: rsc.container, node, container: true });
-      else if (isActiveRole(rsc.role)) ws.forcedStops.push({ rsc, node });
+      if (rsc.container) forceStop(ws, { rsc: rsc.container, node, container: true });
+      else if (isActiveRole(rsc.role)) forceStop(ws, { rsc, node });
       break;
     case OnFail.ResetRemote:
       if (
@@ -2019,7 +2028,7 @@ function processState(ws: WorkingSet, rsc: Rsc, node: SNode, st: NodeHistoryStat
         !rsc.remoteNode.remoteWasFenced
       )
         fenceNode(rsc.remoteNode, 'remote connection is unrecoverable');
-      if (isActiveRole(rsc.role)) ws.forcedStops.push({ rsc, node });
+      if (isActiveRole(rsc.role)) forceStop(ws, { rsc, node });
       break;
   }
   if (isActiveRole(rsc.role)) {
