@@ -42,6 +42,7 @@ import {
 } from './clone';
 import { mergeNvSets, parseBoolean, parseInterval } from '@remora/cib';
 import { propagate, setReason } from './propagate';
+import { actionsAfter } from './output';
 
 /**
  * The ordering lists of an action without any: shared, and replaced by the
@@ -723,9 +724,15 @@ function probeResource(
  * probe_then_start), and on a guest about to stop after the container's stop and
  * so its probes: optional orderings, with the probe restart orderings they imply.
  * They only delay starts unless the container's stop or probes never run (an
- * ordering loop, a stalled input), and there are guests x resources x nodes of
- * them: they are made only for a guest with such an action among those the
- * transition has but never runs (`neverRun`). True when any was made.
+ * ordering loop, a stalled input) or they close a loop themselves, and there
+ * are guests x resources x nodes of them: they are made only for a guest with
+ * such an action among those the transition has but never runs (`neverRun`),
+ * or one that already comes after an action they would put after it: a start
+ * (not a connection's: connections are not probed on guests) or, through the
+ * probe restart orderings, a stop or demotion (say the container's probe on a
+ * remote node, after that node's connection restarts or after a stop an
+ * anti-colocation puts before the connection's start; crm_simulate never runs
+ * such a loop). True when any was made.
  */
 export function guestProbeOrderings(
   ws: WorkingSet,
@@ -733,6 +740,13 @@ export function guestProbeOrderings(
   neverRun: ReadonlySet<Action>,
 ): boolean {
   let made = false;
+  const start = (a: Action): boolean =>
+    a.task === 'start' && a.interval === 0 && a.rsc !== undefined && !a.rsc.remoteNode;
+  const afterStart = actionsAfter(as, start);
+  const afterRestart = actionsAfter(
+    as,
+    (a) => start(a) || ((a.task === 'stop' || a.task === 'demote') && a.rsc?.kind === 'primitive'),
+  );
   for (const g of as.unprobedGuests) {
     if (g.done) continue;
     const guest = g.node.connection?.container;
@@ -742,7 +756,8 @@ export function guestProbeOrderings(
       g.task === 'stop'
         ? [...as.ofRsc(guest, 'stop').filter((a) => a.interval === 0), ...probes]
         : probes;
-    if (!firsts.some((f) => neverRun.has(f))) continue;
+    const loop = g.task === 'stop' ? afterStart : afterRestart;
+    if (!firsts.some((f) => neverRun.has(f) || loop.has(f))) continue;
     g.done = true;
     made = true;
     const tops = new Set<Rsc>();

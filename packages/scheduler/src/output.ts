@@ -284,6 +284,24 @@ export function executedActions(as: ActionSet, neverRun?: Set<Action>): Action[]
 }
 
 /**
+ * The actions of the transition that come after (directly or not) one of
+ * those `from` picks, following the orderings the graph has.
+ */
+export function actionsAfter(as: ActionSet, from: (a: Action) => boolean): Set<Action> {
+  const out = new Set<Action>();
+  const stack: Action[] = as.actions.filter((a) => from(a) && inTransition(a));
+  while (stack.length > 0) {
+    const a = stack.pop() as Action;
+    for (const o of a.after) {
+      if (out.has(o.then) || !graphInput(o) || !inTransition(o.then)) continue;
+      out.add(o.then);
+      stack.push(o.then);
+    }
+  }
+  return out;
+}
+
+/**
  * An action of an unmanaged resource stays out of the transition, except
  * monitors and cancellations of recurring monitors.
  */
