@@ -1562,8 +1562,18 @@ function knownOnForFencing(rsc: Rsc, node: SNode): boolean {
   return p.children.some((c) => c.knownOn.has(node));
 }
 
+/**
+ * Fencing of unclean nodes and shutdowns of nodes asked to shut down. Without
+ * concurrent-fencing the fencings of non-DC nodes run one after the other; the
+ * DC's fencing or shutdown comes after every other node's fencing (the last in
+ * that chain) and its shutdown after every other shutdown, so the cluster does
+ * not elect a new DC more than once (all optional orderings).
+ */
 function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {
   const haveManaged = [...ws.byId.values()].some((r) => r.kind === 'primitive' && r.managed);
+  let dcDown: Action | undefined;
+  const fencings: Action[] = [];
+  const shutdowns: Action[] = [];
   for (const node of ws.nodes) {
     if (node.kind === 'guest') {
       if (node.remoteRequiresReset && haveManaged && canFence(ws, node)) fenceGuest(ws, as, node);
@@ -1572,6 +1582,12 @@ function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {
     if (haveManaged && node.unclean && canFence(ws, node)) {
       const f = fenceAction(ws, as, node, node.fenceReason ?? 'node is unclean');
       orderStopsVsFence(ws, as, f, node);
+      if (node.isDc) dcDown = f;
+      else {
+        const previous = fencings[fencings.length - 1];
+        if (!ws.config.concurrentFencing && previous) as.orderEarly(previous, f, O.optional);
+        fencings.push(f);
+      }
     } else if (node.kind === 'member' && node.online && node.shutdown) {
       const down = as.custom(undefined, 'do_shutdown', 0, node, false, {
         key: `do_shutdown-${node.name}`,
@@ -1587,8 +1603,15 @@ function scheduleFencingAndShutdowns(ws: WorkingSet, as: ActionSet): void {
         stop.optional = false;
         as.order(stop, down, O.optional | O.runnableLeft);
       }
+      if (node.isDc) dcDown = down;
+      else shutdowns.push(down);
     }
   }
+  if (!dcDown) return;
+  if (dcDown.task === 'do_shutdown')
+    for (const s of shutdowns) as.orderEarly(s, dcDown, O.optional);
+  const before = ws.config.concurrentFencing ? fencings : fencings.slice(-1);
+  for (const f of before) as.orderEarly(f, dcDown, O.optional);
 }
 
 function fenceGuest(ws: WorkingSet, as: ActionSet, node: SNode): void {

@@ -44,6 +44,8 @@ export interface Config {
   stopOrphanActions: boolean;
   maintenanceMode: boolean;
   stonithAction: string;
+  /** concurrent-fencing: fencing of several nodes at once (else one after the other). */
+  concurrentFencing: boolean;
   placementStrategy: string;
   startupProbes: boolean;
   stopAllResources: boolean;
@@ -159,6 +161,7 @@ function readConfig(cib: Cib, ruleCtx: { now: Date }): Config {
     maintenanceMode: parseBoolean(p['maintenance-mode'], false),
     stonithAction:
       (p['stonith-action'] ?? 'reboot') === 'poweroff' ? 'off' : (p['stonith-action'] ?? 'reboot'),
+    concurrentFencing: parseBoolean(p['concurrent-fencing'], false),
     placementStrategy: p['placement-strategy'] ?? 'default',
     startupProbes: parseBoolean(p['enable-startup-probes'], true),
     stopAllResources: parseBoolean(p['stop-all-resources'], false),
