@@ -20,6 +20,9 @@ export interface SummaryLine {
   readonly text: string;
 }
 
+/** A resource's summary line before its text is laid out in columns. */
+type RscLine = Omit<SummaryLine, 'text'> & { readonly details: string };
+
 function rscLine(
   change: string,
   rsc: Rsc,
@@ -27,7 +30,7 @@ function rscLine(
   destination: SNode | undefined,
   action: Action | undefined,
   source: Action | undefined,
-): SummaryLine {
+): RscLine {
   const src = source ?? action;
   const sameHost = origin !== undefined && destination !== undefined && origin === destination;
   const sameRole = rsc.role === rsc.nextRole;
@@ -53,22 +56,43 @@ function rscLine(
   if (src?.reason && !runnable) reason = `due to ${src.reason} (blocked)`;
   else if (src?.reason) reason = `due to ${src.reason}`;
   else if (!runnable) reason = 'blocked';
-  const text = `${change.padEnd(8)}   ${rsc.id.padEnd(Math.max(5, rsc.id.length))}   ( ${details} )${reason ? `  ${reason}` : ''}`;
   return {
     change,
     subject: rsc.id,
     from: origin?.name,
     to: destination && !sameHost ? destination.name : undefined,
     reason,
-    text,
+    details,
   };
+}
+
+/**
+ * The resource lines' text, in columns as crm_simulate prints them: the
+ * details right-aligned to the widest; the resource column starts 5 wide and
+ * grows to a name's length plus 2 whenever a name is longer than it, line by
+ * line. Pacemaker logs the summary before printing it with the same widths,
+ * so the printed lines all use the final ones.
+ */
+function withText(drafts: readonly RscLine[]): SummaryLine[] {
+  let rscWidth = 5;
+  let detailWidth = 5;
+  for (const d of drafts) {
+    if (d.subject.length > rscWidth) rscWidth = d.subject.length + 2;
+    detailWidth = Math.max(detailWidth, d.details.length);
+  }
+  return drafts.map(({ details, ...line }) => ({
+    ...line,
+    text:
+      `${line.change.padEnd(8)}   ${line.subject.padEnd(rscWidth)}   ( ${details.padStart(detailWidth)} )` +
+      (line.reason ? `  ${line.reason}` : ''),
+  }));
 }
 
 function first<T>(list: T[]): T | undefined {
   return list[0];
 }
 
-function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
+function logPrimitive(as: ActionSet, rsc: Rsc, out: RscLine[]): void {
   const next = rsc.assignedTo;
   let current: SNode | undefined;
   if (rsc.runningOn.length > 0) {
@@ -134,14 +158,15 @@ function logPrimitive(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
   }
 }
 
-function logResource(as: ActionSet, rsc: Rsc, out: SummaryLine[]): void {
+function logResource(as: ActionSet, rsc: Rsc, out: RscLine[]): void {
   if (rsc.kind === 'primitive') logPrimitive(as, rsc, out);
   else for (const c of rsc.children) logResource(as, c, out);
 }
 
 export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] {
   const out: SummaryLine[] = [];
-  for (const a of as.actions) {
+  // newest first, as Pacemaker lists its actions (each new one goes to the front)
+  for (const a of [...as.actions].reverse()) {
     if (a.rsc || a.optional) continue;
     if (a.task !== 'stonith') continue;
     const node = a.node as SNode;
@@ -155,8 +180,9 @@ export function transitionSummary(ws: WorkingSet, as: ActionSet): SummaryLine[] 
       text: a.reason ? `${task} ${name} '${a.reason}'` : `${task} ${name}`,
     });
   }
-  for (const r of ws.resources) logResource(as, r, out);
-  return out;
+  const drafts: RscLine[] = [];
+  for (const r of ws.resources) logResource(as, r, drafts);
+  return out.concat(withText(drafts));
 }
 
 // ---------------------------------------------------------------- executed
