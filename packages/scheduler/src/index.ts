@@ -250,6 +250,69 @@ function remoteNodeLinks(ws: WorkingSet): RemoteNodeLink[] {
   return links;
 }
 
+/**
+ * The warning for actions that can never run because they wait for each other
+ * (strongly connected through their inputs), naming those and counting what
+ * waits on them. Inputs always come earlier in a valid order, so only actions
+ * from the first one with a later input on can be involved.
+ */
+function orderingLoopWarning(actions: readonly GraphAction[]): string | undefined {
+  const start = actions.findIndex((a) => a.inputs.some((i) => i >= a.id));
+  if (start < 0) return undefined;
+  // Tarjan's strongly connected components over the tail, without recursion
+  const index = new Map<number, number>();
+  const low = new Map<number, number>();
+  const stack: number[] = [];
+  const onStack = new Set<number>();
+  const inLoop = new Set<number>();
+  let counter = 0;
+  for (let root = start; root < actions.length; root++) {
+    if (index.has(root)) continue;
+    const work: Array<[number, number]> = [[root, 0]];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length > 0) {
+      const top = work[work.length - 1] as [number, number];
+      const [v, k] = top;
+      const inputs = (actions[v] as GraphAction).inputs;
+      if (k < inputs.length) {
+        top[1] = k + 1;
+        const w = inputs[k] as number;
+        if (w < start) continue;
+        if (!index.has(w)) {
+          index.set(w, counter);
+          low.set(w, counter++);
+          stack.push(w);
+          onStack.add(w);
+          work.push([w, 0]);
+        } else if (onStack.has(w))
+          low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+        continue;
+      }
+      work.pop();
+      const parent = work[work.length - 1];
+      if (parent) low.set(parent[0], Math.min(low.get(parent[0]) as number, low.get(v) as number));
+      if (low.get(v) !== index.get(v)) continue;
+      const component: number[] = [];
+      let w: number;
+      do {
+        w = stack.pop() as number;
+        onStack.delete(w);
+        component.push(w);
+      } while (w !== v);
+      if (component.length > 1 || inputs.includes(v)) for (const c of component) inLoop.add(c);
+    }
+  }
+  const loop = [...inLoop].sort((a, b) => a - b).map((i) => (actions[i] as GraphAction).text);
+  const waiting = actions.length - start - inLoop.size;
+  return (
+    `ordering loop: these actions wait for each other and would never run: ${loop.join('; ')}` +
+    (waiting > 0 ? ` (and ${waiting} action${waiting === 1 ? '' : 's'} waiting for them)` : '')
+  );
+}
+
 /** Compute the transition for a CIB: where everything should run and the actions to get there. */
 export function schedule(
   input: string | XmlDocument | Cib,
@@ -299,14 +362,8 @@ export function schedule(
     }
     return new ScheduledAction(a, i, inputs, graph);
   });
-  // inputs always come earlier in a valid order; a later one means an ordering loop
-  const looped = actions.filter((a) => a.inputs.some((i) => i >= a.id));
-  if (looped.length > 0)
-    ws.warnings.push(
-      `ordering loop: these actions wait for each other and would never run: ${looped
-        .map((a) => a.text)
-        .join('; ')}`,
-    );
+  const loop = orderingLoopWarning(actions);
+  if (loop) ws.warnings.push(loop);
   const result = {
     summary,
     actions,

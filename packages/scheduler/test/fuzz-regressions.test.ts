@@ -4,21 +4,10 @@
  * disagreed with crm_simulate, its first line an XML comment naming the cause.
  * The transition (summary and executed actions) must be crm_simulate's.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatSimulation, schedule } from '../src';
-import { sections } from './simulate-output';
-
-/**
- * crm_simulate -S on a fixture; its output counts even when it exits 1 because
- * the simulated transition could not complete ("An invalid transition was produced").
- */
-function crmSimulate(file: string): string {
-  const r = spawnSync('crm_simulate', ['-x', file, '-S'], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  return r.stdout;
-}
+import { crmSimulateFile, sections } from './simulate-output';
 
 const dir = join(__dirname, 'fixtures', 'fuzz');
 const fixtures = readdirSync(dir)
@@ -34,7 +23,7 @@ describe('fuzzer regressions agree with crm_simulate', () => {
   for (const f of fixtures) {
     it(f.replace(/\.xml$/, ''), () => {
       const xml = readFileSync(join(dir, f), 'utf8');
-      const reference = crmSimulate(join(dir, f));
+      const reference = crmSimulateFile(join(dir, f));
       // an empty transition is a valid answer (nothing to do), a missing one is not
       expect(reference).toContain('Transition Summary:');
       const expected = sections(reference);
