@@ -1897,14 +1897,14 @@ function clearFailCount(as: ActionSet, r: Rsc, node: SNode): void {
 // ---------------------------------------------------------------- entry
 
 /**
- * The actions in the order Pacemaker creates them, for propagation: the
- * recurring operations active in the history first (created while unpacking),
- * then the others as remora creates them.
+ * The actions in the order Pacemaker creates them, for propagation: those it
+ * creates while unpacking first (active recurring operations, stops forced by
+ * failures), then the others as remora creates them.
  */
 function visitOrder(ws: WorkingSet, as: ActionSet): Action[] {
   const early: Action[] = [];
   const seen = new Set<Action>();
-  for (const { rsc, node, key } of ws.activeRecurringOps) {
+  for (const { rsc, node, key } of ws.unpackedActions) {
     const a = as.find(key, node);
     if (!a || a.rsc !== rsc || seen.has(a)) continue;
     seen.add(a);

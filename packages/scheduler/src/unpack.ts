@@ -114,11 +114,12 @@ export interface WorkingSet {
   /** Resource histories to delete from a node's status: "lrm_delete" actions (expired shutdown locks). */
   readonly historyDeletes: { rsc: Rsc; node: SNode }[];
   /**
-   * Recurring operations active on an online node, in the order the history is
-   * read: Pacemaker creates their actions while unpacking (process_recurring),
-   * before any other, which decides the order orderings are applied in.
+   * The actions Pacemaker creates while unpacking, before any other, in the
+   * order the history is read: the recurring operations active on an online
+   * node (process_recurring), then the stop a failure requires there
+   * (process_rsc_state). Their order decides the order orderings are applied in.
    */
-  readonly activeRecurringOps: { rsc: Rsc; node: SNode; key: string }[];
+  readonly unpackedActions: { rsc: Rsc; node: SNode; key: string }[];
   readonly warnings: string[];
   dc?: SNode;
   /** Creates an orphan instance of an anonymous clone (history with no free instance). */
@@ -344,7 +345,7 @@ export function unpack(cib: Cib, now: Date, options: { constraints?: boolean } =
     bans: [],
     clearFailcounts: [],
     historyDeletes: [],
-    activeRecurringOps: [],
+    unpackedActions: [],
     warnings: [],
   };
 
@@ -1460,7 +1461,7 @@ function recordActiveRecurring(
     if (op.interval === 0 || op.opStatus === -1) return;
     const key = `${rsc.id}_${op.operation}_${op.interval}`;
     keys.add(key);
-    ws.activeRecurringOps.push({ rsc, node, key });
+    ws.unpackedActions.push({ rsc, node, key });
   });
   if (keys.size === 0) return;
   rsc.activeRecurring ??= new Map();
@@ -1956,6 +1957,8 @@ function canFenceWhileUnpacking(ws: WorkingSet, node: SNode): boolean {
  */
 function forceStop(ws: WorkingSet, f: ForcedStop): void {
   ws.forcedStops.push(f);
+  // among the first actions created, so its orderings are applied last
+  ws.unpackedActions.push({ rsc: f.rsc, node: f.node, key: `${f.rsc.id}_stop_0` });
   const node = f.node;
   if (node.online || (node.kind === 'guest' && !node.remoteRequiresReset)) return;
   if (f.rsc.managed && !node.unclean) fenceNode(node, 'stop is unrunnable');
