@@ -56,6 +56,12 @@ export class ActionSet {
   readonly actions: Action[] = [];
   readonly orderings: Ordering[] = [];
   /**
+   * The missing 'first' actions orderings created (without a node): Pacemaker
+   * creates them only when it applies its orderings, after the fencing and
+   * the remote connection orderings, so they are newer than those (see visitOrder).
+   */
+  readonly createdFirsts: Action[] = [];
+  /**
    * "Stop A then X" orderings of a primitive A that is not active (no stop to
    * order): its probes still come before X (see probe-orderings.ts).
    */
@@ -289,6 +295,7 @@ export class ActionSet {
     if (a.kind !== 'primitive') return [];
     const created = this.custom(a, task, 0, undefined, true);
     if (!configured) created.lateFirst = true;
+    this.createdFirsts.push(created);
     return [created];
   }
 
@@ -1899,7 +1906,9 @@ function clearFailCount(as: ActionSet, r: Rsc, node: SNode): void {
 /**
  * The actions in the order Pacemaker creates them, for propagation: those it
  * creates while unpacking first (active recurring operations, stops forced by
- * failures), then the others as remora creates them.
+ * failures), then the others as remora creates them, then the 'first' actions
+ * orderings created (Pacemaker creates those only when it applies the
+ * orderings, so the propagation visits them first).
  */
 function visitOrder(ws: WorkingSet, as: ActionSet): Action[] {
   const early: Action[] = [];
@@ -1910,8 +1919,10 @@ function visitOrder(ws: WorkingSet, as: ActionSet): Action[] {
     seen.add(a);
     early.push(a);
   }
-  if (early.length === 0) return as.actions;
-  return [...early, ...as.actions.filter((a) => !seen.has(a))];
+  const late = as.createdFirsts.filter((a) => !seen.has(a));
+  if (early.length === 0 && late.length === 0) return as.actions;
+  for (const a of late) seen.add(a);
+  return [...early, ...as.actions.filter((a) => !seen.has(a)), ...late];
 }
 
 export function createActions(ws: WorkingSet): ActionSet {

@@ -12,6 +12,7 @@
 import type { Action, Ordering, Rsc, SNode } from './model';
 import { INF, O, Role, isActiveRole, primitivesOf, topOf } from './model';
 import { childTask, cloneFirstFlags } from './clone';
+import { ownWithThis } from './colocations';
 
 /** What applying an ordering changed: its 'first', its 'then'. */
 const FIRST_CHANGED = 1;
@@ -148,7 +149,8 @@ class Propagation {
       const start = child.actions.find((x) => x.task === 'start');
       if (!start || start.runnable) return;
     }
-    for (const c of top.withThis) if (c.score >= INF) this.blockStarts(c.dependent, a.rsc);
+    // in the order of its sorted "with this" list (Pacemaker's rsc_cons_lhs)
+    for (const c of ownWithThis(top)) if (c.score >= INF) this.blockStarts(c.dependent, a.rsc);
   }
 
   /**
