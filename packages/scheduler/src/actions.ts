@@ -79,6 +79,9 @@ export class ActionSet {
   private readonly index = new Map<string, Map<SNode | undefined, Action>>();
   /** Actions per resource and task, for resolving resource-level orderings. */
   private readonly byRscTask = new Map<Rsc, Map<string, Action[]>>();
+  /** Ordering.seq: early orderings count up from far below the others. */
+  private seq = 0;
+  private earlySeq = -Number.MAX_SAFE_INTEGER;
 
   constructor(private readonly ws: WorkingSet) {}
 
@@ -196,9 +199,10 @@ export class ActionSet {
         return undefined;
       }
     }
+    const seq = this.seq++;
     const o: Ordering = collectiveFirst
-      ? { first, then, flags, collectiveFirst }
-      : { first, then, flags };
+      ? { first, then, flags, seq, collectiveFirst }
+      : { first, then, flags, seq };
     if (first.after === NO_ORDERINGS) first.after = [o];
     else first.after.push(o);
     if (then.before === NO_ORDERINGS) then.before = [o];
@@ -219,7 +223,7 @@ export class ActionSet {
       this.order(first, then, flags);
       return;
     }
-    const o: Ordering = { first, then, flags, early: true };
+    const o: Ordering = { first, then, flags, seq: this.earlySeq++, early: true };
     const insert = (list: Ordering[]): Ordering[] => {
       if (list === NO_ORDERINGS) return [o];
       const i = list.findIndex((x) => !x.early);
@@ -1309,6 +1313,7 @@ function remapped(o: Ordering | undefined): void {
   if (!o?.collectiveFirst || !o.first.rsc || !o.then.rsc) return;
   for (let p = o.then.rsc.parent; p; p = p.parent) if (p === o.first.rsc) return;
   o.remapped = true;
+  (o.collectiveFirst.remappedAfter ??= []).push(o);
 }
 
 /** The group pseudo action that marks a task as complete for orderings after it. */

@@ -310,6 +310,13 @@ export interface Action {
   lateFirst?: boolean;
   /** Guest fencing: the resource that runs the guest. */
   guestOf?: Rsc;
+  /**
+   * A collective's own action (start, stop, ...) that orderings were made
+   * after and remapped to its completion (running, stopped, ...): Pacemaker
+   * keeps them among this action's orderings after it, so a change to it
+   * updates their 'then' again (see Ordering.remapped).
+   */
+  remappedAfter?: Ordering[];
 }
 
 export const O = {
@@ -359,10 +366,14 @@ export interface Ordering {
   collectiveFirst?: Action;
   /** Made at once, before the orderings Pacemaker applies later (see ActionSet.orderEarly). */
   early?: boolean;
+  /** Creation order among the orderings after an action (early ones below the others). */
+  readonly seq: number;
   /**
    * After a collective's completion that stands for its start (collectiveFirst):
    * not applied the first time 'then' is updated, the newest ordering of both
    * actions from then on (Pacemaker's action_for_ordering makes it anew there).
+   * The ordering Pacemaker first made stays among the start's orderings after
+   * it, disabled only on the 'then' side (Action.remappedAfter).
    */
   remapped?: boolean;
 }

@@ -198,8 +198,7 @@ class Propagation {
       changed |= this.applyOrdering(o);
       if (changed & FIRST_CHANGED) {
         const first = o.first;
-        for (let j = first.after.length - 1; j >= 0; j--)
-          this.update((first.after[j] as Ordering).then);
+        this.updateAfter(first);
         this.update(first);
       }
     }
@@ -207,9 +206,23 @@ class Propagation {
     if (changed & THEN_CHANGED) {
       if (wasRunnable && !then.runnable) this.blockColocatedStarts(then);
       this.update(then);
-      for (let j = then.after.length - 1; j >= 0; j--)
-        this.update((then.after[j] as Ordering).then);
+      this.updateAfter(then);
     }
+  }
+
+  /**
+   * Update again each action after `a`, newest ordering first, including
+   * those after a collective's completion that Pacemaker made after `a` (its
+   * start, stop, ...) before remapping them: it keeps them in `a`'s list.
+   */
+  private updateAfter(a: Action): void {
+    const remapped = a.remappedAfter;
+    if (remapped === undefined) {
+      for (let j = a.after.length - 1; j >= 0; j--) this.update((a.after[j] as Ordering).then);
+      return;
+    }
+    const all = [...a.after, ...remapped].sort((x, y) => y.seq - x.seq);
+    for (const o of all) this.update(o.then);
   }
 
   /** One ordering, kind by kind in Pacemaker's order (update_action_for_ordering_flags). */
@@ -315,9 +328,7 @@ class Propagation {
         if (!ia || !flagsOf(ia, node).runnable) continue;
         const c = this.dispatch(inst, first, ia, ff, filter, type);
         changed |= c;
-        if (c & THEN_CHANGED)
-          for (let j = ia.after.length - 1; j >= 0; j--)
-            this.update((ia.after[j] as Ordering).then);
+        if (c & THEN_CHANGED) this.updateAfter(ia);
       }
     }
     return changed;
