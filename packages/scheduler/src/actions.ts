@@ -149,6 +149,37 @@ export class ActionSet {
     return a;
   }
 
+  /**
+   * Cancel the recurring operation `name`/`interval` of `rsc` on `node`. Pacemaker
+   * names a cancel by the operation's own key, so when an action with that key
+   * already exists on the node (on a remote or guest node, the one made from the
+   * history, see activeRecurringOnRemoteNodes) that action becomes the cancel: the
+   * node gets no separate monitor that its connection's start would make required.
+   */
+  cancel(rsc: Rsc, name: string, interval: number, node: SNode): Action {
+    const opKey = `${rsc.id}_${name}_${interval}`;
+    const key = `${opKey}-cancel`;
+    const own = this.find(opKey, node);
+    if (own && !this.find(key, node)) {
+      this.index.get(opKey)?.delete(node);
+      const byNode = this.index.get(key);
+      if (byNode) byNode.set(node, own);
+      else this.index.set(key, new Map([[node, own]]));
+      const tasks = this.byRscTask.get(rsc);
+      const list = tasks?.get(own.task);
+      if (list) list.splice(list.indexOf(own), 1);
+      const cancels = tasks?.get('cancel');
+      if (cancels) cancels.push(own);
+      else tasks?.set('cancel', [own]);
+      own.task = 'cancel';
+      own.key = key;
+    }
+    const a = this.custom(rsc, 'cancel', interval, node, false, { key });
+    a.cancel = true;
+    a.cancelTask = name;
+    return a;
+  }
+
   private setRunnable(a: Action): void {
     const rsc = a.rsc as Rsc;
     const node = a.node;
@@ -581,9 +612,7 @@ function createRecurring(ws: WorkingSet, as: ActionSet, rsc: Rsc): void {
         : op.role !== rsc.nextRole && !(op.role === Role.Started && rsc.nextRole === Role.Started);
     if (otherRole) {
       if (optional) {
-        const cancel = as.custom(rsc, 'cancel', op.interval, node, false, { key: `${key}-cancel` });
-        cancel.cancel = true;
-        cancel.cancelTask = op.name;
+        const cancel = as.cancel(rsc, op.name, op.interval, node);
         const after =
           rsc.role === Role.Promoted
             ? 'demote'
@@ -623,8 +652,7 @@ function recurringForInactive(
   for (const n of ws.nodes) {
     if (node && n === node) {
       if (activeRecurringKeys(rsc, n).has(key) && rsc.runningOn.includes(n)) {
-        const cancel = as.custom(rsc, 'cancel', interval, n, false, { key: `${key}-cancel` });
-        cancel.cancel = true;
+        as.cancel(rsc, name, interval, n);
       }
       continue;
     }
@@ -1967,9 +1995,7 @@ export function createActions(ws: WorkingSet): ActionSet {
           (o) => `${r.id}_${o.name}_${o.interval}` === key && o.enabled,
         );
         if (configured && !maintenance) continue;
-        const cancel = as.custom(r, 'cancel', interval, node, false, { key: `${key}-cancel` });
-        cancel.cancel = true;
-        cancel.cancelTask = m[1];
+        as.cancel(r, m[1] as string, interval, node);
       }
     }
   }

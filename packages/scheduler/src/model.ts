@@ -270,11 +270,12 @@ export interface Coloc {
 export interface Action {
   readonly id: number;
   readonly rsc?: Rsc;
-  readonly task: string;
+  /** Changes only when a recurring action from history becomes its cancel (ActionSet.cancel). */
+  task: string;
   readonly node?: SNode;
   readonly interval: number;
   /** `rsc_task_interval`, or a pseudo/cluster action key. */
-  readonly key: string;
+  key: string;
   optional: boolean;
   runnable: boolean;
   pseudo: boolean;
