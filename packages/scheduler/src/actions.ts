@@ -68,6 +68,8 @@ export class ActionSet {
   readonly stopOrderingsOfStopped: { first: Rsc; thens: Action[]; flags: number }[] = [];
   /** Mandatory interleaved orderings between clones (re-checked once all orderings exist). */
   readonly interleavedStarts: { first: Rsc; then: Rsc }[] = [];
+  /** The orderings of each migration, made after the configured orderings (see createMigration). */
+  readonly migrationOrderings: (() => void)[] = [];
   /**
    * Guest nodes whose resources were not probed because the guest is stopped
    * (`monitor`: Pacemaker orders their starts after the container's probes) or
@@ -569,12 +571,16 @@ function createMigration(as: ActionSet, rsc: Rsc, current: SNode): void {
   stop.migrateRunnable = true;
   start.pseudo = true;
   rsc.migration = { to, from };
-  if (to) as.order(to, from, O.optional | O.impliesFirstMigratable);
-  // before every stop of the resource (Pacemaker orders by the stop's key): a
-  // dangling migration's stop elsewhere is not migratable, so neither is this one
-  for (const s of as.ofRsc(rsc, 'stop'))
-    if (s.interval === 0) as.order(from, s, O.optional | O.impliesFirstMigratable);
-  as.order(from, start, O.optional | O.impliesFirstMigratable | O.pseudoLeft);
+  // Pacemaker adds these to its list of orderings when it creates the actions,
+  // after the configured orderings and before the internal ones: made then
+  as.migrationOrderings.push(() => {
+    if (to) as.order(to, from, O.optional | O.impliesFirstMigratable);
+    // before every stop of the resource (Pacemaker orders by the stop's key): a
+    // dangling migration's stop elsewhere is not migratable, so neither is this one
+    for (const s of as.ofRsc(rsc, 'stop'))
+      if (s.interval === 0) as.order(from, s, O.optional | O.impliesFirstMigratable);
+    as.order(from, start, O.optional | O.impliesFirstMigratable | O.pseudoLeft);
+  });
 }
 
 function activeRecurringKeys(rsc: Rsc, node: SNode): Set<string> {
@@ -2046,6 +2052,7 @@ export function createActions(ws: WorkingSet): ActionSet {
     a.clearFailcount = true;
   }
   userOrderings(ws, as);
+  for (const made of as.migrationOrderings) made();
   // in Pacemaker's order: top-level resources, a group's members within the group's
   for (const r of ws.resources) {
     if (r.kind === 'primitive') primitiveInternal(as, r);
