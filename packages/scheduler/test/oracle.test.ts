@@ -102,6 +102,13 @@ const scenarios: Record<string, string> = {
       n2: history('d', op('d', 'start', 0, 3)),
     },
   }),
+  'probes that failed (generic error, not configured) show the resource FAILED there': cib({
+    resources: dummy('a') + dummy('b') + dummy('c'),
+    status: {
+      n1: history('a', op('a', 'monitor', 1, 1)) + history('c', op('c', 'monitor', 7, 3)),
+      n2: history('b', op('b', 'monitor', 6, 2)),
+    },
+  }),
   'tags and templates in locations, colocations, orderings and sets': cib({
     resources:
       '<template id="tpl" class="ocf" provider="heartbeat" type="Dummy"><operations>' +

@@ -178,7 +178,11 @@ function roleFromHistory(
           if (op.rc === 7 || op.rc === 5) role = 'Stopped';
           else if (op.rc === 0 || op.rc === 190) role = 'Started';
           else if (op.rc === 8 || op.rc === 191) role = 'Promoted';
-          else failed = true;
+          else {
+            // a probe that failed finds the resource active, and failed
+            failed = true;
+            if (role === 'Stopped') role = 'Started';
+          }
         } else if (failure) {
           failed = true;
           if (role === 'Stopped') role = 'Started';
