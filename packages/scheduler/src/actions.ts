@@ -885,12 +885,18 @@ function groupInternal(as: ActionSet, g: Rsc): void {
   for (const m of g.children) {
     primitiveInternal(as, m);
     as.orderRsc(g, 'stop', m, 'stop', O.optional);
-    as.orderRsc(m, 'stop', g, 'stopped', O.optional);
+    // (implies_then_printed, or implies_then for the first member: an input in the
+    // graph even when the member's stop is part of a migration)
+    as.orderRsc(m, 'stop', g, 'stopped', O.optional | O.printed);
     as.orderRsc(g, 'start', m, 'start', O.optional);
     as.orderRsc(m, 'start', g, 'running', O.runnableLeft);
     if (ordered && prev) {
       as.orderRsc(prev, 'start', m, 'start', O.impliesThen | O.runnableLeft);
       as.orderRsc(m, 'stop', prev, 'stop', O.optional | O.restart);
+      // every ordering between two resources has migration equivalents, a group's
+      // internal ones between members too (pcmk__new_ordering)
+      migrationEquivalents(as, prev, 'start', m, 'start');
+      migrationEquivalents(as, m, 'stop', prev, 'stop');
     }
     if (m.runningOn.length > 0) {
       if (
@@ -899,8 +905,10 @@ function groupInternal(as: ActionSet, g: Rsc): void {
         prev.runningOn.length === 0 &&
         lastActive &&
         lastActive.runningOn.length > 0
-      )
+      ) {
         as.orderRsc(m, 'stop', lastActive, 'stop', O.optional);
+        migrationEquivalents(as, m, 'stop', lastActive, 'stop');
+      }
       lastActive = m;
     }
     prev = m;

@@ -352,6 +352,11 @@ export const O = {
    * input in the graph) even when it has no other flag.
    */
   preserve: 8192,
+  /**
+   * Pacemaker's implies_then_printed: changes no action, but the ordering is not
+   * a purely optional one (kept in the graph after a stop that is part of a migration).
+   */
+  printed: 16384,
 } as const;
 
 export interface Ordering {
