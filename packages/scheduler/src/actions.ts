@@ -784,6 +784,9 @@ export function guestProbeOrderings(
   as: ActionSet,
   neverRun: ReadonlySet<Action>,
 ): boolean {
+  // (called after every executedActions pass: the graph walks below only when a guest waits)
+  const pending = as.unprobedGuests.filter((g) => !g.done && g.node.connection?.container);
+  if (pending.length === 0) return false;
   let made = false;
   const start = (a: Action): boolean =>
     a.task === 'start' && a.interval === 0 && a.rsc !== undefined && !a.rsc.remoteNode;
@@ -792,10 +795,10 @@ export function guestProbeOrderings(
     as,
     (a) => start(a) || ((a.task === 'stop' || a.task === 'demote') && a.rsc?.kind === 'primitive'),
   );
-  for (const g of as.unprobedGuests) {
-    if (g.done) continue;
-    const guest = g.node.connection?.container;
-    if (!guest) continue;
+  // the orderings it follows (after collectives' starts) are not among those made here
+  let orderRestarts: ((probe: Action, then: Action) => void) | undefined;
+  for (const g of pending) {
+    const guest = g.node.connection?.container as Rsc;
     const probes = as.ofRsc(guest, 'monitor').filter((a) => a.interval === 0);
     const firsts =
       g.task === 'stop'
@@ -807,7 +810,7 @@ export function guestProbeOrderings(
     made = true;
     const tops = new Set<Rsc>();
     for (const r of ws.resources) probeResource(ws, as, r, g.node, tops);
-    const orderRestarts = probeRestartOrderer(ws, as);
+    orderRestarts ??= probeRestartOrderer(ws, as);
     for (const top of tops) {
       const starts = as.ofRsc(top, 'start').filter((a) => a.interval === 0);
       for (const f of firsts) for (const t of starts) as.order(f, t, O.optional);
